@@ -1,0 +1,3 @@
+"""adcli: exact derivatives from the command line, explained."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,257 @@
+"""The commands as pure functions: text and options in, result dataclasses out.
+
+Nothing here prints. The CLI and the REPL both call these functions and hand
+the results to :mod:`adcli.render`, which is why they show the same thing.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import forward, reverse
+from .errors import FILE, INPUT, NAME, USAGE, AdcliError, Warning_
+from .evaluate import Values, evaluate
+from .graph import Graph
+from .parse import parse, parse_constant
+
+MODES = ("reverse", "forward")
+
+
+# -- reading what the user gave -------------------------------------------------
+
+
+def read_expression(arg: str, stdin=None) -> str:
+    """The expression argument: literal text, ``-`` for stdin, ``@file`` for a file."""
+    if arg == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        return stream.read()
+    if arg.startswith("@") and len(arg) > 1:
+        return read_text_file(arg[1:])
+    return arg
+
+
+def read_text_file(name: str) -> str:
+    path = Path(name)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise AdcliError(FILE, f"no such file: {name}") from None
+    except IsADirectoryError:
+        raise AdcliError(FILE, f"{name} is a directory, not a file") from None
+    except OSError as exc:
+        raise AdcliError(FILE, f"cannot read {name}: {exc.strerror}") from None
+    if b"\0" in data:
+        raise AdcliError(FILE, f"{name} looks like a binary file, not an expression")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AdcliError(FILE, f"{name} is not UTF-8 text (byte {exc.start})") from None
+
+
+def split_top_level(text: str, sep: str = ",") -> list[tuple[str, int]]:
+    """Split on ``sep`` outside parentheses; each piece with its offset in ``text``."""
+    pieces, depth, start = [], 0, 0
+    for k, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            pieces.append((text[start:k], start))
+            start = k + 1
+    pieces.append((text[start:], start))
+    return pieces
+
+
+def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[int, int]]]:
+    """``x1=1,x2=pi/4`` -> {name: (value, span of the item)}."""
+    point: dict[str, tuple[float, tuple[int, int]]] = {}
+    if not text.strip():
+        raise AdcliError(INPUT, f"{label} is empty", text, (0, 0), hint="write e.g. x1=1,x2=2", label=label)
+    for piece, off in split_top_level(text):
+        stripped = piece.strip()
+        lead = len(piece) - len(piece.lstrip())
+        span = (off + lead, off + lead + max(len(stripped), 1))
+        if not stripped:
+            raise AdcliError(INPUT, "empty item (two commas in a row?)", text, span, label=label)
+        if "=" not in stripped:
+            raise AdcliError(
+                INPUT, f"{stripped!r} has no value", text, span, hint="write name=value, e.g. x1=1", label=label
+            )
+        name, _, value = stripped.partition("=")
+        name = name.strip()
+        name_span = (span[0], span[0] + max(len(name), 1))
+        if not name or not (name[0].isalpha() or name[0] == "_") or not all(c.isalnum() or c == "_" for c in name):
+            raise AdcliError(INPUT, f"{name!r} is not a valid input name", text, name_span, label=label)
+        if name in point:
+            raise AdcliError(INPUT, f"{name} is given twice", text, name_span, label=label)
+        vstart = span[0] + stripped.index("=") + 1
+        try:
+            v = parse_constant(value, label=f"the value of {name}")
+        except AdcliError as exc:
+            # Re-anchor the error in the whole --at text so the caret lands right.
+            if exc.span is not None:
+                lead_v = len(value) - len(value.lstrip()) if not value.strip() else 0
+                s, e = exc.span
+                exc.span = (vstart + s + lead_v, vstart + e + lead_v)
+            else:
+                exc.span = (vstart, span[1])
+            exc.source, exc.label = text, label
+            exc.message = f"value of {name}: {exc.message}"
+            raise
+        point[name] = (v, span)
+    return point
+
+
+def resolve_point(g: Graph, at: str | None, label: str = "--at") -> list[float]:
+    """The values of ``g``'s inputs, in input order, from the --at text."""
+    names = g.input_names
+    point = parse_point(at, label) if at is not None else {}
+    for name, (_, span) in point.items():
+        if name not in names:
+            have = ", ".join(names) if names else "none"
+            raise AdcliError(
+                NAME, f"{name} is not an input of the expression (its inputs: {have})", at, span, label=label
+            )
+    missing = [n for n in names if n not in point]
+    if missing:
+        given = f" in {label}" if at is not None else ""
+        raise AdcliError(
+            INPUT,
+            f"missing value{'s' if len(missing) > 1 else ''} for {', '.join(missing)}{given}",
+            hint=f"add {','.join(m + '=...' for m in missing)} to {label}",
+            label=label,
+        )
+    return [point[n][0] for n in names]
+
+
+def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
+    """Positions (in g.inputs) to differentiate with respect to, in --wrt order."""
+    names = g.input_names
+    if wrt is None:
+        return list(range(len(names)))
+    out: list[int] = []
+    for piece, off in split_top_level(wrt):
+        name = piece.strip()
+        span = (off, off + max(len(piece), 1))
+        if name not in names:
+            have = ", ".join(names) if names else "none"
+            raise AdcliError(NAME, f"{name!r} is not an input of the expression (its inputs: {have})",
+                             wrt, span, label="--wrt")
+        k = names.index(name)
+        if k in out:
+            raise AdcliError(INPUT, f"{name} is listed twice", wrt, span, label="--wrt")
+        out.append(k)
+    return out
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise AdcliError(USAGE, f"unknown mode {mode!r}: use reverse or forward")
+    return mode
+
+
+# -- results ---------------------------------------------------------------------
+
+
+@dataclass
+class Problem:
+    """An expression bound to a point: what every command starts from."""
+
+    graph: Graph
+    point: list[float]
+    values: Values
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.graph.input_names
+
+    def point_dict(self) -> dict[str, float]:
+        return dict(zip(self.inputs, self.point))
+
+
+def load(expr: str, at: str | None) -> Problem:
+    g = parse(expr)
+    point = resolve_point(g, at)
+    values = evaluate(g, [np.float64(v) for v in point])
+    return Problem(g, point, values)
+
+
+@dataclass
+class EvalResult:
+    problem: Problem
+    value: list[Any]
+    warnings: list[Warning_] = field(default_factory=list)
+
+
+@dataclass
+class GradResult:
+    problem: Problem
+    mode: str
+    wrt: list[int]  # positions in problem.inputs
+    value: Any
+    gradient: list[Any]  # aligned with wrt
+    sweeps: int
+    warnings: list[Warning_]
+    adjoints: list[Any] | None = None  # reverse mode: every node's adjoint
+    adjoint_steps: list[reverse.AdjointStep] | None = None
+    tangents: list[list[Any]] | None = None  # forward mode: one tangent list per sweep
+    tangent_steps: list[list[forward.TangentStep]] | None = None
+
+
+def run_eval(problem: Problem) -> EvalResult:
+    return EvalResult(problem, problem.values.outputs, problem.values.warnings)
+
+
+def require_scalar(problem: Problem, command: str) -> None:
+    g = problem.graph
+    if len(g.outputs) != 1:
+        raise AdcliError(
+            USAGE,
+            f"{command} needs a scalar expression, but this one has {len(g.outputs)} outputs",
+            g.source,
+            (g.output_spans[1][0], g.output_spans[-1][1]),
+            hint="use jacobian (or jvp / vjp) for several outputs",
+        )
+
+
+def run_grad(problem: Problem, mode: str = "reverse", wrt: str | None = None, record: bool = False) -> GradResult:
+    check_mode(mode)
+    require_scalar(problem, "grad")
+    g, values = problem.graph, problem.values
+    positions = resolve_wrt(g, wrt)
+    value = values.outputs[0]
+    if mode == "reverse":
+        adj, steps = reverse.vjp(values, [np.float64(1.0)], record=record)
+        grads = reverse.input_adjoints(values, adj)
+        gradient = [grads[k] for k in positions]
+        result = GradResult(problem, mode, positions, value, gradient, 1, values.warnings,
+                            adjoints=adj, adjoint_steps=steps if record else None)
+    else:
+        gradient, tangents, tsteps = [], [], []
+        for k in positions:
+            direction: list[Any] = [None] * len(g.inputs)
+            direction[k] = np.float64(1.0)
+            tan, steps_k = forward.jvp(values, direction, record=record)
+            gradient.append(forward.output_tangents(values, tan)[0])
+            tangents.append(tan)
+            tsteps.append(steps_k)
+        result = GradResult(problem, mode, positions, value, gradient, len(positions), values.warnings,
+                            tangents=tangents, tangent_steps=tsteps if record else None)
+    _check_gradient_finite(result)
+    return result
+
+
+def _check_gradient_finite(result: GradResult) -> None:
+    """A non-finite derivative must never pass silently: name it if no warning did."""
+    if result.warnings:
+        return
+    names = result.problem.inputs
+    for k, gk in zip(result.wrt, result.gradient):
+        if not np.all(np.isfinite(gk)):
+            result.problem.values.warn(("grad", k), f"∂f/∂{names[k]} is {gk} at this point")

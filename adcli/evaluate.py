@@ -1,0 +1,178 @@
+"""The primal pass (values, domain checks) and the local partials both engines use.
+
+Values are numpy float64 scalars or arrays, so one pass serves one point or a
+million. Domain checks come from the registry; a violation in a branch that
+``where`` does not select is not an error, which is why, when the graph has a
+``where``, violations are only reported after a liveness pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import DOMAIN, AdcliError, Warning_
+from .graph import Graph, fmt_value
+from .ops import CMP, NumpyNS
+
+
+@dataclass
+class Values:
+    graph: Graph
+    vals: list[Any]
+    warnings: list[Warning_] = field(default_factory=list)
+    _warned: set = field(default_factory=set)
+
+    def warn(self, key, message: str, span=None) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self.warnings.append(Warning_(message, span))
+
+    @property
+    def outputs(self) -> list[Any]:
+        return [self.vals[o] for o in self.graph.outputs]
+
+    def point_text(self, idx: int | None = None) -> str:
+        g = self.graph
+        parts = []
+        for i in g.inputs:
+            v = np.asarray(self.vals[i])
+            v = v.flat[idx] if (idx is not None and v.ndim) else v.flat[0]
+            parts.append(f"{g.nodes[i].name}={fmt_value(v)}")
+        where = ", ".join(parts)
+        if idx is not None:
+            return f"point {idx + 1} ({where})"
+        return where
+
+
+def evaluate(g: Graph, inputs: list[Any]) -> Values:
+    """Evaluate every node; raise a located domain error at the first live violation."""
+    nodes = g.nodes
+    vals: list[Any] = [None] * len(nodes)
+    for i, v in zip(g.inputs, inputs):
+        vals[i] = v
+    result = Values(g, vals)
+    violations: list[tuple[int, Any]] = []
+    with np.errstate(all="ignore"):
+        for i, node in enumerate(nodes):
+            op = node.op
+            if op.arity == 0:
+                if op.name == "const":
+                    vals[i] = node.param
+                continue
+            args = [vals[a] for a in node.args]
+            extra = node.extra()
+            if op.dom is not None:
+                bad = op.dom[0](*args, *extra)
+                if np.any(bad):
+                    if not g.has_where:
+                        raise domain_error(result, i, bad)
+                    violations.append((i, bad))
+            vals[i] = op.ev(*args, *extra)
+    if violations:
+        live = _liveness(g, vals)
+        for i, bad in violations:
+            hit = np.logical_and(bad, live[i])
+            if np.any(hit):
+                raise domain_error(result, i, hit)
+    _diagnose_nonfinite(result)
+    return result
+
+
+def _liveness(g: Graph, vals: list[Any]) -> list[Any]:
+    """Per node: where (at which points) its value reaches an output through
+    the branches that ``where`` selects."""
+    n = len(g.nodes)
+    live: list[Any] = [False] * n
+    for o in g.outputs:
+        live[o] = True
+    for i in range(n - 1, -1, -1):
+        li = live[i]
+        if li is False:
+            continue
+        node = g.nodes[i]
+        if node.op.name == "where":
+            lhs, rhs, a, b = node.args
+            cond = CMP[node.param](vals[lhs], vals[rhs])
+            for j, m in ((lhs, li), (rhs, li), (a, np.logical_and(li, cond)), (b, np.logical_and(li, ~cond))):
+                live[j] = np.logical_or(live[j], m)
+        else:
+            for j in node.args:
+                live[j] = np.logical_or(live[j], li)
+    return live
+
+
+def domain_error(values: Values, i: int, bad: Any) -> AdcliError:
+    g = values.graph
+    node = g.nodes[i]
+    args = [values.vals[a] for a in node.args]
+    bad = np.asarray(bad)
+    idx = int(np.flatnonzero(bad)[0]) if bad.ndim else None
+    shown = []
+    for v in args:
+        a = np.asarray(v)
+        shown.append(fmt_value(a.flat[idx] if (idx is not None and a.ndim) else a.flat[0], 10))
+    assert node.op.dom is not None
+    msg = node.op.dom[1].format(*shown)
+    text = f"{g.snippet(i)} at {values.point_text(idx)}: {msg}"
+    return AdcliError(DOMAIN, text, g.source, node.span, extra={"node": node.name, "point_index": idx})
+
+
+def _diagnose_nonfinite(values: Values) -> None:
+    """Name the node where an output first became inf or NaN (overflow, inf - inf)."""
+    g, vals = values.graph, values.vals
+    if all(np.all(np.isfinite(v)) for v in values.outputs):
+        return
+    for i, node in enumerate(g.nodes):
+        if node.op.arity == 0:
+            continue
+        v = vals[i]
+        if np.all(np.isfinite(v)):
+            continue
+        args_ok = np.logical_and.reduce([np.isfinite(vals[a]) for a in node.args])
+        if np.any(~np.isfinite(v) & args_ok):
+            shown = fmt_value(np.asarray(v)[~np.isfinite(v) & args_ok].flat[0] if np.ndim(v) else v)
+            values.warn(
+                ("nonfinite", i),
+                f"{g.snippet(i)}: the value is {shown} (overflow or an undefined operation)"
+                f" at {node.name}",
+                node.span,
+            )
+            return
+
+
+def partials(values: Values, i: int) -> tuple:
+    """Local partials of node ``i`` w.r.t. its arguments, announcing conventions."""
+    g = values.graph
+    node = g.nodes[i]
+    op = node.op
+    args = [values.vals[a] for a in node.args]
+    extra = node.extra()
+    if op.kink is not None and np.any(op.kink[0](*args, *extra)):
+        values.warn(("kink", i), f"{g.snippet(i)}: {op.kink[1]}", node.span)
+    assert op.d is not None
+    with np.errstate(all="ignore"):
+        return op.d(NumpyNS, values.vals[i], *args, *extra)
+
+
+def times(a: Any, p: Any) -> Any:
+    """``a · p`` for a chain-rule term, with 0 · (inf or NaN) = 0: a zero adjoint or
+    tangent contributes nothing, so a branch ``where`` drops stays exactly zero."""
+    if isinstance(p, float):
+        if p == 1.0:
+            return a
+        if p == -1.0:
+            return -a
+    with np.errstate(all="ignore"):
+        r = a * p
+    if np.ndim(r) == 0:
+        if (r != r or r in (np.inf, -np.inf)) and (a == 0 or p == 0):
+            return np.float64(0.0)
+        return r
+    if not np.all(np.isfinite(r)):
+        shape = r.shape
+        zero = (np.broadcast_to(a, shape) == 0) | (np.broadcast_to(p, shape) == 0)
+        r = np.where(zero, 0.0, r)
+    return r

@@ -1,0 +1,203 @@
+"""The computation graph: hash-consed nodes kept in topological order.
+
+A node is interned on ``(op, argument ids, parameter)``, so an identical
+subexpression is one node and its adjoint visibly receives every
+contribution. Nodes are only ever appended after their arguments, so the
+node list is already a topological order: evaluation is ``for n in nodes``,
+the reverse sweep ``for n in reversed(nodes)``, and nothing recurses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import DOMAIN, AdcliError
+from .ops import OPS, Op
+
+
+class Node:
+    __slots__ = ("op", "args", "param", "span", "name", "label")
+
+    def __init__(self, op: Op, args: tuple[int, ...], param: Any, span: tuple[int, int]):
+        self.op = op
+        self.args = args
+        self.param = param
+        self.span = span  # [start, end) of its first occurrence in the source
+        self.name: str | None = None  # display name: input name, step name or v<k>
+        self.label: str | None = None  # how a constant is written
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op.arity == 0
+
+    def extra(self) -> tuple:
+        return (self.param,) if self.op.param and self.op.name != "input" else ()
+
+
+class Graph:
+    def __init__(self, source: str):
+        self.source = source
+        self.nodes: list[Node] = []
+        self.index: dict[tuple, int] = {}
+        self.inputs: list[int] = []  # input nodes, in order of first appearance
+        self.outputs: list[int] = []
+        self.output_spans: list[tuple[int, int]] = []
+        self.has_where = False
+
+    # -- building -------------------------------------------------------------
+
+    def _intern(self, op: Op, args: tuple[int, ...], param: Any, span) -> int:
+        key = (op.name, args, param)
+        i = self.index.get(key)
+        if i is None:
+            i = len(self.nodes)
+            self.nodes.append(Node(op, args, param, span))
+            self.index[key] = i
+        return i
+
+    def input(self, name: str, span: tuple[int, int]) -> int:
+        key = ("input", (), name)
+        i = self.index.get(key)
+        if i is None:
+            i = self._intern(OPS["input"], (), name, span)
+            self.nodes[i].name = name
+            self.inputs.append(i)
+        return i
+
+    def const(self, value: float, label: str, span: tuple[int, int]) -> int:
+        value = float(value)
+        if value == 0.0:
+            value = 0.0  # -0.0 and 0.0 are one constant
+        i = self._intern(OPS["const"], (), value, span)
+        node = self.nodes[i]
+        if node.label is None:
+            node.label = label
+        return i
+
+    def is_const(self, i: int) -> bool:
+        return self.nodes[i].op.name == "const"
+
+    def apply(self, opname: str, args: tuple[int, ...], span: tuple[int, int], param: Any = None) -> int:
+        """Add ``opname(args)``; arguments that are all constants are folded now."""
+        op = OPS[opname]
+        if opname == "where":
+            self.has_where = True
+        if args and all(self.nodes[a].op.name == "const" for a in args):
+            vals = [self.nodes[a].param for a in args]
+            extra = (param,) if op.param else ()
+            check_domain(op, vals, extra, self, span, None)
+            with np.errstate(all="ignore"):
+                value = float(op.ev(*vals, *extra))
+            if not np.isfinite(value):
+                raise AdcliError(
+                    DOMAIN,
+                    f"the constant {self.source[span[0]:span[1]]} is not finite ({value})",
+                    self.source,
+                    span,
+                )
+            return self.const(value, f"{value:.6g}", span)
+        return self._intern(op, args, param, span)
+
+    # -- finishing ------------------------------------------------------------
+
+    def finalize(self, outputs: list[int], spans: list[tuple[int, int]]) -> None:
+        """Drop nodes no output needs (inputs stay) and name the rest v1, v2..."""
+        n = len(self.nodes)
+        keep = [False] * n
+        for o in outputs:
+            keep[o] = True
+        for i in range(n - 1, -1, -1):
+            if keep[i]:
+                for a in self.nodes[i].args:
+                    keep[a] = True
+        for i in self.inputs:
+            keep[i] = True
+        new_id = [-1] * n
+        nodes: list[Node] = []
+        for i, node in enumerate(self.nodes):
+            if keep[i]:
+                new_id[i] = len(nodes)
+                node.args = tuple(new_id[a] for a in node.args)
+                nodes.append(node)
+        self.nodes = nodes
+        self.index = {}
+        self.inputs = [new_id[i] for i in self.inputs]
+        self.outputs = [new_id[o] for o in outputs]
+        self.output_spans = spans
+        k = 0
+        for node in nodes:
+            if node.op.name == "const":
+                continue
+            if node.name is None:
+                k += 1
+                node.name = f"v{k}"
+
+    # -- reading --------------------------------------------------------------
+
+    @property
+    def input_names(self) -> list[str]:
+        return [self.nodes[i].name for i in self.inputs]  # type: ignore[misc]
+
+    def ref(self, i: int) -> str:
+        """How node ``i`` is written inside another node's definition."""
+        node = self.nodes[i]
+        if node.op.name == "const":
+            text = node.label or f"{node.param:.6g}"
+            return f"({text})" if text.startswith("-") else text
+        return node.name or f"#{i}"
+
+    def definition(self, i: int) -> str:
+        """``x1 - x2`` for the node ``v1 = x1 - x2``."""
+        node = self.nodes[i]
+        return format_template(node.op.show, [self.ref(a) for a in node.args], node, self)
+
+    def snippet(self, i: int) -> str:
+        s, e = self.nodes[i].span
+        return self.source[s:e]
+
+    def rows(self) -> list[int]:
+        """Nodes shown in traces: everything but constants."""
+        return [i for i, n in enumerate(self.nodes) if n.op.name != "const"]
+
+
+def format_template(template: str, args: list[str], node: Node, graph: Graph) -> str:
+    c = node.param
+    cs = f"{c:.6g}" if isinstance(c, float) else str(c)
+    if isinstance(c, float) and c < 0:
+        cs = f"({cs})"
+    return template.format(*args, c=cs, ans=node.name or "")
+
+
+def fmt_value(v: Any, digits: int = 6) -> str:
+    v = float(v)
+    if v != v:
+        return "NaN"
+    if v in (float("inf"), float("-inf")):
+        return "inf" if v > 0 else "-inf"
+    s = f"{v:.{digits}g}"
+    return "0" if s == "-0" else s
+
+
+def check_domain(op: Op, vals, extra, graph: Graph, span, where_at: str | None):
+    """Raise a located domain error if ``op`` is undefined at these values."""
+    if op.dom is None:
+        return
+    bad = op.dom[0](*vals, *extra)
+    if np.any(bad):
+        raise domain_error(op, vals, bad, graph, span, where_at)
+
+
+def domain_error(op: Op, vals, bad, graph: Graph, span, where_at: str | None) -> AdcliError:
+    idx = np.flatnonzero(np.broadcast_to(bad, np.broadcast(*vals).shape or (1,)))[0] if np.ndim(bad) else None
+    shown = []
+    for v in vals:
+        a = np.asarray(v)
+        shown.append(fmt_value(a.flat[idx] if (idx is not None and a.ndim) else a.flat[0]))
+    msg = op.dom[1].format(*shown)  # type: ignore[index]
+    snippet = graph.source[span[0] : span[1]]
+    text = f"{snippet}: {msg}"
+    if where_at:
+        text += f" at {where_at}"
+    return AdcliError(DOMAIN, text, graph.source, span, extra={"point_index": int(idx) if idx is not None else None})

@@ -1,0 +1,353 @@
+"""Source text -> :class:`Graph`, in one LALR pass with no tree in between.
+
+The Lark parser is built once (and cached on disk) with :class:`_Builder` as
+its inline transformer: each grammar reduction appends to the graph directly,
+so there is no parse tree to walk and nothing recurses however deep the
+nesting. Lark's exceptions become located :class:`AdcliError` s.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import NAME, PARSE, AdcliError
+from .graph import Graph
+from .ops import CMP, CONSTANTS, FUNCTIONS
+
+_HERE = Path(__file__).resolve().parent
+# Installed wheels carry the grammar inside the package; a source checkout
+# (editable install) keeps it in the repository's grammar/ folder.
+_GRAMMAR_CANDIDATES = (_HERE / "grammar" / "adcli.lark", _HERE.parent / "grammar" / "adcli.lark")
+
+
+def grammar_path() -> Path:
+    for p in _GRAMMAR_CANDIDATES:
+        if p.is_file():
+            return p
+    raise FileNotFoundError("adcli.lark grammar not found next to the adcli package")
+
+
+class _NewlinesInParens:
+    """Postlexer: a newline inside parentheses is whitespace, elsewhere a separator."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        depth = 0
+        for tok in stream:
+            t = tok.type
+            if t == "LPAR":
+                depth += 1
+            elif t == "RPAR":
+                depth -= 1
+            elif t == "_NL" and depth > 0:
+                continue
+            yield tok
+
+
+class _Builder:
+    """Grammar callbacks. Each returns ``(node id, start, end)`` for an expression."""
+
+    def reset(self, source: str) -> None:
+        self.g = Graph(source)
+        self.source = source
+        self.steps: dict[str, int] = {}
+        self.result: tuple[list[int], list[tuple[int, int]]] | None = None
+
+    def _err(self, kind: str, message: str, start: int, end: int, hint: str | None = None) -> AdcliError:
+        return AdcliError(kind, message, self.source, (start, end), hint=hint)
+
+    # -- leaves ---------------------------------------------------------------
+
+    def number(self, c):
+        tok = c[0]
+        value = float(tok)
+        if value == float("inf"):
+            raise self._err(PARSE, f"the number {tok} is too large for a double", tok.start_pos, tok.end_pos)
+        return (self.g.const(value, str(tok), (tok.start_pos, tok.end_pos)), tok.start_pos, tok.end_pos)
+
+    def name(self, c):
+        tok = c[0]
+        s, e = tok.start_pos, tok.end_pos
+        name = str(tok)
+        i = self.steps.get(name)
+        if i is not None:
+            return (i, s, e)
+        if name in CONSTANTS:
+            return (self.g.const(CONSTANTS[name], name, (s, e)), s, e)
+        if name in FUNCTIONS:
+            raise self._err(
+                NAME, f"{name} is a function: call it as {name}(...)", s, e, hint=f"write {name}(x)"
+            )
+        return (self.g.input(name, (s, e)), s, e)
+
+    # -- operators ------------------------------------------------------------
+
+    def _bin(self, opname, c):
+        a, b = c
+        span = (a[1], b[2])
+        return (self.g.apply(opname, (a[0], b[0]), span), a[1], b[2])
+
+    def add(self, c):
+        return self._bin("add", c)
+
+    def sub(self, c):
+        return self._bin("sub", c)
+
+    def mul(self, c):
+        return self._bin("mul", c)
+
+    def div(self, c):
+        return self._bin("div", c)
+
+    def pow(self, c):
+        a, _, b = c
+        return self._pow(a, b)
+
+    def _pow(self, a, b):
+        span = (a[1], b[2])
+        if self.g.is_const(b[0]):
+            return (self.g.apply("powc", (a[0],), span, self.g.nodes[b[0]].param), a[1], b[2])
+        return (self.g.apply("pow", (a[0], b[0]), span), a[1], b[2])
+
+    def neg(self, c):
+        tok, x = c
+        span = (tok.start_pos, x[2])
+        return (self.g.apply("neg", (x[0],), span), span[0], span[1])
+
+    def pos(self, c):
+        tok, x = c
+        return (x[0], tok.start_pos, x[2])
+
+    def paren(self, c):
+        lp, x, rp = c
+        return (x[0], lp.start_pos, rp.end_pos)
+
+    def compare(self, c):
+        a, op, b = c
+        return ("cmp", str(op), a, b)
+
+    def args(self, c):
+        return c
+
+    def call(self, c):
+        tok, _, args, rp = c
+        args = args or []
+        name = str(tok)
+        s, e = tok.start_pos, rp.end_pos
+        arities = FUNCTIONS.get(name)
+        if arities is None:
+            if name in CONSTANTS or name in self.steps:
+                hint = f"write {name}*(...) to multiply"
+                raise self._err(NAME, f"{name} is not a function", s, tok.end_pos, hint=hint)
+            close = difflib.get_close_matches(name, list(FUNCTIONS), n=3, cutoff=0.5)
+            hint = "did you mean " + " or ".join(close) + "?" if close else "see `adcli --help` for the functions"
+            raise self._err(NAME, f"unknown function {name}", s, tok.end_pos, hint=hint)
+        if len(args) not in arities:
+            want = " or ".join(str(k) for k in arities)
+            plural = "s" if arities[-1] != 1 else ""
+            raise self._err(
+                PARSE,
+                f"{name} takes {want} argument{plural}, got {len(args)}",
+                s,
+                e,
+            )
+        for k, a in enumerate(args):
+            if a[0] == "cmp" and not (name == "where" and k == 0):
+                raise self._err(
+                    PARSE,
+                    f"a comparison ({a[1]}) is only allowed as the first argument of where(...)",
+                    a[2][1],
+                    a[3][2],
+                )
+        if name == "where":
+            cond = args[0]
+            if cond[0] != "cmp":
+                raise self._err(
+                    PARSE,
+                    "the first argument of where must be a comparison",
+                    cond[1],
+                    cond[2],
+                    hint="write where(x > 0, a, b)",
+                )
+            _, cmp, lhs, rhs = cond
+            ids = (lhs[0], rhs[0], args[1][0], args[2][0])
+            return (self.g.apply("where", ids, (s, e), cmp), s, e)
+        if name == "pow":
+            return self._pow(args[0], args[1])
+        if name == "log" and len(args) == 2:
+            name = "logb"
+        return (self.g.apply(name, tuple(a[0] for a in args), (s, e)), s, e)
+
+    # -- program --------------------------------------------------------------
+
+    def assign(self, c):
+        tok, x = c
+        name = str(tok)
+        s, e = tok.start_pos, tok.end_pos
+        if name in CONSTANTS or name in FUNCTIONS:
+            what = "constant" if name in CONSTANTS else "function"
+            raise self._err(PARSE, f"cannot assign to the {what} {name}", s, e, hint="choose another name")
+        if name in self.steps:
+            raise self._err(PARSE, f"{name} is assigned twice", s, e, hint="give each step its own name")
+        if ("input", (), name) in self.g.index:
+            raise self._err(PARSE, f"{name} is used before it is assigned", s, e)
+        self.steps[name] = x[0]
+        node = self.g.nodes[x[0]]
+        if node.name is None and not node.is_leaf:
+            node.name = name
+        return None
+
+    def outputs(self, c):
+        return c
+
+    def start(self, c):
+        outs = c[-1]
+        self.result = ([o[0] for o in outs], [(o[1], o[2]) for o in outs])
+        return None
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    from lark import Lark
+
+    builder = _Builder()
+    lark = Lark(
+        grammar_path().read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        transformer=builder,
+        postlex=_NewlinesInParens(),
+        cache=os.environ.get("ADCLI_NO_CACHE") is None,
+    )
+    return lark, builder
+
+
+# Terminal names -> what a person would call them, for "expected ..." messages.
+_TERMINALS = {
+    "NUMBER": "a number",
+    "NAME": "a name",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "MINUS": "'-'",
+    "PLUS": "'+'",
+    "POW": "'^'",
+    "COMMA": "','",
+    "SEMICOLON": "';'",
+    "EQUAL": "'='",
+    "STAR": "'*'",
+    "SLASH": "'/'",
+    "CMP": "a comparison",
+    "_NL": "a new line",
+    "$END": "the end of the input",
+}
+_OPERAND = {"NUMBER", "NAME", "LPAR", "MINUS", "PLUS"}
+
+
+def _describe_expected(expected: set[str]) -> str:
+    if _OPERAND <= expected:
+        rest = sorted(expected - _OPERAND)
+        parts = ["an expression"] + [_TERMINALS.get(t, t) for t in rest]
+    else:
+        parts = sorted(_TERMINALS.get(t, t) for t in expected)
+    parts = [p for p in parts if p != "a new line"]
+    if len(parts) > 1:
+        return ", ".join(parts[:-1]) + " or " + parts[-1]
+    return parts[0] if parts else "something else"
+
+
+def parse(source: str, label: str = "expression") -> Graph:
+    """Parse ``source`` into a finalized :class:`Graph`."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+
+    if not source.strip():
+        raise AdcliError(PARSE, f"empty {label}", source, (0, 0), label=label)
+    lark, builder = _parser()
+    builder.reset(source)
+    try:
+        lark.parse(source)
+    except VisitError as exc:  # pragma: no cover - callbacks raise AdcliError directly
+        raise exc.orig_exc from None
+    except AdcliError as exc:
+        exc.label = label
+        raise
+    except UnexpectedCharacters as exc:
+        pos = exc.pos_in_stream
+        ch = source[pos]
+        raise AdcliError(
+            PARSE, f"unexpected character {ch!r}", source, (pos, pos + 1), label=label,
+            hint=_char_hint(ch),
+        ) from None
+    except UnexpectedToken as exc:
+        raise _token_error(exc, source, label) from None
+    except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
+        pos = getattr(exc, "pos_in_stream", None) or len(source)
+        raise AdcliError(PARSE, "cannot parse this", source, (pos, pos + 1), label=label) from None
+    g = builder.g
+    assert builder.result is not None
+    outs, spans = builder.result
+    g.finalize(outs, spans)
+    builder.reset("")  # release the graph held by the shared builder
+    return g
+
+
+def _char_hint(ch: str) -> str | None:
+    return {
+        "[": "use ( ) for grouping",
+        "{": "use ( ) for grouping",
+        "×": "write * for multiplication",
+        "·": "write * for multiplication",
+        "÷": "write / for division",
+        "−": "write - (ASCII minus)",
+        "'": "names are written without quotes",
+        '"': "names are written without quotes",
+    }.get(ch)
+
+
+def _token_error(exc, source: str, label: str) -> AdcliError:
+    tok = exc.token
+    expected = set(exc.expected)
+    if tok.type == "$END":
+        pos = len(source.rstrip())
+        what = "unexpected end of input"
+        span = (pos, pos + 1)
+    else:
+        pos = tok.start_pos
+        what = f"unexpected {_TERMINALS.get(tok.type, repr(str(tok)))}"
+        if tok.type in ("NAME", "NUMBER"):
+            what = f"unexpected {str(tok)!r}"
+        span = (pos, max(tok.end_pos, pos + 1))
+    hint = None
+    prev = exc.token_history[-1] if getattr(exc, "token_history", None) else None
+    if prev is None and pos > 0:
+        prev = None
+    if tok.type in ("NAME", "NUMBER", "LPAR") and prev is not None and prev.type in ("NUMBER", "NAME", "RPAR"):
+        a, b = str(prev), str(tok)
+        hint = f"implicit multiplication is not supported: write {a}*{b}"
+        what = f"missing operator between {a!r} and {b!r}"
+        span = (prev.start_pos, max(tok.end_pos, prev.end_pos))
+    elif tok.type == "EQUAL" or str(tok) == "=":
+        hint = "write == to compare (inside where), or name a step as: name = expression; output"
+    msg = f"{what}; expected {_describe_expected(expected)}"
+    return AdcliError(PARSE, msg, source, span, hint=hint, label=label)
+
+
+def parse_constant(text: str, label: str) -> float:
+    """A value such as ``pi/4`` in ``--at x=pi/4``: an expression with no inputs."""
+    g = parse(text, label=label)
+    if g.inputs:
+        name = g.nodes[g.inputs[0]].name
+        s, e = g.nodes[g.inputs[0]].span
+        raise AdcliError(
+            NAME, f"a value must be a constant, but it uses the name {name}", text, (s, e), label=label
+        )
+    if len(g.outputs) != 1:
+        raise AdcliError(PARSE, "a value must be a single number", text, (0, len(text)), label=label)
+    node = g.nodes[g.outputs[0]]
+    return float(node.param)
+
+
+__all__ = ["parse", "parse_constant", "grammar_path", "CMP"]

@@ -1,0 +1,57 @@
+"""Reverse mode: adjoints swept from the outputs back to the inputs.
+
+One sweep gives uᵀJ for one cotangent u. The node list is already in
+topological order, so the sweep is ``for i in reversed(nodes)``, and every
+adjoint is accumulated in exactly one place, :func:`_accumulate`, which is
+also what records the steps ``--steps`` prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .evaluate import Values, partials, times
+
+
+@dataclass
+class AdjointStep:
+    target: int  # the node receiving the contribution (v̄1 in v̄1 += v̄2 · ∂v2/∂v1)
+    source: int  # the node passing it back (v2); -1 for the seed
+    arg: int  # position of target among source's arguments
+    adjoint: Any  # v̄2
+    partial: Any  # ∂v2/∂v1
+    contribution: Any
+    total: Any  # v̄1 after this step
+
+
+def vjp(values: Values, cotangent: list[Any], record: bool = False) -> tuple[list[Any], list[AdjointStep]]:
+    """Adjoints of every node for the output cotangent ``cotangent`` (None = 0)."""
+    g = values.graph
+    adj: list[Any] = [None] * len(g.nodes)
+    steps: list[AdjointStep] = []
+
+    def _accumulate(target, source, k, a, p, c):
+        adj[target] = c if adj[target] is None else adj[target] + c
+        if record:
+            steps.append(AdjointStep(target, source, k, a, p, c, adj[target]))
+
+    for o, u in zip(g.outputs, cotangent):
+        if u is not None:
+            _accumulate(o, -1, 0, u, None, u)
+    for i in range(len(g.nodes) - 1, -1, -1):
+        a = adj[i]
+        node = g.nodes[i]
+        if a is None or node.op.arity == 0:
+            continue
+        ps = partials(values, i)
+        for k, j in enumerate(node.args):
+            p = ps[k]
+            if isinstance(p, float) and p == 0.0:
+                continue  # structurally zero (comparison operands of where)
+            _accumulate(j, i, k, a, p, times(a, p))
+    return adj, steps
+
+
+def input_adjoints(values: Values, adj: list[Any]) -> list[Any]:
+    return [0.0 * values.vals[i] if adj[i] is None else adj[i] for i in values.graph.inputs]
