@@ -24,6 +24,15 @@ class Values:
     vals: list[Any]
     warnings: list[Warning_] = field(default_factory=list)
     _warned: set = field(default_factory=set)
+    _live: list[Any] | None = None
+
+    def live(self, i: int) -> Any:
+        """Where node ``i`` reaches an output through the branches ``where`` selects."""
+        if not self.graph.has_where:
+            return True
+        if self._live is None:
+            self._live = _liveness(self.graph, self.vals)
+        return self._live[i]
 
     def warn(self, key, message: str, span=None) -> None:
         if key not in self._warned:
@@ -72,9 +81,8 @@ def evaluate(g: Graph, inputs: list[Any]) -> Values:
                     violations.append((i, bad))
             vals[i] = op.ev(*args, *extra)
     if violations:
-        live = _liveness(g, vals)
         for i, bad in violations:
-            hit = np.logical_and(bad, live[i])
+            hit = np.logical_and(bad, result.live(i))
             if np.any(hit):
                 raise domain_error(result, i, hit)
     _diagnose_nonfinite(result)
@@ -143,14 +151,16 @@ def _diagnose_nonfinite(values: Values) -> None:
             return
 
 
-def partials(values: Values, i: int) -> tuple:
-    """Local partials of node ``i`` w.r.t. its arguments, announcing conventions."""
+def partials(values: Values, i: int, weight: Any = True) -> tuple:
+    """Local partials of node ``i`` w.r.t. its arguments. A convention (a kink)
+    is announced only where ``weight`` (the adjoint or tangent passing through)
+    is non-zero, so a branch that ``where`` drops stays quiet."""
     g = values.graph
     node = g.nodes[i]
     op = node.op
     args = [values.vals[a] for a in node.args]
     extra = node.extra()
-    if op.kink is not None and np.any(op.kink[0](*args, *extra)):
+    if op.kink is not None and np.any(op.kink[0](*args, *extra) & np.logical_and(weight, values.live(i))):
         values.warn(("kink", i), f"{g.snippet(i)}: {op.kink[1]}", node.span)
     assert op.d is not None
     with np.errstate(all="ignore"):

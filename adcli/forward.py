@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .evaluate import Values, partials, times
 
 
@@ -31,7 +33,8 @@ def jvp(values: Values, direction: list[Any], record: bool = False) -> tuple[lis
     for i, node in enumerate(g.nodes):
         if node.op.arity == 0 or all(tan[a] is None for a in node.args):
             continue
-        ps = partials(values, i)
+        live = [tan[a] for a in node.args if tan[a] is not None]
+        ps = partials(values, i, np.logical_or.reduce([t != 0 for t in live]) if len(live) > 1 else live[0] != 0)
         total = None
         terms = []
         for k, a in enumerate(node.args):

@@ -6,7 +6,7 @@ its derivative needs a stated convention (kink). The value engine, both
 derivative engines, the explanations and the checks all read this table.
 
 Partials are written against a namespace ``xp`` that offers the primitives by
-name (``xp.cos``, ``xp.sqrt``, ``xp.where``...) plus ordinary arithmetic, and
+name (``xp.cos``, ``xp.sqrt``...) plus ``xp.select(cond, a, b)`` plus ordinary arithmetic, and
 they receive the op's own output ``ans`` so that ``exp``, ``sqrt``, ``tanh``
 reuse it. Because the rules are written in the operations they differentiate,
 evaluating them on dual numbers differentiates them again (Hessians).
@@ -110,7 +110,7 @@ op("powc", 1, np.power,   _powc_d,                                    "{0}^{c}",
         "{0} cannot be raised to a non-integer or negative power here"),
    kink=(lambda x, c: (x == 0) & (0 < c < 1), "the derivative of x^c (0 < c < 1) at x = 0 is +inf"))
 op("pow", 2, np.power,
-   lambda xp, ans, a, b: (b * xp.pow(a, b - 1.0), xp.where(a == 0, 0.0, ans * xp.log(a))),
+   lambda xp, ans, a, b: (b * xp.pow(a, b - 1.0), xp.select(a == 0, 0.0, ans * xp.log(a))),
    "{0}^{1}", ("{1}·{0}^({1} - 1)", "{ans}·log({0})"),
    dom=(lambda a, b: (a < 0) | ((a == 0) & (b <= 0)),
         "base {0} with exponent {1}: a power whose exponent depends on the inputs needs a base > 0"),
@@ -171,28 +171,28 @@ op("abs",  1, np.abs,  lambda xp, ans, x: (xp.sign(x),),             "abs({0})",
 op("sign", 1, np.sign, lambda xp, ans, x: (0.0,),                    "sign({0})", ("0",),
    kink=(lambda x: x == 0, "sign jumps at 0: using sign'(0) = 0"))
 op("relu", 1, lambda x: np.maximum(x, 0.0),
-   lambda xp, ans, x: (xp.where(x > 0, 1.0, 0.0),),                 "relu({0})", ("({0} > 0)",),
+   lambda xp, ans, x: (xp.select(x > 0, 1.0, 0.0),),                 "relu({0})", ("({0} > 0)",),
    kink=(lambda x: x == 0, "relu is not differentiable at 0: using relu'(0) = 0"))
 op("sigmoid",  1, _sigmoid, lambda xp, ans, x: (ans * (1.0 - ans),), "sigmoid({0})",  ("sigmoid({0})·(1 - sigmoid({0}))",))
 op("softplus", 1, lambda x: np.logaddexp(0.0, x),
    lambda xp, ans, x: (xp.sigmoid(x),),                              "softplus({0})", ("sigmoid({0})",))
 op("hypot", 2, np.hypot,
-   lambda xp, ans, a, b: (xp.where(ans == 0, 0.0, a / ans), xp.where(ans == 0, 0.0, b / ans)),
+   lambda xp, ans, a, b: (xp.select(ans == 0, 0.0, a / ans), xp.select(ans == 0, 0.0, b / ans)),
    "hypot({0}, {1})", ("{0}/{ans}", "{1}/{ans}"),
    kink=(lambda a, b: (a == 0) & (b == 0), "hypot is not differentiable at (0, 0): using 0 for both partials"))
 op("max", 2, np.maximum,
-   lambda xp, ans, a, b: (xp.where(a > b, 1.0, xp.where(a == b, 0.5, 0.0)),
-                          xp.where(b > a, 1.0, xp.where(a == b, 0.5, 0.0))),
+   lambda xp, ans, a, b: (xp.select(a > b, 1.0, xp.select(a == b, 0.5, 0.0)),
+                          xp.select(b > a, 1.0, xp.select(a == b, 0.5, 0.0))),
    "max({0}, {1})", ("({0} > {1})", "({1} > {0})"),
    kink=(lambda a, b: a == b, "max at a tie: each argument gets half the derivative"))
 op("min", 2, np.minimum,
-   lambda xp, ans, a, b: (xp.where(a < b, 1.0, xp.where(a == b, 0.5, 0.0)),
-                          xp.where(b < a, 1.0, xp.where(a == b, 0.5, 0.0))),
+   lambda xp, ans, a, b: (xp.select(a < b, 1.0, xp.select(a == b, 0.5, 0.0)),
+                          xp.select(b < a, 1.0, xp.select(a == b, 0.5, 0.0))),
    "min({0}, {1})", ("({0} < {1})", "({1} < {0})"),
    kink=(lambda a, b: a == b, "min at a tie: each argument gets half the derivative"))
 op("where", 4, lambda lhs, rhs, a, b, c: np.where(CMP[c](lhs, rhs), a, b),
-   lambda xp, ans, lhs, rhs, a, b, c: (0.0, 0.0, xp.where(xp.cmp(c, lhs, rhs), 1.0, 0.0),
-                                       xp.where(xp.cmp(c, lhs, rhs), 0.0, 1.0)),
+   lambda xp, ans, lhs, rhs, a, b, c: (0.0, 0.0, xp.select(xp.cmp(c, lhs, rhs), 1.0, 0.0),
+                                       xp.select(xp.cmp(c, lhs, rhs), 0.0, 1.0)),
    "where({0} {c} {1}, {2}, {3})", ("0", "0", "({0} {c} {1})", "not ({0} {c} {1})"), param=True,
    kink=(lambda lhs, rhs, a, b, c: lhs == rhs, "where(...) at its switch: the selected branch's derivative is used"))
 # fmt: on
@@ -207,7 +207,7 @@ CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 class NumpyNS:
     """The ``xp`` namespace for plain numpy values: each primitive's own ``ev``."""
 
-    where = staticmethod(np.where)
+    select = staticmethod(np.where)
 
     @staticmethod
     def cmp(c, a, b):

@@ -4,6 +4,7 @@ knows how things look; the CLI and the REPL both print through it."""
 from __future__ import annotations
 
 import json
+import re
 import math
 from typing import Any
 
@@ -100,13 +101,18 @@ def grad_lines(result, digits: int) -> list[tuple[str, str]]:
     return rows
 
 
+def _int_width(num: str) -> int:
+    m = re.match(r"[-+]?(\d+|inf|NaN)", num)
+    return len(m.group(0)) if m else 0
+
+
 def aligned(rows: list[tuple[str, str]]) -> str:
-    """Two columns, names left, numbers right-aligned on a common edge."""
+    """Two columns: names, then numbers lined up on their decimal points."""
     if not rows:
         return ""
     w1 = max(len(a) for a, _ in rows)
-    w2 = max(len(b) for _, b in rows)
-    return "\n".join(f"{a:<{w1}}  {b:>{w2}}" for a, b in rows)
+    wi = max(_int_width(b) for _, b in rows)
+    return "\n".join(f"{a:<{w1}}  {' ' * (wi - _int_width(b))}{b}".rstrip() for a, b in rows)
 
 
 def grad_text(result, digits: int) -> str:

@@ -8,8 +8,11 @@ also what records the steps ``--steps`` prints.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .evaluate import Values, partials, times
 
@@ -39,12 +42,13 @@ def vjp(values: Values, cotangent: list[Any], record: bool = False) -> tuple[lis
     for o, u in zip(g.outputs, cotangent):
         if u is not None:
             _accumulate(o, -1, 0, u, None, u)
-    for i in range(len(g.nodes) - 1, -1, -1):
+    order = textbook_order(values) if record else range(len(g.nodes) - 1, -1, -1)
+    for i in order:
         a = adj[i]
         node = g.nodes[i]
-        if a is None or node.op.arity == 0:
-            continue
-        ps = partials(values, i)
+        if a is None or node.op.arity == 0 or (np.ndim(a) == 0 and a == 0):
+            continue  # a zero adjoint passes nothing back (a branch where drops)
+        ps = partials(values, i, a != 0)
         for k, j in enumerate(node.args):
             p = ps[k]
             if isinstance(p, float) and p == 0.0:
@@ -55,3 +59,25 @@ def vjp(values: Values, cotangent: list[Any], record: bool = False) -> tuple[lis
 
 def input_adjoints(values: Values, adj: list[Any]) -> list[Any]:
     return [0.0 * values.vals[i] if adj[i] is None else adj[i] for i in values.graph.inputs]
+
+
+def textbook_order(values: Values) -> list[int]:
+    """A reverse topological order that visits nodes level by level from the
+    outputs (Kahn's algorithm with a FIFO queue), as a textbook walks through
+    backpropagation: y, then y's arguments, then theirs. Any reverse
+    topological order gives the same adjoints; this one reads best."""
+    g = values.graph
+    pending = [0] * len(g.nodes)  # consumers not yet processed
+    for node in g.nodes:
+        for a in set(node.args):
+            pending[a] += 1
+    queue = deque(o for k, o in enumerate(g.outputs) if o not in g.outputs[:k] and pending[o] == 0)
+    order: list[int] = []
+    while queue:
+        i = queue.popleft()
+        order.append(i)
+        for a in dict.fromkeys(g.nodes[i].args):
+            pending[a] -= 1
+            if pending[a] == 0:
+                queue.append(a)
+    return order
