@@ -22,6 +22,7 @@ from .ops import CMP, NumpyNS
 class Values:
     graph: Graph
     vals: list[Any]
+    xp: Any = NumpyNS  # the namespace the values live in (numpy, or dual numbers)
     warnings: list[Warning_] = field(default_factory=list)
     _warned: set = field(default_factory=set)
     _live: list[Any] | None = None
@@ -56,13 +57,16 @@ class Values:
         return where
 
 
-def evaluate(g: Graph, inputs: list[Any]) -> Values:
-    """Evaluate every node; raise a located domain error at the first live violation."""
+def evaluate(g: Graph, inputs: list[Any], xp: Any = NumpyNS) -> Values:
+    """Evaluate every node; raise a located domain error at the first live violation.
+
+    ``xp`` supplies each primitive by name; passing a dual-number namespace
+    makes this same pass carry tangents (forward-over-reverse Hessians)."""
     nodes = g.nodes
     vals: list[Any] = [None] * len(nodes)
     for i, v in zip(g.inputs, inputs):
         vals[i] = v
-    result = Values(g, vals)
+    result = Values(g, vals, xp)
     violations: list[tuple[int, Any]] = []
     with np.errstate(all="ignore"):
         for i, node in enumerate(nodes):
@@ -79,7 +83,7 @@ def evaluate(g: Graph, inputs: list[Any]) -> Values:
                     if not g.has_where:
                         raise domain_error(result, i, bad)
                     violations.append((i, bad))
-            vals[i] = op.ev(*args, *extra)
+            vals[i] = getattr(xp, op.name)(*args, *extra)
     if violations:
         for i, bad in violations:
             hit = np.logical_and(bad, result.live(i))
@@ -164,7 +168,7 @@ def partials(values: Values, i: int, weight: Any = True) -> tuple:
         values.warn(("kink", i), f"{g.snippet(i)}: {op.kink[1]}", node.span)
     assert op.d is not None
     with np.errstate(all="ignore"):
-        return op.d(NumpyNS, values.vals[i], *args, *extra)
+        return op.d(values.xp, values.vals[i], *args, *extra)
 
 
 def times(a: Any, p: Any) -> Any:
