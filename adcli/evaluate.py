@@ -26,6 +26,8 @@ class Values:
     warnings: list[Warning_] = field(default_factory=list)
     _warned: set = field(default_factory=set)
     _live: list[Any] | None = None
+    undefined: Any = False  # with mask_undefined: where the expression is undefined
+    first_error: AdcliError | None = None
 
     def live(self, i: int) -> Any:
         """Where node ``i`` reaches an output through the branches ``where`` selects."""
@@ -57,11 +59,15 @@ class Values:
         return where
 
 
-def evaluate(g: Graph, inputs: list[Any], xp: Any = NumpyNS) -> Values:
+def evaluate(g: Graph, inputs: list[Any], xp: Any = NumpyNS, mask_undefined: bool = False) -> Values:
     """Evaluate every node; raise a located domain error at the first live violation.
 
     ``xp`` supplies each primitive by name; passing a dual-number namespace
-    makes this same pass carry tangents (forward-over-reverse Hessians)."""
+    makes this same pass carry tangents (forward-over-reverse Hessians).
+    With ``mask_undefined`` (many points at once) a violation does not raise:
+    the points where the expression is undefined are marked in
+    ``Values.undefined`` (a boolean array) and the first one is described in
+    ``Values.first_error``."""
     nodes = g.nodes
     vals: list[Any] = [None] * len(nodes)
     for i, v in zip(g.inputs, inputs):
@@ -80,15 +86,18 @@ def evaluate(g: Graph, inputs: list[Any], xp: Any = NumpyNS) -> Values:
             if op.dom is not None:
                 bad = op.dom[0](*args, *extra)
                 if np.any(bad):
-                    if not g.has_where:
+                    if not g.has_where and not mask_undefined:
                         raise domain_error(result, i, bad)
                     violations.append((i, bad))
             vals[i] = getattr(xp, op.name)(*args, *extra)
-    if violations:
-        for i, bad in violations:
-            hit = np.logical_and(bad, result.live(i))
-            if np.any(hit):
+    for i, bad in violations:
+        hit = np.logical_and(bad, result.live(i))
+        if np.any(hit):
+            if not mask_undefined:
                 raise domain_error(result, i, hit)
+            if result.first_error is None:
+                result.first_error = domain_error(result, i, hit)
+            result.undefined = np.logical_or(result.undefined, hit)
     _diagnose_nonfinite(result)
     return result
 
