@@ -34,6 +34,14 @@ WrtOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (SPEC section 4).")]
 DigitsOpt = Annotated[int, typer.Option("--digits", min=1, max=17, help="Significant digits shown.")]
+TraceOpt = Annotated[bool, typer.Option("--trace", help="Also show the trace table: one row per node.")]
+StepsOpt = Annotated[bool, typer.Option("--steps", help="Also show the accumulation steps (adjoint or tangent).")]
+PointsOpt = Annotated[
+    Optional[str],
+    typer.Option("--points", help="Many points: a CSV file whose header names the inputs (- = stdin).",
+                 show_default=False),
+]
+FormatOpt = Annotated[str, typer.Option("--format", help="Output for --points: jsonl (JSON Lines) or csv.")]
 
 
 def _version(value: bool) -> None:
@@ -98,24 +106,44 @@ def _warn(warnings, as_json: bool) -> None:
 def eval_cmd(
     expr: ExprArg,
     at: AtOpt = None,
+    points: PointsOpt = None,
+    trace: TraceOpt = False,
+    steps: StepsOpt = False,
     as_json: JsonOpt = False,
+    fmt: FormatOpt = "jsonl",
     digits: DigitsOpt = 6,
 ) -> None:
     """Print the value(s) of EXPR at a point.
+
+    --steps shows the forward pass (v1 = x1 - x2 = 1 - 2 = -1), --trace the
+    table of every intermediate value.
 
     Examples:
 
       adcli eval "log((x1+x2)^2+sin(x1*x2))" --at x1=1,x2=2
 
       adcli eval "x*y, x+y" --at x=pi/4,y=2 --json
+
+      adcli eval "hypot(x, y)" --points points.csv --format csv
     """
 
     def action():
         from . import core, render
 
-        result = core.run_eval(core.load(core.read_expression(expr), at))
+        text = core.read_expression(expr)
+        if points is not None:
+            problem = core.load_many(text, points, at, expr_from_stdin=expr == "-")
+            result = core.run_eval(problem)
+            _warn(result.warnings, as_json)
+            _emit(render.points_output("eval", result, fmt))
+            return core.points_exit_code(problem)
+        result = core.run_eval(core.load(text, at))
         _warn(result.warnings, as_json)
-        _emit(render.dumps(render.eval_json(result)) if as_json else render.eval_text(result, digits))
+        if as_json:
+            _emit(render.dumps(render.eval_explained_json(result, trace, steps)))
+        else:
+            _emit(render.eval_explained_text(result, digits, trace, steps))
+        return 0
 
     run(action, as_json)
 
@@ -124,30 +152,118 @@ def eval_cmd(
 def grad_cmd(
     expr: ExprArg,
     at: AtOpt = None,
+    points: PointsOpt = None,
     mode: ModeOpt = "reverse",
     wrt: WrtOpt = None,
+    trace: TraceOpt = False,
+    steps: StepsOpt = False,
     as_json: JsonOpt = False,
+    fmt: FormatOpt = "jsonl",
     digits: DigitsOpt = 6,
 ) -> None:
     """Print the value and the gradient of a scalar EXPR at a point.
+
+    --trace adds the trace table (values and adjoints, or tangents in forward
+    mode); --steps adds the accumulation steps, v̄1 += v̄2 · ∂v2/∂v1, or the
+    dual-number tangent steps in forward mode.
 
     Examples:
 
       adcli grad "log((x1+x2)^2+sin(x1*x2))" --at x1=1,x2=2
 
-      adcli grad "(x1-x2)^2 + cos(x1+x2)" --at x1=1,x2=2 --mode forward --json
+      adcli grad "(x1-x2)^2 + cos(x1+x2)" --at x1=1,x2=2 --trace --steps
 
-      echo "x^2*sin(x)" | adcli grad - --at x=1.3
+      adcli grad "exp(x)*sin(x)" --at x=0 --mode forward --steps
+
+      echo "x^2*sin(x)" | adcli grad - --at x=1.3 --json
+
+      adcli grad "log((x1+x2)^2+sin(x1*x2))" --points points.csv --format csv
     """
 
     def action():
         from . import core, render
 
-        result = core.run_grad(core.load(core.read_expression(expr), at), mode, wrt)
+        text = core.read_expression(expr)
+        if points is not None:
+            problem = core.load_many(text, points, at, expr_from_stdin=expr == "-")
+            result = core.run_grad(problem, mode, wrt)
+            _warn(result.warnings, as_json)
+            _emit(render.points_output("grad", result, fmt))
+            return core.points_exit_code(problem)
+        result = core.run_grad(core.load(text, at), mode, wrt, record=steps)
         _warn(result.warnings, as_json)
-        _emit(render.dumps(render.grad_json(result)) if as_json else render.grad_text(result, digits))
+        if as_json:
+            _emit(render.dumps(render.grad_explained_json(result, trace, steps)))
+        else:
+            _emit(render.grad_explained_text(result, digits, trace, steps))
+        return 0
 
     run(action, as_json)
+
+
+@app.command("trace")
+def trace_cmd(
+    expr: ExprArg,
+    at: AtOpt = None,
+    mode: ModeOpt = "reverse",
+    wrt: WrtOpt = None,
+    steps: StepsOpt = False,
+    as_json: JsonOpt = False,
+    digits: DigitsOpt = 6,
+) -> None:
+    """Print the trace table of EXPR at a point: one row per node, in evaluation
+    order, with its definition, value, and adjoint (reverse mode, one column per
+    output) or tangent (forward mode, one column per input).
+
+    Examples:
+
+      adcli trace "(x1-x2)^2 + cos(x1+x2)" --at x1=1,x2=2
+
+      adcli trace "t1 = x1 - x2; t2 = t1^2; t3 = x1 + x2; t4 = cos(t3); t2 + t4" --at x1=1,x2=2
+
+      adcli trace "x*y + sin(x)" --at x=1,y=2 --mode forward --json
+    """
+
+    def action():
+        from . import core, render
+
+        result = core.run_trace(core.load(core.read_expression(expr), at), mode, wrt, record=steps)
+        _warn(result.warnings, as_json)
+        _emit(render.dumps(render.trace_result_json(result, steps)) if as_json
+              else render.trace_result_text(result, digits, steps))
+        return 0
+
+    run(action, as_json)
+
+
+@app.command("graph")
+def graph_cmd(
+    expr: ExprArg,
+    at: AtOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="text (a tree), dot (Graphviz) or mermaid.")] = "text",
+    digits: DigitsOpt = 6,
+) -> None:
+    """Draw the DAG of EXPR: a text tree in the terminal (shared nodes drawn once
+    and referred to), or Graphviz dot / Mermaid source. With --at, nodes carry
+    their values and adjoints.
+
+    Examples:
+
+      adcli graph "sin(x*y) + x*y"
+
+      adcli graph "(x1-x2)^2 + cos(x1+x2)" --at x1=1,x2=2 --format dot | dot -Tsvg > g.svg
+    """
+
+    def action():
+        from . import core, render
+
+        text = core.read_expression(expr)
+        drawing = core.run_graph(text, at)
+        _warn(drawing.warnings, False)
+        _emit(render.graph_output(drawing, fmt, digits))
+        return 0
+
+    run(action, False)
 
 
 def entry() -> None:

@@ -255,3 +255,93 @@ def _check_gradient_finite(result: GradResult) -> None:
     for k, gk in zip(result.wrt, result.gradient):
         if not np.all(np.isfinite(gk)):
             result.problem.values.warn(("grad", k), f"∂f/∂{names[k]} is {gk} at this point")
+
+
+# -- many points -------------------------------------------------------------------
+
+
+def load_many(expr: str, points_arg: str, at: str | None = None, expr_from_stdin: bool = False,
+              stdin=None) -> Problem:
+    """An expression bound to many points at once (one numpy array per input)."""
+    from .points import read_points
+
+    if at is not None:
+        raise AdcliError(USAGE, "give either --at or --points, not both")
+    if points_arg == "-" and expr_from_stdin:
+        raise AdcliError(USAGE, "the expression and --points cannot both come from standard input")
+    g = parse(expr)
+    arrays = read_points(points_arg, g.input_names, stdin)
+    values = evaluate(g, arrays, mask_undefined=True)
+    return Problem(g, arrays, values)  # type: ignore[arg-type]
+
+
+def points_exit_code(problem: Problem) -> int:
+    """2 if the expression was undefined at some of the points (they are reported per row)."""
+    bad = problem.values.undefined
+    if np.any(bad):
+        n = int(np.count_nonzero(bad))
+        total = len(problem.point[0]) if problem.point else 1
+        first = problem.values.first_error
+        sys.stderr.write(f"error: the expression is undefined at {n} of {total} points"
+                         f"{': first, ' + first.message if first else ''}\n")
+        return 2
+    return 0
+
+
+# -- trace and graph -----------------------------------------------------------------
+
+
+@dataclass
+class TraceResult:
+    problem: Problem
+    mode: str
+    wrt: list[int]
+    adjoints: list[list[Any]] | None  # reverse: one adjoint list per output
+    tangents: list[list[Any]] | None  # forward: one tangent list per wrt input
+    adjoint_steps: list[list[reverse.AdjointStep]] | None
+    tangent_steps: list[list[forward.TangentStep]] | None
+    warnings: list[Warning_]
+
+
+def run_trace(problem: Problem, mode: str = "reverse", wrt: str | None = None, record: bool = False) -> TraceResult:
+    """Values, plus adjoints (one reverse sweep per output) or tangents (one
+    forward sweep per input) of every node."""
+    check_mode(mode)
+    g, values = problem.graph, problem.values
+    positions = resolve_wrt(g, wrt)
+    if mode == "reverse":
+        adjs, steps = [], []
+        for k in range(len(g.outputs)):
+            u: list[Any] = [None] * len(g.outputs)
+            u[k] = np.float64(1.0)
+            adj, st = reverse.vjp(values, u, record=record)
+            adjs.append(adj)
+            steps.append(st)
+        return TraceResult(problem, mode, positions, adjs, None, steps if record else None, None, values.warnings)
+    tans, tsteps = [], []
+    for k in positions:
+        direction: list[Any] = [None] * len(g.inputs)
+        direction[k] = np.float64(1.0)
+        tan, st = forward.jvp(values, direction, record=record)
+        tans.append(tan)
+        tsteps.append(st)
+    return TraceResult(problem, mode, positions, None, tans, None, tsteps if record else None, values.warnings)
+
+
+@dataclass
+class Drawing:
+    graph: Graph
+    values: Values | None
+    adjoints: list[Any] | None
+    warnings: list[Warning_]
+
+
+def run_graph(expr: str, at: str | None) -> Drawing:
+    """The DAG, with values (and, for a scalar, adjoints) when a point is given."""
+    if at is None:
+        return Drawing(parse(expr), None, None, [])
+    problem = load(expr, at)
+    adj = None
+    if len(problem.graph.outputs) == 1:
+        adj, _ = reverse.vjp(problem.values, [np.float64(1.0)])
+    return Drawing(problem.graph, problem.values, adj, problem.values.warnings)

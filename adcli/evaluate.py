@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .dual import Dual, dual_times
 from .errors import DOMAIN, AdcliError, Warning_
 from .graph import Graph, fmt_value
 from .ops import CMP, NumpyNS
@@ -142,9 +143,11 @@ def domain_error(values: Values, i: int, bad: Any) -> AdcliError:
 
 
 def _diagnose_nonfinite(values: Values) -> None:
-    """Name the node where an output first became inf or NaN (overflow, inf - inf)."""
+    """Name the node where an output first became inf or NaN (overflow, inf - inf);
+    points already known to be outside the domain are not mentioned again."""
     g, vals = values.graph, values.vals
-    if all(np.all(np.isfinite(v)) for v in values.outputs):
+    ok = np.logical_not(values.undefined)
+    if all(np.all(np.isfinite(v) | ~ok) for v in values.outputs):
         return
     for i, node in enumerate(g.nodes):
         if node.op.arity == 0:
@@ -152,13 +155,13 @@ def _diagnose_nonfinite(values: Values) -> None:
         v = vals[i]
         if np.all(np.isfinite(v)):
             continue
-        args_ok = np.logical_and.reduce([np.isfinite(vals[a]) for a in node.args])
-        if np.any(~np.isfinite(v) & args_ok):
-            shown = fmt_value(np.asarray(v)[~np.isfinite(v) & args_ok].flat[0] if np.ndim(v) else v)
+        args_ok = np.logical_and.reduce([np.isfinite(vals[a]) for a in node.args]) & ok
+        fresh = ~np.isfinite(v) & args_ok
+        if np.any(fresh):
+            shown = fmt_value(np.broadcast_to(v, np.shape(fresh))[fresh].flat[0] if np.ndim(fresh) else v)
             values.warn(
                 ("nonfinite", i),
-                f"{g.snippet(i)}: the value is {shown} (overflow or an undefined operation)"
-                f" at {node.name}",
+                f"{g.snippet(i)}: the value is {shown} (overflow or an undefined operation) at {node.name}",
                 node.span,
             )
             return
@@ -188,6 +191,8 @@ def times(a: Any, p: Any) -> Any:
             return a
         if p == -1.0:
             return -a
+    if isinstance(a, Dual) or isinstance(p, Dual):
+        return dual_times(a, p)  # the convention applied to each part of the product
     with np.errstate(all="ignore"):
         r = a * p
     if np.ndim(r) == 0:

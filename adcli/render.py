@@ -4,8 +4,9 @@ knows how things look; the CLI and the REPL both print through it."""
 from __future__ import annotations
 
 import json
-import re
 import math
+import re
+import sys
 from typing import Any
 
 import numpy as np
@@ -166,3 +167,371 @@ def error_text(err: AdcliError) -> str:
 
 def warning_text(w: Warning_) -> str:
     return f"warning: {w.message}"
+
+
+# -- explanations: trace tables and steps -----------------------------------------
+
+
+def table_text(headers: list[str], rows: list[list[str]], right: set[int], width: int | None = None) -> str:
+    """A Rich table (no colour) rendered to text, for stable, pipeable output."""
+    import io
+
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="")
+    for k, h in enumerate(headers):
+        table.add_column(h, justify="right" if k in right else "left", no_wrap=True, overflow="fold")
+    for r in rows:
+        table.add_row(*r)
+    buf = io.StringIO()
+    Console(file=buf, width=width or _width(), color_system=None, no_color=True, highlight=False,
+            force_terminal=False, soft_wrap=False).print(table)
+    return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
+
+
+def _width() -> int:
+    import os
+    import shutil
+
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
+
+
+def trace_text(rows, digits: int, adjoint_headers: list[str] | None = None,
+               tangent_headers: list[str] | None = None) -> str:
+    """The trace table: node, definition, value, and the adjoint or tangent column(s)."""
+    from .explain import bar, dot
+
+    headers = ["node", "definition", "value"]
+    first = rows[0] if rows else None
+    n_adj = len(first.adjoints) if first is not None and first.adjoints is not None else 0
+    n_tan = len(first.tangents) if first is not None and first.tangents is not None else 0
+    headers += adjoint_headers or [bar("v")] * n_adj
+    headers += tangent_headers or [dot("v")] * n_tan
+    headers.append("")
+    body = []
+    for r in rows:
+        line = [r.name, r.definition, fmt_value(r.value, digits)]
+        line += [fmt_value(a, digits) for a in (r.adjoints or [])]
+        line += [fmt_value(t, digits) for t in (r.tangents or [])]
+        line.append(f"= {r.output}" if r.output else "")
+        body.append(line)
+    return table_text(headers, body, right=set(range(2, len(headers) - 1)))
+
+
+def trace_json(rows) -> dict:
+    nodes = []
+    for r in rows:
+        d: dict[str, Any] = {"name": r.name, "op": r.op, "args": r.args, "definition": r.definition,
+                             "value": r.value}
+        if r.output:
+            d["output"] = r.output
+        if r.adjoints is not None:
+            d["adjoint"] = r.adjoints[0] if len(r.adjoints) == 1 else r.adjoints
+        if r.tangents is not None:
+            d["tangent"] = r.tangents[0] if len(r.tangents) == 1 else r.tangents
+        nodes.append(d)
+    return {"nodes": nodes}
+
+
+def adjoint_steps_json(values, steps) -> list[dict]:
+    from .explain import partial_formula
+
+    g = values.graph
+    out = []
+    for s in steps:
+        d: dict[str, Any] = {"target": g.nodes[s.target].name}
+        if s.source < 0:
+            d.update(seed=True, total=s.total)
+        else:
+            d.update(source=g.nodes[s.source].name, formula=partial_formula(g, s.source, s.arg),
+                     adjoint=s.adjoint, partial=s.partial, contribution=s.contribution, total=s.total)
+        out.append(d)
+    return out
+
+
+def tangent_steps_json(values, steps) -> list[dict]:
+    from .explain import partial_formula
+
+    g = values.graph
+    return [{"node": g.nodes[s.node].name,
+             "terms": [{"arg": g.nodes[a].name, "formula": partial_formula(g, s.node, k), "partial": p,
+                        "tangent": t} for k, a, p, t in s.terms],
+             "tangent": s.total} for s in steps]
+
+
+def grad_explained_text(result, digits: int, trace: bool, steps: bool) -> str:
+    """grad's output with the trace table and/or the accumulation steps before it."""
+    from . import explain
+
+    values = result.problem.values
+    g = values.graph
+    names = result.problem.inputs
+    parts = []
+    if trace:
+        rows = explain.trace_rows(values, _one(result.adjoints), result.tangents)
+        parts.append(trace_text(rows, digits, None, _tangent_headers(result)))
+    if steps:
+        if result.mode == "reverse":
+            lines = explain.adjoint_lines(values, result.adjoint_steps or [], digits)
+            y = explain.output_letter(g)
+            lines += [f"∂{y}/∂{names[k]} = {explain.bar(names[k])} = {fmt_value(gk, digits)}"
+                      for k, gk in zip(result.wrt, result.gradient)]
+            parts.append("\n".join(lines))
+        else:
+            blocks = []
+            for j, (k, ssteps) in enumerate(zip(result.wrt, result.tangent_steps or [])):
+                direction = [1.0 if q == k else None for q in range(len(names))]
+                head = f"sweep {j + 1} of {len(result.wrt)}: {explain.seed_line(g, direction, digits)}"
+                body = explain.tangent_lines(values, ssteps, digits)
+                y = explain.output_letter(g)
+                body.append(f"∂{y}/∂{names[k]} = {explain.dot(y)} = {fmt_value(result.gradient[j], digits)}")
+                blocks.append("\n".join([head] + ["  " + b for b in body]))
+            parts.append("\n\n".join(blocks))
+    parts.append(grad_text(result, digits))
+    return "\n\n".join(parts)
+
+
+def grad_explained_json(result, trace: bool, steps: bool) -> dict:
+    from . import explain
+
+    doc = grad_json(result)
+    values = result.problem.values
+    if trace:
+        doc["trace"] = trace_json(explain.trace_rows(values, _one(result.adjoints), result.tangents))
+    if steps:
+        if result.mode == "reverse":
+            doc["steps"] = adjoint_steps_json(values, result.adjoint_steps or [])
+        else:
+            doc["steps"] = [tangent_steps_json(values, st) for st in result.tangent_steps or []]
+    return doc
+
+
+def _one(adjoints):
+    return None if adjoints is None else [adjoints]
+
+
+def _tangent_headers(result) -> list[str] | None:
+    from .explain import dot
+
+    if result.tangents is None:
+        return None
+    names = result.problem.inputs
+    return [f"{dot('v')} (∂/∂{names[k]})" for k in result.wrt]
+
+
+def _adjoint_headers(result) -> list[str] | None:
+    from .explain import bar, output_labels
+
+    if result.adjoints is None or len(result.adjoints) == 1:
+        return None
+    labels = output_labels(result.problem.graph)
+    return [f"{bar('v')} ({labels.get(o, '')})" for o in result.problem.graph.outputs]
+
+
+def eval_explained_text(result, digits: int, trace: bool, steps: bool) -> str:
+    from . import explain
+
+    values = result.problem.values
+    parts = []
+    if trace:
+        parts.append(trace_text(explain.trace_rows(values), digits))
+    if steps:
+        parts.append("\n".join(explain.value_lines(values, digits)))
+    parts.append(eval_text(result, digits))
+    return "\n\n".join(parts)
+
+
+def eval_explained_json(result, trace: bool, steps: bool) -> dict:
+    from . import explain
+
+    doc = eval_json(result)
+    if trace or steps:
+        doc["trace"] = trace_json(explain.trace_rows(result.problem.values))
+    return doc
+
+
+def trace_result_text(result, digits: int, steps: bool) -> str:
+    from . import explain
+
+    values = result.problem.values
+    g = values.graph
+    names = result.problem.inputs
+    rows = explain.trace_rows(values, result.adjoints, result.tangents)
+    parts = [trace_text(rows, digits, _adjoint_headers(result), _tangent_headers(result))]
+    if steps and result.adjoint_steps is not None:
+        labels = explain.output_labels(g)
+        blocks = []
+        for o, st in zip(g.outputs, result.adjoint_steps):
+            head = f"sweep for {labels.get(o, 'y')}:" if len(g.outputs) > 1 else None
+            lines = explain.adjoint_lines(values, st, digits)
+            blocks.append("\n".join(([head] if head else []) + lines))
+        parts.append("\n\n".join(blocks))
+    if steps and result.tangent_steps is not None:
+        blocks = []
+        for j, (k, st) in enumerate(zip(result.wrt, result.tangent_steps)):
+            direction = [1.0 if q == k else None for q in range(len(names))]
+            head = f"sweep {j + 1} of {len(result.wrt)}: {explain.seed_line(g, direction, digits)}"
+            blocks.append("\n".join([head] + ["  " + b for b in explain.tangent_lines(values, st, digits)]))
+        parts.append("\n\n".join(blocks))
+    return "\n\n".join(parts)
+
+
+def trace_result_json(result, steps: bool) -> dict:
+    from . import explain
+
+    values = result.problem.values
+    doc: dict[str, Any] = {"inputs": result.problem.inputs, "point": result.problem.point_dict(),
+                           "mode": result.mode}
+    doc.update(trace_json(explain.trace_rows(values, result.adjoints, result.tangents)))
+    if steps and result.adjoint_steps is not None:
+        doc["steps"] = [adjoint_steps_json(values, st) for st in result.adjoint_steps]
+        if len(doc["steps"]) == 1:
+            doc["steps"] = doc["steps"][0]
+    if steps and result.tangent_steps is not None:
+        doc["steps"] = [tangent_steps_json(values, st) for st in result.tangent_steps]
+    doc["warnings"] = warnings_json(result.warnings)
+    return doc
+
+
+# -- many points ------------------------------------------------------------------------
+
+
+def _point_rows(result, kind: str):
+    """Per point: (point dict, value(s), gradient dict or None, error message or None)."""
+    p = result.problem
+    names = p.inputs
+    cols = [np.asarray(a) for a in p.point]
+    n = len(cols[0]) if cols else 1
+    values = [np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in result.value] if kind == "eval" else \
+        [np.broadcast_to(np.asarray(result.value, dtype=float), (n,))]
+    grads = [] if kind == "eval" else [np.broadcast_to(np.asarray(g_, dtype=float), (n,)) for g_ in result.gradient]
+    bad = np.broadcast_to(np.asarray(p.values.undefined), (n,))
+    return names, cols, n, values, grads, bad
+
+
+def points_output(kind: str, result, fmt: str) -> str:
+    """JSON Lines (one object per point) or CSV, at full double precision."""
+    if fmt not in ("jsonl", "csv"):
+        raise AdcliError("usage", f"unknown --format {fmt!r} for --points: use jsonl or csv")
+    names, cols, n, values, grads, bad = _point_rows(result, kind)
+    gnames = [names[k] for k in getattr(result, "wrt", [])]
+    out = []
+    if fmt == "csv":
+        vh = ["value"] if len(values) == 1 else [f"value{k + 1}" for k in range(len(values))]
+        out.append(",".join(names + vh + [f"d_{x}" for x in gnames] + ["error"]))
+        rows = zip(*[c.tolist() for c in cols], *[v.tolist() for v in values], *[g_.tolist() for g_ in grads],
+                   bad.tolist())
+        k_in = len(names)
+        for row in rows:
+            *nums, b = row
+            if b:
+                out.append(",".join(map(repr, nums[:k_in])) + "," * (len(nums) - k_in) + ",undefined")
+            else:
+                out.append(",".join(map(repr, nums)) + ",")
+        return "\n".join(out)
+    for i in range(n):
+        doc: dict[str, Any] = {"point": {x: cols[k][i] for k, x in enumerate(names)}}
+        if bad[i]:
+            doc["error"] = {"kind": "domain", "message": "the expression is undefined at this point"}
+        else:
+            doc["value"] = values[0][i] if len(values) == 1 else [v[i] for v in values]
+            if grads:
+                doc["gradient"] = {x: g_[i] for x, g_ in zip(gnames, grads)}
+        out.append(dumps(doc))
+    return "\n".join(out)
+
+
+# -- the DAG -------------------------------------------------------------------------------
+
+_MAX_DEPTH = 40
+
+
+def _node_label(drawing, i: int, digits: int) -> str:
+    g = drawing.graph
+    node = g.nodes[i]
+    text = node.name if node.op.name == "input" else f"{node.name} = {g.definition(i)}"
+    if drawing.values is not None:
+        text += f"  [{fmt_value(drawing.values.vals[i], digits)}"
+        if drawing.adjoints is not None:
+            a = drawing.adjoints[i]
+            text += f", v̄ {fmt_value(0.0 if a is None else a, digits)}"
+        text += "]"
+    return text
+
+
+def graph_text(drawing, digits: int) -> str:
+    """A tree from each output; a shared node is drawn once, later mentions say so."""
+    from .explain import output_labels
+
+    g = drawing.graph
+    labels = output_labels(g)
+    seen: set[int] = set()
+    lines: list[str] = []
+    for o in dict.fromkeys(g.outputs):
+        stack = [(o, "", "", 0)]
+        while stack:
+            i, lead, child_lead, depth = stack.pop()
+            node = g.nodes[i]
+            text = _node_label(drawing, i, digits)
+            if i == o:
+                text = f"{labels.get(o, 'y')}: {text}"
+            kids = [a for a in dict.fromkeys(node.args) if g.nodes[a].op.name != "const"]
+            if i in seen and kids:
+                lines.append(f"{lead}{node.name} (shown above)")
+                continue
+            seen.add(i)
+            lines.append(lead + text)
+            if depth >= _MAX_DEPTH and kids:
+                lines.append(f"{child_lead}└── … ({len(g.nodes)} nodes in all; deeper levels not drawn)")
+                continue
+            for k in range(len(kids) - 1, -1, -1):
+                last = k == len(kids) - 1
+                stack.append((kids[k], child_lead + ("└── " if last else "├── "),
+                              child_lead + ("    " if last else "│   "), depth + 1))
+    return "\n".join(lines)
+
+
+def _esc(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def graph_dot(drawing, digits: int) -> str:
+    g = drawing.graph
+    from .explain import output_labels
+
+    labels = output_labels(g)
+    out = ["digraph adcli {", "  rankdir=BT;", '  node [shape=box, fontname="monospace"];']
+    for i in g.rows():
+        shape = ", shape=ellipse" if g.nodes[i].op.name == "input" else ""
+        extra = ", peripheries=2" if i in labels else ""
+        out.append(f'  n{i} [label="{_esc(_node_label(drawing, i, digits))}"{shape}{extra}];')
+    for i in g.rows():
+        for a in dict.fromkeys(g.nodes[i].args):
+            if g.nodes[a].op.name != "const":
+                out.append(f"  n{a} -> n{i};")
+    out.append("}")
+    return "\n".join(out)
+
+
+def graph_mermaid(drawing, digits: int) -> str:
+    g = drawing.graph
+    out = ["graph BT"]
+    for i in g.rows():
+        label = _node_label(drawing, i, digits).replace('"', "#quot;")
+        out.append(f'  n{i}["{label}"]')
+    for i in g.rows():
+        for a in dict.fromkeys(g.nodes[i].args):
+            if g.nodes[a].op.name != "const":
+                out.append(f"  n{a} --> n{i}")
+    return "\n".join(out)
+
+
+def graph_output(drawing, fmt: str, digits: int) -> str:
+    renderers = {"text": graph_text, "dot": graph_dot, "mermaid": graph_mermaid}
+    if fmt not in renderers:
+        raise AdcliError("usage", f"unknown --format {fmt!r}: use text, dot or mermaid")
+    return renderers[fmt](drawing, digits)

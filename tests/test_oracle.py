@@ -1,0 +1,511 @@
+"""Property tests: adcli's values and derivatives against independent oracles.
+
+Random expression trees over every primitive of the registry are built three
+ways at once, from the same draw: as adcli source text, as a SymPy
+expression, and as an mpmath value at the point (used to keep every argument
+inside its domain and away from kinks while building). Nothing here uses
+adcli to compute a reference: SymPy differentiates symbolically and
+evaluates at 40 digits; adcli only produces the numbers under test.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import mpmath
+import pytest
+import sympy as sp
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from adcli import core
+from adcli.ops import OPS
+from adcli.parse import parse
+
+mp = mpmath.mp
+mp.dps = 40
+
+SYMS = {n: sp.Symbol(n, real=True) for n in ("x", "y", "z")}
+HALF = sp.Rational(1, 2)
+
+# -- the three-way expression algebra -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class T:
+    text: str  # adcli syntax
+    sym: sp.Expr  # the same function in SymPy
+    val: mpmath.mpf  # its value at the point (high precision)
+    vars: frozenset  # free names
+
+
+def const(q: Fraction) -> T:
+    s = str(float(q))
+    text = f"({s})" if q < 0 else s
+    return T(text, sp.Rational(q.numerator, q.denominator), mp.mpf(q.numerator) / q.denominator, frozenset())
+
+
+PI = T("pi", sp.pi, +mp.pi, frozenset())
+E = T("e", sp.E, +mp.e, frozenset())
+
+
+def var(name: str, point: dict) -> T:
+    return T(name, SYMS[name], mp.mpf(point[name]), frozenset({name}))
+
+
+def _vars(*ts):
+    return frozenset().union(*(t.vars for t in ts))
+
+
+def add(a, b):
+    return T(f"({a.text} + {b.text})", a.sym + b.sym, a.val + b.val, _vars(a, b))
+
+
+def sub(a, b):
+    return T(f"({a.text} - {b.text})", a.sym - b.sym, a.val - b.val, _vars(a, b))
+
+
+def mul(a, b):
+    return T(f"({a.text} * {b.text})", a.sym * b.sym, a.val * b.val, _vars(a, b))
+
+
+def div(a, b):
+    return T(f"({a.text} / {b.text})", a.sym / b.sym, a.val / b.val, _vars(a, b))
+
+
+def neg(a):
+    return T(f"(-{a.text})", -a.sym, -a.val, a.vars)
+
+
+def plus(a):
+    return T(f"(+{a.text})", a.sym, a.val, a.vars)
+
+
+def powc(a, c: Fraction, style: int = 0):
+    cs = str(float(c)) if not c.denominator == 1 else str(c.numerator)
+    if style == 0:
+        text = f"({a.text}^{cs})"  # 2^-1 style: a signed exponent needs no parentheses
+    elif style == 1:
+        text = f"({a.text}**({cs}))"
+    else:
+        text = f"pow({a.text}, {cs})"
+    cq = sp.Rational(c.numerator, c.denominator)
+    cm = mp.mpf(c.numerator) / c.denominator
+    return T(text, a.sym**cq, a.val**cm, a.vars)
+
+
+def powv(a, b, style: int = 0):
+    text = f"({a.text} ^ {b.text})" if style == 0 else f"pow({a.text}, {b.text})"
+    return T(text, a.sym**b.sym, a.val**b.val, _vars(a, b))
+
+
+def _cbrt_m(v):
+    return mpmath.sign(v) * abs(v) ** (mp.mpf(1) / 3)
+
+
+# name -> (SymPy function, mpmath function)
+UNARY = {
+    "sin": (sp.sin, mpmath.sin),
+    "cos": (sp.cos, mpmath.cos),
+    "tan": (sp.tan, mpmath.tan),
+    "asin": (sp.asin, mpmath.asin),
+    "acos": (sp.acos, mpmath.acos),
+    "atan": (sp.atan, mpmath.atan),
+    "sinh": (sp.sinh, mpmath.sinh),
+    "cosh": (sp.cosh, mpmath.cosh),
+    "tanh": (sp.tanh, mpmath.tanh),
+    "asinh": (sp.asinh, mpmath.asinh),
+    "acosh": (sp.acosh, mpmath.acosh),
+    "atanh": (sp.atanh, mpmath.atanh),
+    "exp": (sp.exp, mpmath.exp),
+    "expm1": (lambda a: sp.exp(a) - 1, mpmath.expm1),
+    "log": (sp.log, mpmath.log),
+    "log1p": (lambda a: sp.log(1 + a), mpmath.log1p),
+    "log2": (lambda a: sp.log(a) / sp.log(2), lambda v: mpmath.log(v, 2)),
+    "log10": (lambda a: sp.log(a) / sp.log(10), mpmath.log10),
+    "sqrt": (sp.sqrt, mpmath.sqrt),
+    # piecewise definitions SymPy can differentiate whatever the argument
+    "cbrt": (lambda a: sp.Piecewise((a ** sp.Rational(1, 3), a > 0), (-((-a) ** sp.Rational(1, 3)), True)), _cbrt_m),
+    "abs": (lambda a: sp.Piecewise((a, a >= 0), (-a, True)), abs),
+    "sign": (lambda a: sp.Piecewise((1, a > 0), (-1, a < 0), (0, True)), mpmath.sign),
+    "relu": (lambda a: sp.Piecewise((a, a > 0), (0, True)), lambda v: max(v, mp.mpf(0))),
+    "sigmoid": (lambda a: 1 / (1 + sp.exp(-a)), lambda v: 1 / (1 + mpmath.exp(-v))),
+    "softplus": (lambda a: sp.log(1 + sp.exp(a)), lambda v: mpmath.log(1 + mpmath.exp(v))),
+}
+
+BINARY = {
+    "atan2": (sp.atan2, mpmath.atan2),
+    "hypot": (lambda a, b: sp.sqrt(a**2 + b**2), mpmath.hypot),
+    "max": (lambda a, b: sp.Piecewise((a, a > b), (b, True)), max),
+    "min": (lambda a, b: sp.Piecewise((a, a < b), (b, True)), min),
+}
+
+
+def call(name, *args):
+    text = f"{name}({', '.join(a.text for a in args)})"
+    if len(args) == 1:
+        fs, fm = UNARY[name]
+    else:
+        fs, fm = BINARY[name]
+    return T(text, fs(*(a.sym for a in args)), fm(*(a.val for a in args)), _vars(*args))
+
+
+def logb(a, b):
+    return T(f"log({a.text}, {b.text})", sp.log(a.sym) / sp.log(b.sym), mpmath.log(a.val) / mpmath.log(b.val), _vars(a, b))
+
+
+CMPS = {
+    "<": (sp.Lt, lambda a, b: a < b),
+    "<=": (sp.Le, lambda a, b: a <= b),
+    ">": (sp.Gt, lambda a, b: a > b),
+    ">=": (sp.Ge, lambda a, b: a >= b),
+    "==": (sp.Eq, lambda a, b: a == b),
+    "!=": (sp.Ne, lambda a, b: a != b),
+}
+
+
+def where(cmp, lhs, rhs, a, b):
+    rel, test = CMPS[cmp]
+    text = f"where({lhs.text} {cmp} {rhs.text}, {a.text}, {b.text})"
+    sym = sp.Piecewise((a.sym, rel(lhs.sym, rhs.sym)), (b.sym, True))
+    return T(text, sym, a.val if test(lhs.val, rhs.val) else b.val, _vars(lhs, rhs, a, b))
+
+
+# -- keeping arguments in their domains and away from kinks ------------------------------
+
+
+def shifted(a: T, margin=0.25) -> T:
+    """``a + s`` with a shift chosen so the result is at least ``margin`` from 0."""
+    for s in (Fraction(1, 2), Fraction(-3, 4), Fraction(5, 4)):
+        t = add(a, const(s))
+        if abs(t.val) >= margin:
+            return t
+    raise AssertionError("unreachable")
+
+
+POSITIVE = [  # wrappers whose result is >= 1 whatever the argument
+    lambda a: add(const(Fraction(1)), powc(a, Fraction(2))),
+    lambda a: add(const(Fraction(2)), call("sin", a)),
+    lambda a: call("exp", call("tanh", a)),
+    lambda a: call("hypot", a, const(Fraction(1))),
+    lambda a: add(call("softplus", a), const(Fraction(1))),
+]
+UNIT = [  # wrappers whose result lies in [-3/4, 3/4]
+    lambda a: mul(const(Fraction(1, 2)), call("sin", a)),
+    lambda a: mul(const(Fraction(3, 4)), call("tanh", a)),
+    lambda a: sub(call("sigmoid", a), const(Fraction(1, 2))),
+    lambda a: mul(const(Fraction(1, 2)), call("cos", a)),
+]
+BOUNDED = [  # wrappers whose result lies in [-2, 2]
+    lambda a: mul(const(Fraction(2)), call("tanh", a)),
+    lambda a: call("sin", a),
+    lambda a: call("atan", a),
+]
+
+
+def _ok_unary(name: str, v) -> bool:
+    if name in ("log", "log2", "log10", "sqrt"):
+        return v > 0.1
+    if name == "log1p":
+        return v > -0.9
+    if name in ("asin", "acos", "atanh"):
+        return abs(v) < 0.9
+    if name == "acosh":
+        return v > 1.1
+    if name == "tan":
+        return abs(mpmath.cos(v)) > 0.3
+    if name in ("abs", "sign", "relu", "cbrt"):
+        return abs(v) > 0.1
+    if name in ("exp", "expm1", "sinh", "cosh", "softplus", "sigmoid"):
+        return abs(v) < 8
+    return abs(v) < 1e3
+
+
+def _fix_unary(name: str, a: T, choose) -> T:
+    if _ok_unary(name, a.val):
+        return a
+    if name in ("log", "log2", "log10", "sqrt", "log1p"):
+        return choose(POSITIVE)(a)
+    if name in ("asin", "acos", "atanh", "tan"):
+        return choose(UNIT)(a)
+    if name == "acosh":
+        return add(const(Fraction(3, 2)), powc(a, Fraction(2)))
+    if name in ("abs", "sign", "relu", "cbrt"):
+        return shifted(a)
+    return choose(BOUNDED)(a)
+
+
+def positive(a: T, choose, low=0.1) -> T:
+    return a if low < a.val < 1e3 else choose(POSITIVE)(a)
+
+
+def bounded(a: T, choose) -> T:
+    return a if abs(a.val) < 3 else choose(BOUNDED)(a)
+
+
+# Every expression kind the generator produces, and the adcli primitive it exercises.
+KINDS = {
+    "add": "add", "sub": "sub", "mul": "mul", "div": "div", "neg": "neg", "plus": None,
+    "powc": "powc", "pow": "pow", "logb": "logb", "where": "where",
+    "atan2": "atan2", "hypot": "hypot", "max": "max", "min": "min",
+    **{name: name for name in UNARY},
+}
+POWC_EXPONENTS = [Fraction(k) for k in (2, 3, -1, -2, 0, 1, 4)] + [Fraction(1, 2), Fraction(3, 2), Fraction(-1, 2), Fraction(5, 2)]
+
+
+def build(kind: str, choose, sub_) -> T:
+    """One node of kind ``kind`` over subtrees drawn by ``sub_()``, kept in-domain."""
+    if kind in UNARY:
+        return call(kind, _fix_unary(kind, sub_(), choose))
+    if kind in ("add", "sub", "mul"):
+        return {"add": add, "sub": sub, "mul": mul}[kind](sub_(), sub_())
+    if kind == "div":
+        a, b = sub_(), sub_()
+        return div(a, b if abs(b.val) >= 0.25 else shifted(b))
+    if kind == "neg":
+        return neg(sub_())
+    if kind == "plus":
+        return plus(sub_())
+    if kind == "powc":
+        a = sub_()
+        c = choose(POWC_EXPONENTS)
+        if c.denominator != 1:
+            a = positive(a, choose)
+        elif c < 0 and abs(a.val) < 0.25:
+            a = shifted(a)
+        return powc(bounded(a, choose) if c.denominator == 1 else a, c, choose((0, 1, 2)))
+    if kind == "pow":
+        a, b = positive(sub_(), choose), bounded(sub_(), choose)
+        return powv(a, b, choose((0, 1)))
+    if kind == "logb":
+        a = positive(sub_(), choose)
+        b = sub_()
+        if not (b.val > 0.1 and abs(b.val - 1) > 0.25):
+            b = add(const(Fraction(2)), powc(b, Fraction(2)))
+        return logb(a, b)
+    if kind == "atan2":
+        y, x = sub_(), sub_()
+        if abs(y.val) < 0.25 and x.val < 0.25:  # near the origin or the branch cut
+            y = shifted(y)
+        return call("atan2", y, x)
+    if kind == "hypot":
+        a, b = sub_(), sub_()
+        if abs(a.val) < 0.25 and abs(b.val) < 0.25:
+            a = shifted(a)
+        return call("hypot", a, b)
+    if kind in ("max", "min"):
+        a, b = sub_(), sub_()
+        if abs(a.val - b.val) < 0.25:
+            b = add(b, const(Fraction(1, 2)))
+        return call(kind, a, b)
+    if kind == "where":
+        cmp = choose(sorted(CMPS))
+        lhs, rhs, a, b = sub_(), sub_(), sub_(), sub_()
+        if abs(lhs.val - rhs.val) < 0.25:
+            rhs = add(rhs, const(Fraction(1, 2)))
+        return where(cmp, lhs, rhs, a, b)
+    raise AssertionError(kind)
+
+
+CONSTS = [Fraction(k, 4) for k in range(-12, 13)]
+
+
+@st.composite
+def trees(draw, point: dict, depth: int) -> T:
+    """A random expression over x, y, z, at most ``depth`` operations deep."""
+    if depth == 0 or draw(st.integers(0, 4)) == 0:
+        r = draw(st.integers(0, 9))
+        if r < 6:
+            return var(draw(st.sampled_from(sorted(point))), point)
+        if r == 6:
+            return draw(st.sampled_from([PI, E]))
+        return const(draw(st.sampled_from(CONSTS)))
+    kind = draw(st.sampled_from(sorted(KINDS)))
+    def choose(seq):
+        return draw(st.sampled_from(list(seq)))
+
+    t = build(kind, choose, lambda: draw(trees(point, depth - 1)))
+    return t if abs(t.val) < 1e3 else choose(BOUNDED)(t)
+
+
+# -- checking one tree ------------------------------------------------------------------
+
+
+def _close(a: float, b, rel: float, scale: float = 1.0) -> bool:
+    a, b = float(a), float(b)
+    return abs(a - b) <= rel * max(abs(a), abs(b), scale)
+
+
+def _grad(text: str, at: str, mode: str):
+    r = core.run_grad(core.load(text, at), mode)
+    names = r.problem.inputs
+    return float(r.value), {names[k]: float(g) for k, g in zip(r.wrt, r.gradient)}, r.warnings
+
+
+def check_tree(t: T, point: dict) -> None:
+    if not t.vars:
+        t = mul(t, var("x", point))
+    names = sorted(t.vars)
+    subs = {SYMS[n]: sp.Float(point[n], 40) for n in names}
+    ref_value = t.sym.evalf(40, subs=subs)
+    ref_grad = {n: sp.diff(t.sym, SYMS[n]).evalf(40, subs=subs) for n in names}
+    for v in (ref_value, *ref_grad.values()):
+        assert v.is_real and v.is_finite, (t.text, v)  # the generator keeps everything finite
+    # the mpmath value computed while building agrees with SymPy's (checks the oracle itself)
+    assert _close(t.val, ref_value, 1e-20), (t.text, t.val, ref_value)
+    assume(abs(ref_value) < 1e6 and all(abs(g) < 1e6 for g in ref_grad.values()))
+
+    at = ",".join(f"{n}={point[n]!r}" for n in names)
+    v_r, g_r, w_r = _grad(t.text, at, "reverse")
+    v_f, g_f, w_f = _grad(t.text, at, "forward")
+    ctx = (t.text, at)
+    assert set(g_r) == set(g_f) == set(names), ctx
+    assert w_r == [] and w_f == [], (ctx, w_r, w_f)  # no kink, no domain trouble: no warning
+    # forward and reverse: the same numbers to 1e-12
+    assert v_r == v_f, ctx
+    for n in names:
+        assert _close(g_r[n], g_f[n], 1e-12, 1e-3), (ctx, n, g_r[n], g_f[n])
+    # both against SymPy to 1e-9
+    assert _close(v_r, ref_value, 1e-9), (ctx, v_r, ref_value)
+    for n in names:
+        assert _close(g_r[n], ref_grad[n], 1e-9), (ctx, n, g_r[n], ref_grad[n])
+        assert _close(g_f[n], ref_grad[n], 1e-9), (ctx, n, g_f[n], ref_grad[n])
+
+
+POINT_COORD = st.floats(-2, 2, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_random_expressions_forward_reverse_sympy(data):
+    point = {n: data.draw(POINT_COORD, label=n) for n in ("x", "y", "z")}
+    t = data.draw(trees(point, 4), label="tree")
+    check_tree(t, point)
+
+
+# -- every primitive at least once, deterministically ------------------------------------
+
+
+def test_generator_covers_every_primitive():
+    produced = {v for v in KINDS.values() if v is not None}
+    expected = {name for name in OPS if name not in ("input", "const")}
+    assert produced == expected
+
+
+def _fixed_choice(pick):
+    """A chooser that always takes the element at ``pick`` (cyclically)."""
+
+    def choose(seq):
+        seq = list(seq)
+        return seq[pick % len(seq)]
+
+    return choose
+
+
+@pytest.mark.parametrize("pick", [0, 1, 2])
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_each_kind(kind, pick):
+    point = {"x": 0.7, "y": -1.3, "z": 1.9}
+    subtrees = iter([var("x", point), var("y", point), add(var("z", point), var("x", point)), var("y", point)])
+    t = build(kind, _fixed_choice(pick), lambda: next(subtrees))
+    want = KINDS[kind]
+    if want is not None:
+        assert want in {n.op.name for n in parse(t.text).nodes}, t.text
+    check_tree(t, point)
+
+
+# -- the registry, one primitive at a time, against finite differences and SymPy ---------
+
+# in-domain points away from kinks for each unary function
+UNARY_POINTS = {
+    "sin": [0.3, -2.5], "cos": [0.3, -2.5], "tan": [0.4, -1.2], "asin": [0.3, -0.8], "acos": [0.3, -0.8],
+    "atan": [0.3, -3.0], "sinh": [0.3, -2.0], "cosh": [0.3, -2.0], "tanh": [0.3, -2.0], "asinh": [0.3, -4.0],
+    "acosh": [1.5, 7.0], "atanh": [0.3, -0.9], "exp": [0.3, -2.0], "expm1": [1e-4, -2.0], "log": [0.3, 5.0],
+    "log1p": [1e-4, -0.5], "log2": [0.3, 5.0], "log10": [0.3, 5.0], "sqrt": [0.3, 5.0], "cbrt": [0.3, -5.0],
+    "abs": [0.3, -5.0], "sign": [0.3, -5.0], "relu": [0.3, -5.0], "sigmoid": [0.3, -5.0], "softplus": [0.3, -5.0],
+}
+BINARY_POINTS = {
+    "atan2": [(0.3, 0.4), (0.5, -2.0), (-0.5, -2.0)], "hypot": [(0.3, 0.4), (-2.0, 1.5)],
+    "max": [(0.3, 0.4), (-2.0, -3.0)], "min": [(0.3, 0.4), (-2.0, -3.0)],
+    "pow": [(1.5, 0.4), (0.3, -2.5)],
+}
+
+
+def _unary_fns():
+    return sorted(name for name, o in OPS.items() if o.fn and o.arity == 1)
+
+
+def test_point_tables_cover_registry():
+    assert set(UNARY_POINTS) == set(_unary_fns())
+    assert set(UNARY_POINTS) <= set(UNARY)
+    binary = {name for name, o in OPS.items() if o.fn and o.arity == 2}
+    assert set(BINARY_POINTS) == binary
+
+
+def _central_fd(f, x, h):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+def _value_at(text, at):
+    return float(core.run_eval(core.load(text, at)).value[0])
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("name,x", [(n, x) for n in sorted(UNARY_POINTS) for x in UNARY_POINTS[n]])
+def test_unary_registry(name, x, mode):
+    text = f"{name}(x)"
+    r = core.run_grad(core.load(text, f"x={x!r}"), mode)
+    assert r.warnings == []
+    value, deriv = float(r.value), float(r.gradient[0])
+    s = sp.Symbol("s", real=True)
+    fs = UNARY[name][0](s)
+    ref_v = fs.evalf(30, subs={s: sp.Float(x, 30)})
+    ref_d = sp.diff(fs, s).evalf(30, subs={s: sp.Float(x, 30)})
+    assert value == pytest.approx(float(ref_v), rel=1e-13, abs=1e-300)
+    assert deriv == pytest.approx(float(ref_d), rel=1e-12, abs=1e-300)
+    # central differences on the values adcli computes (no derivative code involved)
+    h = 1e-5 * max(1.0, abs(x))
+    fd = _central_fd(lambda u: _value_at(text, f"x={u!r}"), x, h)
+    assert deriv == pytest.approx(fd, rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("name,pt", [(n, p) for n in sorted(BINARY_POINTS) for p in BINARY_POINTS[n]])
+def test_binary_registry(name, pt, mode):
+    a, b = pt
+    text = f"{name}(a, b)"
+    at = f"a={a!r},b={b!r}"
+    r = core.run_grad(core.load(text, at), mode)
+    assert r.warnings == []
+    sa, sb = sp.symbols("a b", real=True)
+    fs = sp.Pow(sa, sb) if name == "pow" else BINARY[name][0](sa, sb)
+    subs = {sa: sp.Float(a, 30), sb: sp.Float(b, 30)}
+    assert float(r.value) == pytest.approx(float(fs.evalf(30, subs=subs)), rel=1e-13)
+    for k, s in enumerate((sa, sb)):
+        ref = float(sp.diff(fs, s).evalf(30, subs=subs))
+        assert float(r.gradient[k]) == pytest.approx(ref, rel=1e-12, abs=1e-300)
+    h = 1e-5
+    fd_a = _central_fd(lambda u: _value_at(text, f"a={u!r},b={b!r}"), a, h)
+    fd_b = _central_fd(lambda u: _value_at(text, f"a={a!r},b={u!r}"), b, h)
+    assert [float(g) for g in r.gradient] == pytest.approx([fd_a, fd_b], rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize(
+    "text,x,ref",
+    [
+        ("log(x, 2)", 3.0, 1 / (3.0 * math.log(2))),
+        ("log(8, x)", 3.0, -math.log(8) / (3.0 * math.log(3.0) ** 2)),
+        ("x^3", -2.0, 12.0),
+        ("x^-2", -2.0, 0.25),
+        ("x^0.5", 4.0, 0.25),
+        ("x^x", 2.0, 4 * (math.log(2) + 1)),
+        ("2^x", 3.0, 8 * math.log(2)),
+    ],
+)
+def test_powers_and_log_base(text, x, ref, mode):
+    r = core.run_grad(core.load(text, f"x={x!r}"), mode)
+    assert float(r.gradient[0]) == pytest.approx(ref, rel=1e-14)
+    assert r.warnings == []
