@@ -9,6 +9,7 @@ display. Layout (tables, colour) is :mod:`adcli.render`'s business.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,27 @@ from .reverse import AdjointStep
 
 _SIMPLE = re.compile(r"^[^\W\d]\w*$")
 _NUMBER = re.compile(r"^-?\d+(\.\d*)?(e[-+]?\d+)?$")
+
+
+def cells(text: str) -> int:
+    """Terminal columns a line takes: combining marks (the bar in v̄) take none."""
+    return sum(0 if unicodedata.combining(c) else 1 for c in text)
+
+
+def wrap(line: str, width: int = 80, indent: int = 8) -> list[str]:
+    """Break a long step line before its ``=`` and ``(`` joints, so a step reads
+    at 80 columns; the continuation lines are indented."""
+    if cells(line) <= width:
+        return [line]
+    main, sep, total = line.partition("   (")
+    pieces = re.split(r"(?= = )", main) + (["   (" + total] if sep else [])
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        if cells(out[-1]) + cells(piece) <= width:
+            out[-1] += piece
+        else:
+            out.append(" " * indent + piece.lstrip())
+    return out
 
 
 def _mark(name: str, mark: str) -> str:
@@ -146,7 +168,7 @@ def adjoint_lines(values: Values, steps: list[AdjointStep], digits: int) -> list
         chain = f"{num(s.adjoint, digits)} · {_factor(formula)}"
         if not _NUMBER.match(formula):
             chain += f" = {num(s.adjoint, digits)} · {num(s.partial, digits)}"
-        lines.append(
+        lines += wrap(
             f"  {bar(t)} += {bar(src)} · ∂{src}/∂{t} = {chain} = {fmt_value(s.contribution, digits)}"
             f"   ({bar(t)} = {fmt_value(s.total, digits)})"
         )
@@ -178,7 +200,7 @@ def tangent_lines(values: Values, steps: list[TangentStep], digits: int) -> list
         chain = [sym] + [t for t in (nums, total) if t != sym]
         if len(chain) == 3 and chain[1] == chain[2]:
             chain.pop()
-        lines.append(f"{dot(name)} = " + " = ".join(chain))
+        lines += wrap(f"{dot(name)} = " + " = ".join(chain), 78)
     return lines
 
 

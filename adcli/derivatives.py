@@ -1,0 +1,592 @@
+"""Beyond the gradient: JVP, VJP, Jacobian, Hessian, HVP and implicit derivatives.
+
+Pure functions over a :class:`~adcli.core.Problem`, returning dataclasses;
+nothing prints. Every function works the same whether the input values are
+floats (one point) or numpy arrays of shape (N,) (N points in one pass):
+entries of the results are numpy float64 scalars or arrays of the point shape.
+
+- :func:`run_jvp`: J·v, one forward sweep.
+- :func:`run_vjp`: uᵀ·J, one reverse sweep.
+- :func:`run_jacobian`: n forward sweeps or m reverse sweeps, or the cheaper.
+- :func:`run_hvp`: H·v by forward-over-reverse: the value pass on dual numbers
+  ``Dual(x, v)``, then one reverse sweep seeded with ``Dual(1, 0)``; the
+  tangent parts of the input adjoints are ``H·v``. Exact, not differenced:
+  the derivative rules are written in the primitives they differentiate.
+- :func:`run_hessian`: n such sweeps, one per unit direction.
+- :func:`run_implicit`: dy/dx = -F_y⁻¹ F_x for F(x, y) = 0, optionally after
+  solving for y by Newton's method with AD derivatives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import forward, reverse
+from .core import Problem, require_scalar, resolve_wrt, split_top_level
+from .dual import Dual, DualNS
+from .errors import DOMAIN, INPUT, NAME, USAGE, AdcliError, Warning_
+from .evaluate import Values, evaluate
+from .parse import parse_constant
+
+JACOBIAN_MODES = ("auto", "forward", "reverse")
+NEWTON_MAX_ITER = 50
+
+
+# -- shapes and vectors ---------------------------------------------------------------
+
+
+def point_shape(problem: Problem) -> tuple:
+    """() for one point, (N,) for N points (the broadcast shape of the inputs)."""
+    vals = problem.values.vals
+    shapes = [np.shape(vals[i]) for i in problem.graph.inputs]
+    return np.broadcast_shapes(*shapes) if shapes else ()
+
+
+def _full(v: Any, shape: tuple) -> Any:
+    """An entry of a result: a float64 scalar for one point, an array of ``shape`` for many."""
+    a = np.asarray(v, dtype=np.float64)
+    if shape == ():
+        return np.float64(a.reshape(-1)[0]) if a.ndim else np.float64(a)
+    return np.array(np.broadcast_to(a, shape))
+
+
+def _stack(entries: list[list[Any]], shape: tuple) -> np.ndarray:
+    """Rows of entries -> an array of shape (*shape, rows, cols)."""
+    a = np.array([[np.broadcast_to(np.asarray(e, dtype=np.float64), shape) for e in row] for row in entries])
+    a = a.reshape(len(entries), len(entries[0]) if entries else 0, *shape)
+    return np.moveaxis(np.moveaxis(a, 0, -1), 0, -1)
+
+
+def parse_vector(text: str, size: int, label: str, names: Sequence[str]) -> list[float]:
+    """``2,-1`` or ``pi/4, -sqrt(2)`` -> floats, exactly ``size`` of them (one per name)."""
+    what = ", ".join(names)
+    if not text.strip():
+        raise AdcliError(INPUT, f"{label} is empty", text, (0, 0), label=label,
+                         hint=f"give {size} value{'s' if size != 1 else ''}, one per {what}")
+    pieces = split_top_level(text)
+    out: list[float] = []
+    for piece, off in pieces:
+        stripped = piece.strip()
+        lead = len(piece) - len(piece.lstrip())
+        span = (off + lead, off + lead + max(len(stripped), 1))
+        if not stripped:
+            raise AdcliError(INPUT, "empty item (two commas in a row?)", text, span, label=label)
+        if "=" in stripped and not any(op in stripped for op in ("==", "<=", ">=", "!=")):
+            raise AdcliError(INPUT, f"{label} takes plain values in order ({what}), not name=value",
+                             text, span, label=label, hint=f"write e.g. {label} " + ",".join(["1"] * size))
+        try:
+            out.append(parse_constant(stripped, label=f"{label} value {len(out) + 1}"))
+        except AdcliError as exc:
+            if exc.span is not None:
+                s, e = exc.span
+                exc.span = (span[0] + s, span[0] + e)
+            else:
+                exc.span = span
+            exc.source, exc.label = text, label
+            raise
+    if len(out) != size:
+        raise AdcliError(
+            INPUT,
+            f"{label} has {len(out)} value{'s' if len(out) != 1 else ''}, but it needs {size}: one per {what}",
+            text, (0, len(text)), label=label,
+        )
+    return out
+
+
+def _vector(given: str | Sequence[Any] | None, size: int, label: str, names: Sequence[str],
+            command: str, example: str) -> list[Any]:
+    if given is None:
+        raise AdcliError(USAGE, f"{command} needs {label}", hint=f"e.g. {label} {example}")
+    if isinstance(given, str):
+        return [np.float64(v) for v in parse_vector(given, size, label, names)]
+    given = list(given)
+    if len(given) != size:
+        raise AdcliError(INPUT, f"{label} has {len(given)} values, but it needs {size}: one per {', '.join(names)}",
+                         label=label)
+    return given
+
+
+def _merge_warnings(problem: Problem, *lists: list[Warning_]) -> list[Warning_]:
+    """The problem's warnings plus any new ones from further passes, each once."""
+    base = problem.values.warnings
+    seen = {w.message for w in base}
+    for ws in lists:
+        for w in ws:
+            if w.message not in seen:
+                seen.add(w.message)
+                base.append(w)
+    return base
+
+
+def _finite_or_warn(problem: Problem, label: str, entries: list[Any]) -> None:
+    """A non-finite derivative never passes silently: name it when no warning did."""
+    if problem.values.warnings:
+        return
+    for v in entries:
+        if not np.all(np.isfinite(v)):
+            problem.values.warn(("nonfinite", label), f"{label} is not finite at this point")
+            return
+
+
+# -- JVP and VJP ---------------------------------------------------------------------------
+
+
+@dataclass
+class JvpResult:
+    problem: Problem
+    wrt: list[int]  # positions in problem.inputs
+    direction: list[Any]  # aligned with wrt
+    value: list[Any]  # one per output
+    jvp: list[Any]  # J·v, one per output
+    warnings: list[Warning_]
+    sweeps: int = 1
+    tangents: list[Any] | None = None  # every node's tangent
+    tangent_steps: list[forward.TangentStep] | None = None
+
+
+@dataclass
+class VjpResult:
+    problem: Problem
+    wrt: list[int]
+    cotangent: list[Any]  # one per output
+    value: list[Any]
+    vjp: list[Any]  # uᵀ·J, aligned with wrt
+    warnings: list[Warning_]
+    sweeps: int = 1
+    adjoints: list[Any] | None = None  # every node's adjoint
+    adjoint_steps: list[reverse.AdjointStep] | None = None
+
+
+def _jvp(values: Values, positions: list[int], direction: list[Any], record: bool = False):
+    full: list[Any] = [None] * len(values.graph.inputs)
+    for k, d in zip(positions, direction):
+        full[k] = d
+    tan, steps = forward.jvp(values, full, record=record)
+    return forward.output_tangents(values, tan), tan, steps
+
+
+def _vjp(values: Values, positions: list[int], cotangent: list[Any], record: bool = False):
+    adj, steps = reverse.vjp(values, cotangent, record=record)
+    grads = reverse.input_adjoints(values, adj)
+    return [grads[k] for k in positions], adj, steps
+
+
+def run_jvp(problem: Problem, direction: str | Sequence[Any] | None, wrt: str | None = None,
+            record: bool = False) -> JvpResult:
+    """J·v in one forward sweep; ``direction`` has one value per --wrt input."""
+    g, values = problem.graph, problem.values
+    positions = resolve_wrt(g, wrt)
+    names = [problem.inputs[k] for k in positions]
+    v = _vector(direction, len(positions), "--dir", names, "jvp", ",".join(["1"] * max(len(positions), 1)))
+    shape = point_shape(problem)
+    out, tan, steps = _jvp(values, positions, v, record)
+    jvp = [_full(t, shape) for t in out]
+    _finite_or_warn(problem, "J·v", jvp)
+    return JvpResult(problem, positions, v, [_full(y, shape) for y in values.outputs], jvp, values.warnings,
+                     tangents=tan, tangent_steps=steps if record else None)
+
+
+def run_vjp(problem: Problem, cotangent: str | Sequence[Any] | None, wrt: str | None = None,
+            record: bool = False) -> VjpResult:
+    """uᵀ·J in one reverse sweep; ``cotangent`` has one value per output."""
+    g, values = problem.graph, problem.values
+    positions = resolve_wrt(g, wrt)
+    m = len(g.outputs)
+    labels = [f"output {k + 1}" for k in range(m)] if m > 1 else ["the output"]
+    u = _vector(cotangent, m, "--cotangent", labels, "vjp", ",".join(["1"] + ["0"] * (m - 1)))
+    shape = point_shape(problem)
+    out, adj, steps = _vjp(values, positions, u, record)
+    vjp = [_full(a, shape) for a in out]
+    _finite_or_warn(problem, "uᵀ·J", vjp)
+    return VjpResult(problem, positions, u, [_full(y, shape) for y in values.outputs], vjp, values.warnings,
+                     adjoints=adj, adjoint_steps=steps if record else None)
+
+
+# -- Jacobian ------------------------------------------------------------------------------
+
+
+@dataclass
+class JacobianResult:
+    problem: Problem
+    wrt: list[int]
+    mode: str  # the mode used: forward or reverse
+    requested: str  # auto, forward or reverse
+    reason: str  # why this mode (for auto), or what a sweep is
+    value: list[Any]  # one per output
+    jacobian: list[list[Any]]  # m rows (outputs) × n columns (wrt inputs)
+    sweeps: int
+    warnings: list[Warning_]
+    tangents: list[list[Any]] | None = None  # forward: every node's tangent, per sweep
+    tangent_steps: list[list[forward.TangentStep]] | None = None
+    adjoints: list[list[Any]] | None = None  # reverse: every node's adjoint, per sweep
+    adjoint_steps: list[list[reverse.AdjointStep]] | None = None
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The Jacobian as an array of shape (m, n) (one point) or (N, m, n)."""
+        return _stack(self.jacobian, point_shape(self.problem))
+
+
+def choose_mode(m: int, n: int) -> tuple[str, str]:
+    """The cheaper mode for an m×n Jacobian, and why."""
+    def s(k: int, what: str) -> str:
+        return f"{k} {what}{'s' if k != 1 else ''}"
+
+    if n < m:
+        return "forward", f"{s(n, 'input')} < {s(m, 'output')}: {s(n, 'forward sweep')} instead of {m} reverse"
+    if m < n:
+        return "reverse", f"{s(m, 'output')} < {s(n, 'input')}: {s(m, 'reverse sweep')} instead of {n} forward"
+    return "forward", (f"{s(n, 'input')} = {s(m, 'output')}: {n} sweeps either way, and a forward sweep "
+                       "needs no stored adjoints")
+
+
+def _jacobian(values: Values, positions: list[int], mode: str, record: bool = False):
+    """(J as m lists of n entries, per-sweep node lists, per-sweep steps)."""
+    m, n = len(values.graph.outputs), len(positions)
+    J: list[list[Any]] = [[None] * n for _ in range(m)]
+    nodes, steps = [], []
+    if mode == "forward":
+        for j in range(n):
+            direction = [np.float64(1.0) if q == j else None for q in range(n)]
+            col, tan, st = _jvp(values, positions, direction, record)
+            for i in range(m):
+                J[i][j] = col[i]
+            nodes.append(tan)
+            steps.append(st)
+    else:
+        for i in range(m):
+            u = [np.float64(1.0) if q == i else None for q in range(m)]
+            row, adj, st = _vjp(values, positions, u, record)
+            J[i] = row
+            nodes.append(adj)
+            steps.append(st)
+    return J, nodes, steps
+
+
+def run_jacobian(problem: Problem, mode: str = "auto", wrt: str | None = None, record: bool = False) -> JacobianResult:
+    """The m×n Jacobian: n forward sweeps, m reverse sweeps, or (auto) the fewer."""
+    if mode not in JACOBIAN_MODES:
+        raise AdcliError(USAGE, f"unknown mode {mode!r} for jacobian: use auto, forward or reverse")
+    g, values = problem.graph, problem.values
+    positions = resolve_wrt(g, wrt)
+    m, n = len(g.outputs), len(positions)
+    if mode == "auto":
+        used, reason = choose_mode(m, n)
+    else:
+        used = mode
+        reason = "one forward sweep per input" if mode == "forward" else "one reverse sweep per output"
+    J, nodes, steps = _jacobian(values, positions, used, record)
+    shape = point_shape(problem)
+    J = [[_full(e, shape) for e in row] for row in J]
+    _finite_or_warn(problem, "the Jacobian", [e for row in J for e in row])
+    sweeps = n if used == "forward" else m
+    result = JacobianResult(problem, positions, used, mode, reason, [_full(y, shape) for y in values.outputs], J,
+                            sweeps, values.warnings)
+    if used == "forward":
+        result.tangents, result.tangent_steps = nodes, steps if record else None
+    else:
+        result.adjoints, result.adjoint_steps = nodes, steps if record else None
+    return result
+
+
+# -- Hessian and HVP (forward-over-reverse) --------------------------------------------------
+
+
+@dataclass
+class HvpResult:
+    problem: Problem
+    wrt: list[int]
+    direction: list[Any]  # aligned with wrt
+    value: Any
+    gradient: list[Any]  # aligned with wrt
+    hvp: list[Any]  # H·v, aligned with wrt
+    warnings: list[Warning_]
+    sweeps: int = 1
+    dual_values: Values | None = None  # the value pass on dual numbers (tangents = directional derivatives)
+    adjoints: list[Any] | None = None  # every node's adjoint, a Dual
+    adjoint_steps: list[reverse.AdjointStep] | None = None
+
+
+@dataclass
+class HessianResult:
+    problem: Problem
+    wrt: list[int]
+    value: Any
+    gradient: list[Any]  # aligned with wrt
+    hessian: list[list[Any]]  # n×n over the wrt inputs
+    sweeps: int  # n Hessian-vector products
+    warnings: list[Warning_]
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The Hessian as an array of shape (n, n) (one point) or (N, n, n)."""
+        return _stack(self.hessian, point_shape(self.problem))
+
+
+def _forward_over_reverse(problem: Problem, positions: list[int], direction: list[Any], record: bool = False):
+    """One HVP sweep: (value, gradient, H·v, dual values, adjoints, steps), over the wrt positions.
+
+    The value pass runs on ``Dual(x, v)``; the reverse sweep is seeded with
+    ``Dual(1, 0)``. Values are at least one-dimensional inside the sweep so
+    that an adjoint whose value is 0 but whose tangent is not still passes
+    its tangent back (the reverse engine skips only scalar zero adjoints)."""
+    g = problem.graph
+    shape = point_shape(problem)
+    work = shape if shape != () else (1,)
+    tangent_of = {k: d for k, d in zip(positions, direction)}
+    inputs = []
+    for k, i in enumerate(g.inputs):
+        x = np.broadcast_to(np.asarray(problem.values.vals[i], dtype=np.float64), work).copy()
+        inputs.append(Dual(x, np.broadcast_to(np.asarray(tangent_of.get(k, 0.0), dtype=np.float64), work).copy()))
+    values = evaluate(g, inputs, xp=DualNS, **_mask_kw(problem))
+    seed = Dual(np.ones(work), np.zeros(work))
+    adj, steps = reverse.vjp(values, [seed], record=record)
+    grads = reverse.input_adjoints(values, adj)
+    out = values.outputs[0]
+    value = _full(out.primal if isinstance(out, Dual) else out, shape)
+    gradient, hv = [], []
+    for k in positions:
+        a = grads[k]
+        gradient.append(_full(a.primal if isinstance(a, Dual) else a, shape))
+        hv.append(_full(a.tangent if isinstance(a, Dual) else 0.0, shape))
+    return value, gradient, hv, values, adj, steps
+
+
+def _mask_kw(problem: Problem) -> dict:
+    """Many points: a point where the expression is undefined is masked, not an error."""
+    return {"mask_undefined": True} if np.ndim(problem.values.undefined) else {}
+
+
+def run_hvp(problem: Problem, direction: str | Sequence[Any] | None, wrt: str | None = None,
+            record: bool = False) -> HvpResult:
+    """H·v of a scalar expression without forming H: one forward-over-reverse sweep."""
+    require_scalar(problem, "hvp")
+    positions = resolve_wrt(problem.graph, wrt)
+    names = [problem.inputs[k] for k in positions]
+    v = _vector(direction, len(positions), "--dir", names, "hvp", ",".join(["1"] * max(len(positions), 1)))
+    value, gradient, hv, dvals, adj, steps = _forward_over_reverse(problem, positions, v, record)
+    warnings = _merge_warnings(problem, dvals.warnings)
+    _finite_or_warn(problem, "H·v", hv)
+    return HvpResult(problem, positions, v, value, gradient, hv, warnings, dual_values=dvals, adjoints=adj,
+                     adjoint_steps=steps if record else None)
+
+
+def run_hessian(problem: Problem, wrt: str | None = None) -> HessianResult:
+    """The exact Hessian of a scalar expression: one HVP per --wrt input (column j is H·e_j)."""
+    require_scalar(problem, "hessian")
+    positions = resolve_wrt(problem.graph, wrt)
+    n = len(positions)
+    H: list[list[Any]] = [[None] * n for _ in range(n)]
+    value, gradient, new = problem.values.outputs[0], [], []
+    for j in range(n):
+        e = [np.float64(1.0) if q == j else np.float64(0.0) for q in range(n)]
+        value, gradient, col, dvals, _, _ = _forward_over_reverse(problem, positions, e)
+        for i in range(n):
+            H[i][j] = col[i]
+        new.append(dvals.warnings)
+    if n == 0:  # no inputs: still report the value
+        value = _full(value, point_shape(problem))
+    warnings = _merge_warnings(problem, *new)
+    _finite_or_warn(problem, "the Hessian", [e for row in H for e in row])
+    return HessianResult(problem, positions, value, gradient, H, n, warnings)
+
+
+# -- implicit differentiation ------------------------------------------------------------
+
+
+@dataclass
+class NewtonInfo:
+    start: list[Any]  # the starting guess for the solved variables
+    iterations: int
+    residual: Any  # max |F| at the solution
+
+
+@dataclass
+class ImplicitResult:
+    problem: Problem  # at the point used (after Newton, if asked)
+    solve: list[int]  # positions of the solved variables y
+    wrt: list[int]  # positions of the free variables x
+    value: list[Any]  # F at the point, one per equation
+    F_y: list[list[Any]]  # m×m
+    F_x: list[list[Any]]  # m×k
+    derivative: list[list[Any]]  # dy/dx, m×k
+    warnings: list[Warning_]
+    newton: NewtonInfo | None = None
+    cond: Any = None  # condition number of F_y
+
+
+def resolve_solve(problem: Problem, solve: str | None) -> list[int]:
+    g = problem.graph
+    names = problem.inputs
+    m = len(g.outputs)
+    if solve is None or not solve.strip():
+        raise AdcliError(USAGE, "implicit needs the unknowns to solve for: --solve y (one per equation)",
+                         hint="e.g. adcli implicit \"x^2 + y^2 - 1\" --solve y --at x=0.6,y=0.8")
+    out: list[int] = []
+    for piece, off in split_top_level(solve):
+        name = piece.strip()
+        span = (off, off + max(len(piece), 1))
+        if name not in names:
+            have = ", ".join(names) if names else "none"
+            raise AdcliError(NAME, f"{name!r} is not an input of the expression (its inputs: {have})",
+                             solve, span, label="--solve")
+        k = names.index(name)
+        if k in out:
+            raise AdcliError(INPUT, f"{name} is listed twice", solve, span, label="--solve")
+        out.append(k)
+    if len(out) != m:
+        eq = f"{m} equation{'s' if m != 1 else ''}"
+        raise AdcliError(
+            USAGE,
+            f"--solve names {len(out)} unknown{'s' if len(out) != 1 else ''}, but there {'are' if m != 1 else 'is'} {eq}",
+            solve, (0, len(solve)), label="--solve",
+            hint="name one unknown per equation; write several equations as F1, F2 (each = 0)",
+        )
+    return out
+
+
+def _implicit_wrt(problem: Problem, solve: list[int], wrt: str | None) -> list[int]:
+    names = problem.inputs
+    if wrt is None:
+        return [k for k in range(len(names)) if k not in solve]
+    positions = resolve_wrt(problem.graph, wrt)
+    for k in positions:
+        if k in solve:
+            raise AdcliError(USAGE, f"{names[k]} is solved for (--solve), so it cannot also be in --wrt",
+                             wrt, label="--wrt")
+    return positions
+
+
+def _reload(problem: Problem, x: list[Any]) -> Problem:
+    values = evaluate(problem.graph, x, **_mask_kw(problem))
+    return Problem(problem.graph, x, values)
+
+
+def _solve_matrix(A: np.ndarray, B: np.ndarray, names: list[str], problem: Problem, during: str = ""):
+    """X = A⁻¹ B for stacked A of shape (*shape, m, m); a singular A is a clear error."""
+    with np.errstate(all="ignore"):
+        finite = np.all(np.isfinite(A), axis=(-2, -1))
+        cond = np.where(finite, np.linalg.cond(np.where(finite[..., None, None], A, 0.0)), np.inf)
+    bad = ~(cond < 1e14)
+    if np.any(bad):
+        idx = int(np.flatnonzero(bad)[0]) if np.ndim(bad) else None
+        m = A.shape[-1]
+        what = f"∂F/∂{names[0]} is 0" if m == 1 else f"F_y = ∂F/∂({', '.join(names)}) is singular"
+        if m == 1 and np.isfinite(np.asarray(cond).flat[0]) and np.asarray(A).reshape(-1)[0] != 0:
+            what = f"∂F/∂{names[0]} is 0 (to rounding)"
+        if not np.all(finite):
+            what = f"F_y = ∂F/∂({', '.join(names)}) is not finite"
+        raise AdcliError(
+            DOMAIN,
+            f"{during}{what} at {problem.values.point_text(idx)}: the equations do not determine "
+            f"{', '.join(names)} as a differentiable function of the other inputs here",
+            hint="the implicit function theorem needs an invertible F_y; try another point",
+        )
+    return np.linalg.solve(A, B), cond
+
+
+def _F_and_jacobian(problem: Problem, solve: list[int], wrt: list[int]):
+    """F, F_y and F_x (stacked as arrays of shape (*shape, m), (*shape, m, m), (*shape, m, k))."""
+    values = problem.values
+    shape = point_shape(problem)
+    positions = solve + wrt
+    m = len(problem.graph.outputs)
+    mode, _ = choose_mode(m, len(positions))
+    J, _, _ = _jacobian(values, positions, mode)
+    J = [[_full(e, shape) for e in row] for row in J]
+    A = _stack([row[: len(solve)] for row in J], shape)
+    B = _stack([row[len(solve):] for row in J], shape) if wrt else np.zeros((*shape, m, 0))
+    F = np.moveaxis(np.array([np.broadcast_to(np.asarray(f, dtype=np.float64), shape) for f in values.outputs]),
+                    0, -1)
+    return F, A, B, J
+
+
+def _newton(problem: Problem, solve: list[int]) -> tuple[Problem, NewtonInfo]:
+    """Solve F(x, y) = 0 for y from the --at values of y, with AD Jacobians F_y."""
+    g = problem.graph
+    names = [problem.inputs[k] for k in solve]
+    x = [problem.values.vals[i] for i in g.inputs]
+    start = [x[k] for k in solve]
+    current = problem
+    for it in range(NEWTON_MAX_ITER + 1):
+        F, A, _, _ = _F_and_jacobian(current, solve, [])
+        res = np.max(np.abs(F), axis=-1) if F.shape[-1] else np.zeros(F.shape[:-1])
+        if not np.all(np.isfinite(res)):
+            raise AdcliError(DOMAIN, f"Newton's method for {', '.join(names)} reached a point where F is not "
+                             f"finite ({current.values.point_text()}) after {it} iterations",
+                             hint="try a starting guess closer to a solution in --at")
+        step, _ = _solve_matrix(A, F[..., None], names, current, during=f"Newton iteration {it + 1}: ")
+        step = step[..., 0]
+        y = np.stack([np.broadcast_to(np.asarray(x[k], dtype=np.float64), F.shape[:-1]) for k in solve], axis=-1)
+        small = np.abs(step) <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(y))
+        if np.all(small) or np.all(res == 0):
+            return current, NewtonInfo(start, it, _full(res, F.shape[:-1]))
+        if it == NEWTON_MAX_ITER:
+            break
+        y = y - step
+        for q, k in enumerate(solve):
+            x[k] = np.float64(y[..., q]) if y.ndim == 1 else y[..., q]
+        try:
+            current = _reload(problem, x)
+        except AdcliError as exc:
+            exc.message = f"Newton iteration {it + 1} left the domain: {exc.message}"
+            exc.hint = exc.hint or "try a starting guess closer to a solution in --at"
+            raise
+    raise AdcliError(DOMAIN, f"Newton's method for {', '.join(names)} did not converge in {NEWTON_MAX_ITER} "
+                     f"iterations (max |F| = {float(np.max(res)):.3g} at {current.values.point_text()})",
+                     hint="try a starting guess closer to a solution in --at")
+
+
+def run_implicit(problem: Problem, solve: str | None, wrt: str | None = None, newton: bool = False) -> ImplicitResult:
+    """dy/dx = -F_y⁻¹ F_x for the equations F(x, y) = 0 (the outputs), y = --solve."""
+    ys = resolve_solve(problem, solve)
+    xs = _implicit_wrt(problem, ys, wrt)
+    info = None
+    if newton:
+        problem, info = _newton(problem, ys)
+    shape = point_shape(problem)
+    F, A, B, J = _F_and_jacobian(problem, ys, xs)
+    ynames = [problem.inputs[k] for k in ys]
+    D, cond = _solve_matrix(A, B, ynames, problem)
+    D = -D
+    m, k = len(ys), len(xs)
+    # |F| should be 0: compare it with how much F moves when the inputs move by their own size.
+    vals = [np.asarray(problem.values.vals[i], dtype=np.float64) for i in problem.graph.inputs]
+    pos = ys + xs
+    for i in range(m):
+        scale = 1.0 + sum(np.abs(J[i][q]) * np.abs(vals[p]) for q, p in enumerate(pos))
+        Fi = F[..., i]
+        if np.any(np.abs(Fi) > 1e-8 * scale):
+            label = "F" if m == 1 else f"F{i + 1}"
+            problem.values.warn(
+                ("residual", i),
+                f"{label} = {float(np.asarray(Fi).flat[0]):.6g} at this point, not 0: the point is not on the "
+                f"solution set, so this is the derivative along the level set {label} = const through it"
+                + ("" if newton else " (--newton solves for " + ", ".join(ynames) + " first)"),
+            )
+    if np.any(cond > 1e8):
+        problem.values.warn(("cond",), f"F_y is ill-conditioned (condition number {float(np.max(cond)):.3g}): "
+                                       "dy/dx may be inaccurate")
+
+    def entry(a, i, j):
+        return _full(a[..., i, j], shape)
+
+    result = ImplicitResult(
+        problem, ys, xs, [_full(F[..., i], shape) for i in range(m)],
+        [[entry(A, i, j) for j in range(m)] for i in range(m)],
+        [[entry(B, i, j) for j in range(k)] for i in range(m)],
+        [[entry(D, i, j) for j in range(k)] for i in range(m)],
+        problem.values.warnings, info, _full(cond, shape),
+    )
+    _finite_or_warn(problem, "dy/dx", [e for row in result.derivative for e in row])
+    return result
+
+
+__all__ = [
+    "JvpResult", "VjpResult", "JacobianResult", "HvpResult", "HessianResult", "ImplicitResult", "NewtonInfo",
+    "run_jvp", "run_vjp", "run_jacobian", "run_hvp", "run_hessian", "run_implicit",
+    "choose_mode", "parse_vector", "point_shape",
+]
