@@ -60,12 +60,12 @@ def _stack(entries: list[list[Any]], shape: tuple) -> np.ndarray:
     return np.moveaxis(np.moveaxis(a, 0, -1), 0, -1)
 
 
-def parse_vector(text: str, size: int, label: str, names: Sequence[str]) -> list[float]:
-    """``2,-1`` or ``pi/4, -sqrt(2)`` -> floats, exactly ``size`` of them (one per name)."""
-    what = ", ".join(names)
+def parse_vector(text: str, size: int, label: str, per: str) -> list[float]:
+    """``2,-1`` or ``pi/4, -sqrt(2)`` -> floats, exactly ``size`` of them; ``per`` says
+    what each one is for ("input (x1, x2)", "output")."""
     if not text.strip():
         raise AdcliError(INPUT, f"{label} is empty", text, (0, 0), label=label,
-                         hint=f"give {size} value{'s' if size != 1 else ''}, one per {what}")
+                         hint=f"give {size} value{'s' if size != 1 else ''}, one per {per}")
     pieces = split_top_level(text)
     out: list[float] = []
     for piece, off in pieces:
@@ -74,8 +74,8 @@ def parse_vector(text: str, size: int, label: str, names: Sequence[str]) -> list
         span = (off + lead, off + lead + max(len(stripped), 1))
         if not stripped:
             raise AdcliError(INPUT, "empty item (two commas in a row?)", text, span, label=label)
-        if "=" in stripped and not any(op in stripped for op in ("==", "<=", ">=", "!=")):
-            raise AdcliError(INPUT, f"{label} takes plain values in order ({what}), not name=value",
+        if "=" in stripped:
+            raise AdcliError(INPUT, f"{label} takes plain values, one per {per} in order, not name=value",
                              text, span, label=label, hint=f"write e.g. {label} " + ",".join(["1"] * size))
         try:
             out.append(parse_constant(stripped, label=f"{label} value {len(out) + 1}"))
@@ -90,22 +90,28 @@ def parse_vector(text: str, size: int, label: str, names: Sequence[str]) -> list
     if len(out) != size:
         raise AdcliError(
             INPUT,
-            f"{label} has {len(out)} value{'s' if len(out) != 1 else ''}, but it needs {size}: one per {what}",
+            f"{label} has {len(out)} value{'s' if len(out) != 1 else ''}, but it needs {size}: one per {per}",
             text, (0, len(text)), label=label,
         )
     return out
 
 
-def _vector(given: str | Sequence[Any] | None, size: int, label: str, names: Sequence[str],
-            command: str, example: str) -> list[Any]:
+def _per_input(problem: Problem, positions: list[int]) -> str:
+    names = [problem.inputs[k] for k in positions]
+    return f"input ({', '.join(names)})" if names else "input (there are none)"
+
+
+def _vector(given: str | Sequence[Any] | None, size: int, label: str, per: str, command: str) -> list[Any]:
+    """A direction or cotangent: text to parse, or values given directly (floats or arrays)."""
     if given is None:
-        raise AdcliError(USAGE, f"{command} needs {label}", hint=f"e.g. {label} {example}")
+        example = ",".join(["1"] + ["0"] * (size - 1)) if size else "1"
+        raise AdcliError(USAGE, f"{command} needs {label} with {size} value{'s' if size != 1 else ''}, one per {per}",
+                         hint=f"e.g. {label} {example}")
     if isinstance(given, str):
-        return [np.float64(v) for v in parse_vector(given, size, label, names)]
+        return [np.float64(v) for v in parse_vector(given, size, label, per)]
     given = list(given)
     if len(given) != size:
-        raise AdcliError(INPUT, f"{label} has {len(given)} values, but it needs {size}: one per {', '.join(names)}",
-                         label=label)
+        raise AdcliError(INPUT, f"{label} has {len(given)} values, but it needs {size}: one per {per}", label=label)
     return given
 
 
@@ -179,8 +185,7 @@ def run_jvp(problem: Problem, direction: str | Sequence[Any] | None, wrt: str | 
     """J·v in one forward sweep; ``direction`` has one value per --wrt input."""
     g, values = problem.graph, problem.values
     positions = resolve_wrt(g, wrt)
-    names = [problem.inputs[k] for k in positions]
-    v = _vector(direction, len(positions), "--dir", names, "jvp", ",".join(["1"] * max(len(positions), 1)))
+    v = _vector(direction, len(positions), "--dir", _per_input(problem, positions), "jvp")
     shape = point_shape(problem)
     out, tan, steps = _jvp(values, positions, v, record)
     jvp = [_full(t, shape) for t in out]
@@ -195,8 +200,7 @@ def run_vjp(problem: Problem, cotangent: str | Sequence[Any] | None, wrt: str | 
     g, values = problem.graph, problem.values
     positions = resolve_wrt(g, wrt)
     m = len(g.outputs)
-    labels = [f"output {k + 1}" for k in range(m)] if m > 1 else ["the output"]
-    u = _vector(cotangent, m, "--cotangent", labels, "vjp", ",".join(["1"] + ["0"] * (m - 1)))
+    u = _vector(cotangent, m, "--cotangent", "output", "vjp")
     shape = point_shape(problem)
     out, adj, steps = _vjp(values, positions, u, record)
     vjp = [_full(a, shape) for a in out]
@@ -357,7 +361,7 @@ def _forward_over_reverse(problem: Problem, positions: list[int], direction: lis
 
 def _mask_kw(problem: Problem) -> dict:
     """Many points: a point where the expression is undefined is masked, not an error."""
-    return {"mask_undefined": True} if np.ndim(problem.values.undefined) else {}
+    return {"mask_undefined": True} if point_shape(problem) != () else {}
 
 
 def run_hvp(problem: Problem, direction: str | Sequence[Any] | None, wrt: str | None = None,
@@ -365,8 +369,7 @@ def run_hvp(problem: Problem, direction: str | Sequence[Any] | None, wrt: str | 
     """H·v of a scalar expression without forming H: one forward-over-reverse sweep."""
     require_scalar(problem, "hvp")
     positions = resolve_wrt(problem.graph, wrt)
-    names = [problem.inputs[k] for k in positions]
-    v = _vector(direction, len(positions), "--dir", names, "hvp", ",".join(["1"] * max(len(positions), 1)))
+    v = _vector(direction, len(positions), "--dir", _per_input(problem, positions), "hvp")
     value, gradient, hv, dvals, adj, steps = _forward_over_reverse(problem, positions, v, record)
     warnings = _merge_warnings(problem, dvals.warnings)
     _finite_or_warn(problem, "H·v", hv)
@@ -505,36 +508,38 @@ def _F_and_jacobian(problem: Problem, solve: list[int], wrt: list[int]):
 
 
 def _newton(problem: Problem, solve: list[int]) -> tuple[Problem, NewtonInfo]:
-    """Solve F(x, y) = 0 for y from the --at values of y, with AD Jacobians F_y."""
+    """Solve F(x, y) = 0 for y from the --at values of y (the starting guess),
+    with F_y from AD: y <- y - F_y⁻¹ F until the step is at rounding level."""
     g = problem.graph
     names = [problem.inputs[k] for k in solve]
     x = [problem.values.vals[i] for i in g.inputs]
-    start = [x[k] for k in solve]
+    start = [_full(x[k], point_shape(problem)) for k in solve]
     current = problem
-    for it in range(NEWTON_MAX_ITER + 1):
+    for it in range(1, NEWTON_MAX_ITER + 1):
         F, A, _, _ = _F_and_jacobian(current, solve, [])
-        res = np.max(np.abs(F), axis=-1) if F.shape[-1] else np.zeros(F.shape[:-1])
+        shape = F.shape[:-1]
+        res = np.max(np.abs(F), axis=-1)
         if not np.all(np.isfinite(res)):
             raise AdcliError(DOMAIN, f"Newton's method for {', '.join(names)} reached a point where F is not "
-                             f"finite ({current.values.point_text()}) after {it} iterations",
+                             f"finite ({current.values.point_text()})",
                              hint="try a starting guess closer to a solution in --at")
-        step, _ = _solve_matrix(A, F[..., None], names, current, during=f"Newton iteration {it + 1}: ")
+        if np.all(res == 0):
+            return current, NewtonInfo(start, it - 1, _full(res, shape))
+        step, _ = _solve_matrix(A, F[..., None], names, current, during=f"Newton iteration {it}: ")
         step = step[..., 0]
-        y = np.stack([np.broadcast_to(np.asarray(x[k], dtype=np.float64), F.shape[:-1]) for k in solve], axis=-1)
-        small = np.abs(step) <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(y))
-        if np.all(small) or np.all(res == 0):
-            return current, NewtonInfo(start, it, _full(res, F.shape[:-1]))
-        if it == NEWTON_MAX_ITER:
-            break
+        y = np.stack([np.broadcast_to(np.asarray(x[k], dtype=np.float64), shape) for k in solve], axis=-1)
         y = y - step
         for q, k in enumerate(solve):
-            x[k] = np.float64(y[..., q]) if y.ndim == 1 else y[..., q]
+            x[k] = np.float64(y[q]) if shape == () else y[..., q]
         try:
             current = _reload(problem, x)
         except AdcliError as exc:
-            exc.message = f"Newton iteration {it + 1} left the domain: {exc.message}"
+            exc.message = f"Newton iteration {it} left the domain: {exc.message}"
             exc.hint = exc.hint or "try a starting guess closer to a solution in --at"
             raise
+        if np.all(np.abs(step) <= 1e-13 * np.maximum(1.0, np.abs(y))):
+            F = np.array([np.asarray(f, dtype=np.float64) for f in current.values.outputs])
+            return current, NewtonInfo(start, it, _full(np.max(np.abs(F), axis=0), shape))
     raise AdcliError(DOMAIN, f"Newton's method for {', '.join(names)} did not converge in {NEWTON_MAX_ITER} "
                      f"iterations (max |F| = {float(np.max(res)):.3g} at {current.values.point_text()})",
                      hint="try a starting guess closer to a solution in --at")
