@@ -42,6 +42,26 @@ PointsOpt = Annotated[
                  show_default=False),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", help="Output for --points: jsonl (JSON Lines) or csv.")]
+DirOpt = Annotated[
+    Optional[str],
+    typer.Option("--dir", help="The direction v: one value per input (per --wrt input), in order: 2,-1.",
+                 show_default=False),
+]
+CotangentOpt = Annotated[
+    Optional[str],
+    typer.Option("--cotangent", help="The cotangent u: one value per output, in order: 1,0.", show_default=False),
+]
+JacobianModeOpt = Annotated[
+    str, typer.Option("--mode", help="forward (a sweep per input), reverse (a sweep per output) or auto (fewer).")
+]
+SolveOpt = Annotated[
+    Optional[str],
+    typer.Option("--solve", help="The unknowns y, one per equation: y or y,z. The other inputs are x.",
+                 show_default=False),
+]
+NewtonOpt = Annotated[
+    bool, typer.Option("--newton", help="First solve F = 0 for the unknowns by Newton's method from their --at values.")
+]
 
 
 def _version(value: bool) -> None:
@@ -50,13 +70,26 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def main(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    """Exact derivatives from the command line: values, gradients, and how they were computed."""
+    """Exact derivatives from the command line: values, gradients, and how they were computed.
+
+    With no command on a terminal, adcli opens the REPL (adcli repl).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        from .repl import main as repl_main
+
+        run(repl_main, False)
+        return
+    sys.stderr.write(ctx.get_help() + "\n")
+    raise typer.Exit(BAD_INPUT)
 
 
 def _emit(text: str) -> None:
@@ -264,6 +297,240 @@ def graph_cmd(
         return 0
 
     run(action, False)
+
+
+@app.command("repl")
+def repl_cmd(
+    file: Annotated[
+        Optional[str],
+        typer.Option("--file", "-f", help="Run the lines of this session file, then exit.", show_default=False),
+    ] = None,
+) -> None:
+    """Open the interactive session: definitions (f = ...), a current point
+    (at x1=1, x2=2), the engine mode, and every command with the same options
+    and output. Type help inside it. With standard input not a terminal, or
+    with --file, the lines run as a script: results are printed, and the exit
+    code is 1 if any line failed.
+
+    Examples:
+
+      adcli repl
+
+      adcli repl --file examples/backprop.adcli
+
+      printf 'f = x^2*sin(x)\\nat x=1.3\\ngrad f\\n' | adcli repl
+    """
+    from .repl import main as repl_main
+
+    run(lambda: repl_main(file), False)
+
+
+# -- beyond the gradient: jvp, vjp, jacobian, hessian, hvp, implicit -----------------------
+
+
+def _derivative(kind: str, expr: str, at: Optional[str], compute: Callable[[Any], Any], as_json: bool,
+                digits: int, trace: bool = False, steps: bool = False) -> None:
+    """The shared body of the derivative commands: load, compute, print."""
+
+    def action():
+        from . import core, render
+
+        result = compute(core.load(core.read_expression(expr), at))
+        _warn(result.warnings, as_json)
+        if as_json:
+            _emit(render.dumps(render.derivative_json(kind, result, trace, steps)))
+        else:
+            _emit(render.derivative_text(kind, result, digits, trace, steps))
+        return 0
+
+    run(action, as_json)
+
+
+@app.command("jvp")
+def jvp_cmd(
+    expr: ExprArg,
+    at: AtOpt = None,
+    direction: DirOpt = None,
+    wrt: WrtOpt = None,
+    trace: TraceOpt = False,
+    steps: StepsOpt = False,
+    as_json: JsonOpt = False,
+    digits: DigitsOpt = 6,
+) -> None:
+    """Print J·v, the Jacobian of EXPR times a direction v, in one forward sweep
+    (EXPR may have several outputs, separated by commas).
+
+    Examples:
+
+      adcli jvp "x1*x2 + sin(x1), exp(x2) + x1^2" --at x1=1,x2=0 --dir 2,-1
+
+      adcli jvp "x*y*z" --at x=1,y=2,z=3 --dir 1,0,0 --steps
+
+      adcli jvp "hypot(x, y)" --at x=3,y=4 --dir "1/sqrt(2),1/sqrt(2)" --json
+    """
+    def compute(problem):
+        from .derivatives import run_jvp
+
+        return run_jvp(problem, direction, wrt, record=steps)
+
+    _derivative("jvp", expr, at, compute, as_json, digits, trace, steps)
+
+
+@app.command("vjp")
+def vjp_cmd(
+    expr: ExprArg,
+    at: AtOpt = None,
+    cotangent: CotangentOpt = None,
+    wrt: WrtOpt = None,
+    trace: TraceOpt = False,
+    steps: StepsOpt = False,
+    as_json: JsonOpt = False,
+    digits: DigitsOpt = 6,
+) -> None:
+    """Print uᵀ·J, a cotangent u times the Jacobian of EXPR, in one reverse sweep.
+
+    Examples:
+
+      adcli vjp "x1*x2 + sin(x1), exp(x2) + x1^2" --at x1=1,x2=0 --cotangent 1,0
+
+      adcli vjp "x*y, x+y" --at x=1,y=2 --cotangent 1,-1 --steps
+
+      adcli vjp "sin(x)*y" --at x=pi/3,y=2 --cotangent 1 --json
+    """
+
+    def compute(problem):
+        from .derivatives import run_vjp
+
+        return run_vjp(problem, cotangent, wrt, record=steps)
+
+    _derivative("vjp", expr, at, compute, as_json, digits, trace, steps)
+
+
+@app.command("jacobian")
+def jacobian_cmd(
+    expr: ExprArg,
+    at: AtOpt = None,
+    mode: JacobianModeOpt = "auto",
+    wrt: WrtOpt = None,
+    trace: TraceOpt = False,
+    steps: StepsOpt = False,
+    as_json: JsonOpt = False,
+    digits: DigitsOpt = 6,
+) -> None:
+    """Print the m×n Jacobian of EXPR (m outputs, n inputs) and how many sweeps
+    it took: forward mode needs n (one per input), reverse mode m (one per
+    output); auto picks the fewer and says why.
+
+    Examples:
+
+      adcli jacobian "x*y*z, x+y+z, x^2-y" --at x=1,y=2,z=3
+
+      adcli jacobian "a*b + c*d + w" --at a=1,b=2,c=3,d=4,w=5 --mode forward
+
+      adcli jacobian "r*cos(t), r*sin(t)" --at r=2,t=pi/6 --mode reverse --steps --json
+    """
+
+    def compute(problem):
+        from .derivatives import run_jacobian
+
+        return run_jacobian(problem, mode, wrt, record=steps)
+
+    _derivative("jacobian", expr, at, compute, as_json, digits, trace, steps)
+
+
+@app.command("hessian")
+def hessian_cmd(
+    expr: ExprArg,
+    at: AtOpt = None,
+    wrt: WrtOpt = None,
+    trace: TraceOpt = False,
+    steps: StepsOpt = False,
+    as_json: JsonOpt = False,
+    digits: DigitsOpt = 6,
+) -> None:
+    """Print the exact Hessian of a scalar EXPR (with its value and gradient),
+    by forward-over-reverse: one reverse sweep on dual numbers per input, each
+    giving a column H·e_j. --trace and --steps show the sweeps one after another.
+
+    Examples:
+
+      adcli hessian "x^2*y + sin(x*y)" --at x=1,y=2
+
+      adcli hessian "100*(y - x^2)^2 + (1 - x)^2" --at x=1,y=1 --json
+
+      adcli hessian "x*exp(y)" --at x=2,y=0 --steps
+    """
+
+    def compute(problem):
+        from .derivatives import run_hessian
+
+        return run_hessian(problem, wrt, record=steps)
+
+    _derivative("hessian", expr, at, compute, as_json, digits, trace, steps)
+
+
+@app.command("hvp")
+def hvp_cmd(
+    expr: ExprArg,
+    at: AtOpt = None,
+    direction: DirOpt = None,
+    wrt: WrtOpt = None,
+    trace: TraceOpt = False,
+    steps: StepsOpt = False,
+    as_json: JsonOpt = False,
+    digits: DigitsOpt = 6,
+) -> None:
+    """Print H·v, the Hessian of a scalar EXPR times a direction v, without
+    forming H: one reverse sweep on dual numbers (forward-over-reverse).
+
+    Examples:
+
+      adcli hvp "x^2*y + sin(x*y)" --at x=1,y=2 --dir 1,0
+
+      adcli hvp "100*(y - x^2)^2 + (1 - x)^2" --at x=0,y=0 --dir 1,1 --steps
+
+      adcli hvp "x*y*z" --at x=1,y=2,z=3 --dir 0,0,1 --json
+    """
+
+    def compute(problem):
+        from .derivatives import run_hvp
+
+        return run_hvp(problem, direction, wrt, record=steps)
+
+    _derivative("hvp", expr, at, compute, as_json, digits, trace, steps)
+
+
+@app.command("implicit")
+def implicit_cmd(
+    expr: ExprArg,
+    solve: SolveOpt = None,
+    at: AtOpt = None,
+    wrt: WrtOpt = None,
+    newton: NewtonOpt = False,
+    as_json: JsonOpt = False,
+    digits: DigitsOpt = 6,
+) -> None:
+    """Implicit differentiation: EXPR is F(x, y) = 0 (several equations separated
+    by commas); print dy/dx = -F_y⁻¹ F_x at the point, for the unknowns y named
+    by --solve (one per equation) as functions of the other inputs x. Warns when
+    F is not 0 at the point; --newton first solves F = 0 for y, starting from
+    the --at values of y. A singular F_y is an error.
+
+    Examples:
+
+      adcli implicit "x^2 + y^2 - 1" --solve y --at x=0.6,y=0.8
+
+      adcli implicit "x^2 + y^2 - 1" --solve y --at x=0.6,y=1 --newton
+
+      adcli implicit "x^2 + y^2 + z^2 - 1, x + y - z" --solve y,z --at x=0.3,y=0.5,z=0.8 --newton --json
+    """
+
+    def compute(problem):
+        from .derivatives import run_implicit
+
+        return run_implicit(problem, solve, wrt, newton=newton)
+
+    _derivative("implicit", expr, at, compute, as_json, digits)
 
 
 def entry() -> None:

@@ -235,16 +235,15 @@ class JacobianResult:
 
 
 def choose_mode(m: int, n: int) -> tuple[str, str]:
-    """The cheaper mode for an m×n Jacobian, and why."""
+    """The cheaper mode for an m×n Jacobian (m outputs, n inputs), and why."""
     def s(k: int, what: str) -> str:
         return f"{k} {what}{'s' if k != 1 else ''}"
 
     if n < m:
-        return "forward", f"{s(n, 'input')} < {s(m, 'output')}: {s(n, 'forward sweep')} instead of {m} reverse"
+        return "forward", f"{s(n, 'input')} < {s(m, 'output')}: forward mode takes {s(n, 'sweep')}, reverse {m}"
     if m < n:
-        return "reverse", f"{s(m, 'output')} < {s(n, 'input')}: {s(m, 'reverse sweep')} instead of {n} forward"
-    return "forward", (f"{s(n, 'input')} = {s(m, 'output')}: {n} sweeps either way, and a forward sweep "
-                       "needs no stored adjoints")
+        return "reverse", f"{s(m, 'output')} < {s(n, 'input')}: reverse mode takes {s(m, 'sweep')}, forward {n}"
+    return "forward", f"{s(n, 'input')} = {s(m, 'output')}: {s(n, 'sweep')} either way; forward stores no adjoints"
 
 
 def _jacobian(values: Values, positions: list[int], mode: str, record: bool = False):
@@ -323,6 +322,10 @@ class HessianResult:
     hessian: list[list[Any]]  # n×n over the wrt inputs
     sweeps: int  # n Hessian-vector products
     warnings: list[Warning_]
+    # per sweep (column j = H·e_j): the dual value pass, every node's (dual) adjoint, the steps
+    sweep_values: list[Values] = field(default_factory=list)
+    sweep_adjoints: list[list[Any]] = field(default_factory=list)
+    sweep_steps: list[list[reverse.AdjointStep]] | None = None
 
     @property
     def matrix(self) -> np.ndarray:
@@ -377,24 +380,29 @@ def run_hvp(problem: Problem, direction: str | Sequence[Any] | None, wrt: str | 
                      adjoint_steps=steps if record else None)
 
 
-def run_hessian(problem: Problem, wrt: str | None = None) -> HessianResult:
+def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) -> HessianResult:
     """The exact Hessian of a scalar expression: one HVP per --wrt input (column j is H·e_j)."""
     require_scalar(problem, "hessian")
     positions = resolve_wrt(problem.graph, wrt)
     n = len(positions)
     H: list[list[Any]] = [[None] * n for _ in range(n)]
     value, gradient, new = problem.values.outputs[0], [], []
+    passes, adjoints, steps = [], [], []
     for j in range(n):
         e = [np.float64(1.0) if q == j else np.float64(0.0) for q in range(n)]
-        value, gradient, col, dvals, _, _ = _forward_over_reverse(problem, positions, e)
+        value, gradient, col, dvals, adj, st = _forward_over_reverse(problem, positions, e, record)
         for i in range(n):
             H[i][j] = col[i]
         new.append(dvals.warnings)
+        passes.append(dvals)
+        adjoints.append(adj)
+        steps.append(st)
     if n == 0:  # no inputs: still report the value
         value = _full(value, point_shape(problem))
     warnings = _merge_warnings(problem, *new)
     _finite_or_warn(problem, "the Hessian", [e for row in H for e in row])
-    return HessianResult(problem, positions, value, gradient, H, n, warnings)
+    return HessianResult(problem, positions, value, gradient, H, n, warnings, passes, adjoints,
+                         steps if record else None)
 
 
 # -- implicit differentiation ------------------------------------------------------------

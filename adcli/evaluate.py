@@ -8,6 +8,7 @@ million. Domain checks come from the registry; a violation in a branch that
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,14 @@ class Values:
         return where
 
 
+def anywhere(mask: Any) -> bool:
+    """``np.any`` with a fast path for the one-point case (a plain bool)."""
+    t = type(mask)
+    if t is np.bool_ or t is bool:
+        return bool(mask)
+    return bool(np.any(mask))
+
+
 def evaluate(g: Graph, inputs: list[Any], xp: Any = NumpyNS, mask_undefined: bool = False) -> Values:
     """Evaluate every node; raise a located domain error at the first live violation.
 
@@ -75,19 +84,20 @@ def evaluate(g: Graph, inputs: list[Any], xp: Any = NumpyNS, mask_undefined: boo
         vals[i] = v
     result = Values(g, vals, xp)
     violations: list[tuple[int, Any]] = []
+    has_where = g.has_where
     with np.errstate(all="ignore"):
         for i, node in enumerate(nodes):
             op = node.op
-            if op.arity == 0:
+            if not op.arity:
                 if op.name == "const":
                     vals[i] = node.param
                 continue
             args = [vals[a] for a in node.args]
-            extra = node.extra()
+            extra = node.xextra
             if op.dom is not None:
                 bad = op.dom[0](*args, *extra)
-                if np.any(bad):
-                    if not g.has_where and not mask_undefined:
+                if anywhere(bad):
+                    if not has_where and not mask_undefined:
                         raise domain_error(result, i, bad)
                     violations.append((i, bad))
             vals[i] = getattr(xp, op.name)(*args, *extra)
@@ -167,36 +177,64 @@ def _diagnose_nonfinite(values: Values) -> None:
             return
 
 
-def partials(values: Values, i: int, weight: Any = True) -> tuple:
+def is_batch(values: Values) -> bool:
+    """Values over many points (numpy arrays) rather than at one point."""
+    return any(isinstance(values.vals[i], np.ndarray) and values.vals[i].ndim for i in values.graph.inputs)
+
+
+def all_finite(xs: list[Any]) -> bool:
+    return all(x is None or bool(np.all(np.isfinite(x))) for x in xs)
+
+
+def partials(values: Values, i: int, through: list[Any] | None = None) -> tuple:
     """Local partials of node ``i`` w.r.t. its arguments. A convention (a kink)
-    is announced only where ``weight`` (the adjoint or tangent passing through)
-    is non-zero, so a branch that ``where`` drops stays quiet."""
+    is announced only where something non-zero (the adjoints or tangents in
+    ``through``) passes, so a branch that ``where`` drops stays quiet.
+    Callers run under ``np.errstate(all="ignore")``: a sweep is one context."""
+    node = values.graph.nodes[i]
+    op = node.op
+    vals = values.vals
+    args = [vals[a] for a in node.args]
+    extra = node.xextra
+    if op.kink is not None:
+        _announce_kink(values, i, args, extra, through)
+    return op.d(values.xp, vals[i], *args, *extra)  # type: ignore[misc]
+
+
+def _announce_kink(values: Values, i: int, args, extra, through) -> None:
     g = values.graph
     node = g.nodes[i]
-    op = node.op
-    args = [values.vals[a] for a in node.args]
-    extra = node.extra()
-    if op.kink is not None and np.any(op.kink[0](*args, *extra) & np.logical_and(weight, values.live(i))):
-        values.warn(("kink", i), f"{g.snippet(i)}: {op.kink[1]}", node.span)
-    assert op.d is not None
-    with np.errstate(all="ignore"):
-        return op.d(values.xp, values.vals[i], *args, *extra)
+    assert node.op.kink is not None
+    hit = node.op.kink[0](*args, *extra)
+    if not anywhere(hit):
+        return
+    if through:
+        hit = hit & np.logical_or.reduce([np.not_equal(t, 0) for t in through])
+    if np.any(hit & np.asarray(values.live(i))):
+        values.warn(("kink", i), f"{g.snippet(i)}: {node.op.kink[1]}", node.span)
 
 
-def times(a: Any, p: Any) -> Any:
+def times(a: Any, p: Any, careful: bool = True) -> Any:
     """``a · p`` for a chain-rule term, with 0 · (inf or NaN) = 0: a zero adjoint or
-    tangent contributes nothing, so a branch ``where`` drops stays exactly zero."""
+    tangent contributes nothing, so a branch ``where`` drops stays exactly zero.
+
+    Over many points the sweeps first run with ``careful=False`` (a plain
+    product, no extra pass over the arrays) and are redone carefully only if a
+    result came out non-finite."""
     if isinstance(p, float):
         if p == 1.0:
             return a
         if p == -1.0:
             return -a
+    if type(a) is np.float64 and a == 1.0:
+        return p  # the seed: nothing to multiply
+    if not careful:
+        return a * p
     if isinstance(a, Dual) or isinstance(p, Dual):
         return dual_times(a, p)  # the convention applied to each part of the product
-    with np.errstate(all="ignore"):
-        r = a * p
+    r = a * p
     if np.ndim(r) == 0:
-        if (r != r or r in (np.inf, -np.inf)) and (a == 0 or p == 0):
+        if not math.isfinite(r) and (a == 0 or p == 0):
             return np.float64(0.0)
         return r
     if not np.all(np.isfinite(r)):

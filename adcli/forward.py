@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .evaluate import Values, partials, times
+from .evaluate import Values, all_finite, is_batch, partials, times
 
 
 @dataclass
@@ -25,16 +25,28 @@ class TangentStep:
 
 def jvp(values: Values, direction: list[Any], record: bool = False) -> tuple[list[Any], list[TangentStep]]:
     """Tangents of every node for the input direction ``direction`` (None = 0)."""
+    with np.errstate(all="ignore"):
+        if record or not is_batch(values):
+            return _sweep(values, direction, record, careful=True)
+        tan, steps = _sweep(values, direction, False, careful=False)
+        if not all_finite([tan[o] for o in values.graph.outputs]):
+            tan, steps = _sweep(values, direction, False, careful=True)  # apply 0·inf = 0
+        return tan, steps
+
+
+def _sweep(values: Values, direction: list[Any], record: bool, careful: bool):
     g = values.graph
     tan: list[Any] = [None] * len(g.nodes)
     for i, d in zip(g.inputs, direction):
         tan[i] = d
     steps: list[TangentStep] = []
     for i, node in enumerate(g.nodes):
-        if node.op.arity == 0 or all(tan[a] is None for a in node.args):
+        if node.op.arity == 0:
             continue
-        live = [tan[a] for a in node.args if tan[a] is not None]
-        ps = partials(values, i, np.logical_or.reduce([t != 0 for t in live]) if len(live) > 1 else live[0] != 0)
+        through = [tan[a] for a in node.args if tan[a] is not None]
+        if not through:
+            continue
+        ps = partials(values, i, through)
         total = None
         terms = []
         for k, a in enumerate(node.args):
@@ -42,7 +54,7 @@ def jvp(values: Values, direction: list[Any], record: bool = False) -> tuple[lis
             if t is None:
                 continue
             p = ps[k]
-            c = times(t, p)
+            c = times(t, p, careful)
             total = c if total is None else total + c
             if record:
                 terms.append((k, a, p, t))

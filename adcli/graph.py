@@ -18,7 +18,7 @@ from .ops import OPS, Op
 
 
 class Node:
-    __slots__ = ("op", "args", "param", "span", "name", "label")
+    __slots__ = ("op", "args", "param", "span", "name", "label", "xextra")
 
     def __init__(self, op: Op, args: tuple[int, ...], param: Any, span: tuple[int, int]):
         self.op = op
@@ -27,13 +27,15 @@ class Node:
         self.span = span  # [start, end) of its first occurrence in the source
         self.name: str | None = None  # display name: input name, step name or v<k>
         self.label: str | None = None  # how a constant is written
+        # what evaluation passes after the arguments: the parameter, if the op takes one
+        self.xextra: tuple = (param,) if op.param and op.name != "input" else ()
 
     @property
     def is_leaf(self) -> bool:
         return self.op.arity == 0
 
     def extra(self) -> tuple:
-        return (self.param,) if self.op.param and self.op.name != "input" else ()
+        return self.xextra
 
 
 class Graph:

@@ -535,3 +535,592 @@ def graph_output(drawing, fmt: str, digits: int) -> str:
     if fmt not in renderers:
         raise AdcliError("usage", f"unknown --format {fmt!r}: use text, dot or mermaid")
     return renderers[fmt](drawing, digits)
+
+
+# -- jvp, vjp, jacobian, hessian, hvp, implicit -------------------------------------------
+
+
+def matrix_text(corner: str, col_labels: list[str], row_labels: list[str], cells: list[list[str]],
+                width: int | None = None) -> str:
+    """A labelled table of numbers, each column aligned on the decimal points. Columns
+    that do not fit ``width`` (default: the terminal, 80 when piped) continue in a
+    further block below, with the row labels repeated."""
+    width = width or _width()
+    lw = max([len(corner)] + [len(r) for r in row_labels])
+    cols = []
+    for j, head in enumerate(col_labels):
+        entries = [row[j] for row in cells]
+        wi = max([_int_width(s) for s in entries] or [0])
+        wf = max([len(s) - _int_width(s) for s in entries] or [0])
+        shown = [" " * (wi - _int_width(s)) + s + " " * (wf - (len(s) - _int_width(s))) for s in entries]
+        w = max(len(head), wi + wf)
+        cols.append((head.rjust(w), [s.rjust(w) for s in shown], w))
+    blocks, current, used = [], [], lw
+    for col in cols:
+        if current and used + 3 + col[2] > width:
+            blocks.append(current)
+            current, used = [], lw
+        current.append(col)
+        used += 3 + col[2]
+    blocks.append(current)
+    out = []
+    for block in blocks:
+        lines = [corner.ljust(lw) + "".join("   " + h for h, _, _ in block)]
+        for i, label in enumerate(row_labels):
+            lines.append(label.ljust(lw) + "".join("   " + shown[i] for _, shown, _ in block))
+        out.append("\n".join(line.rstrip() for line in lines))
+    return "\n\n".join(out)
+
+
+def _f_letter(g, prefer: str = "f") -> str:
+    names = set(g.input_names)
+    return next(c for c in (prefer, "f", "y", "out", "_f") if c not in names and not any(
+        n.startswith(c) and n[len(c):].isdigit() for n in names))
+
+
+def output_names(g, prefer: str = "f") -> list[str]:
+    """f for one output, f1, f2... for several (another letter if an input is called f)."""
+    f = _f_letter(g, prefer)
+    return [f] if len(g.outputs) == 1 else [f"{f}{k + 1}" for k in range(len(g.outputs))]
+
+
+def _value_doc(values: list[Any]) -> Any:
+    return values[0] if len(values) == 1 else list(values)
+
+
+def _column(label: str, entries: list[Any], digits: int) -> tuple[str, list[str]]:
+    return label, [fmt_value(e, digits) for e in entries]
+
+
+def _table(corner: str, row_labels: list[str], columns: list[tuple[str, list[str]]]) -> str:
+    cells = [[col[1][i] for col in columns] for i in range(len(row_labels))]
+    return matrix_text(corner, [c[0] for c in columns], row_labels, cells)
+
+
+def _sweeps(k: int, what: str) -> str:
+    return f"{k} {what} sweep{'s' if k != 1 else ''}"
+
+
+# jvp ---------------------------------------------------------------------------
+
+
+def jvp_json(result) -> dict:
+    p = result.problem
+    names = p.inputs
+    return {
+        "inputs": names,
+        "point": p.point_dict(),
+        "wrt": [names[k] for k in result.wrt],
+        "direction": list(result.direction),
+        "value": _value_doc(result.value),
+        "jvp": list(result.jvp),
+        "sweeps": result.sweeps,
+        "mode": "forward",
+        "warnings": warnings_json(result.warnings),
+    }
+
+
+def jvp_text(result, digits: int) -> str:
+    names = result.problem.inputs
+    outs = output_names(result.problem.graph)
+    return "\n\n".join([
+        _table("", [names[k] for k in result.wrt], [_column("v", result.direction, digits)]),
+        _table("", outs, [_column("value", result.value, digits), _column("J·v", result.jvp, digits)]),
+        _sweeps(result.sweeps, "forward"),
+    ])
+
+
+# vjp ---------------------------------------------------------------------------
+
+
+def vjp_json(result) -> dict:
+    p = result.problem
+    names = p.inputs
+    return {
+        "inputs": names,
+        "point": p.point_dict(),
+        "cotangent": list(result.cotangent),
+        "value": _value_doc(result.value),
+        "vjp": {names[k]: g for k, g in zip(result.wrt, result.vjp)},
+        "sweeps": result.sweeps,
+        "mode": "reverse",
+        "warnings": warnings_json(result.warnings),
+    }
+
+
+def vjp_text(result, digits: int) -> str:
+    names = result.problem.inputs
+    outs = output_names(result.problem.graph)
+    return "\n\n".join([
+        _table("", outs, [_column("value", result.value, digits), _column("u", result.cotangent, digits)]),
+        _table("", [names[k] for k in result.wrt], [_column("uᵀ·J", result.vjp, digits)]),
+        _sweeps(result.sweeps, "reverse"),
+    ])
+
+
+# jacobian ------------------------------------------------------------------------
+
+
+def jacobian_json(result) -> dict:
+    p = result.problem
+    names = p.inputs
+    return {
+        "inputs": names,
+        "point": p.point_dict(),
+        "wrt": [names[k] for k in result.wrt],
+        "value": list(result.value),
+        "jacobian": [list(row) for row in result.jacobian],
+        "sweeps": result.sweeps,
+        "mode": result.mode,
+        "requested_mode": result.requested,
+        "reason": result.reason,
+        "warnings": warnings_json(result.warnings),
+    }
+
+
+def jacobian_sweeps_line(result) -> str:
+    per = "input" if result.mode == "forward" else "output"
+    line = f"{result.mode} mode: {result.sweeps} sweep{'s' if result.sweeps != 1 else ''}, one per {per}"
+    return f"{line}\nauto: {result.reason}" if result.requested == "auto" else line
+
+
+def jacobian_text(result, digits: int) -> str:
+    names = result.problem.inputs
+    outs = output_names(result.problem.graph)
+    cols = [_column(f"∂/∂{names[k]}", [row[j] for row in result.jacobian], digits)
+            for j, k in enumerate(result.wrt)]
+    table = _table("", outs, cols) if cols else "(no inputs to differentiate with respect to)"
+    return table + "\n\n" + jacobian_sweeps_line(result)
+
+
+# hessian and hvp --------------------------------------------------------------------
+
+
+def hessian_json(result) -> dict:
+    p = result.problem
+    names = p.inputs
+    return {
+        "inputs": names,
+        "point": p.point_dict(),
+        "wrt": [names[k] for k in result.wrt],
+        "value": result.value,
+        "gradient": {names[k]: g for k, g in zip(result.wrt, result.gradient)},
+        "hessian": [list(row) for row in result.hessian],
+        "sweeps": result.sweeps,
+        "mode": "forward-over-reverse",
+        "warnings": warnings_json(result.warnings),
+    }
+
+
+def _value_and_gradient(result, digits: int) -> str:
+    names = result.problem.inputs
+    f = output_names(result.problem.graph)[0]
+    rows = [(f, fmt_value(result.value, digits))]
+    rows += [(f"∂{f}/∂{names[k]}", fmt_value(g, digits)) for k, g in zip(result.wrt, result.gradient)]
+    return aligned(rows)
+
+
+def hessian_text(result, digits: int) -> str:
+    names = result.problem.inputs
+    f = output_names(result.problem.graph)[0]
+    labels = [f"∂{names[k]}" for k in result.wrt]
+    cols = [_column(labels[j], [row[j] for row in result.hessian], digits) for j in range(len(labels))]
+    parts = [_value_and_gradient(result, digits)]
+    if cols:
+        parts.append(_table(f"∂²{f}", labels, cols))
+    parts.append(f"forward-over-reverse: {_sweeps(result.sweeps, 'reverse')} on dual numbers, "
+                 "one Hessian-vector product per input")
+    return "\n\n".join(parts)
+
+
+def hvp_json(result) -> dict:
+    p = result.problem
+    names = p.inputs
+    return {
+        "inputs": names,
+        "point": p.point_dict(),
+        "wrt": [names[k] for k in result.wrt],
+        "direction": list(result.direction),
+        "value": result.value,
+        "gradient": {names[k]: g for k, g in zip(result.wrt, result.gradient)},
+        "hvp": {names[k]: h for k, h in zip(result.wrt, result.hvp)},
+        "sweeps": result.sweeps,
+        "mode": "forward-over-reverse",
+        "warnings": warnings_json(result.warnings),
+    }
+
+
+def hvp_text(result, digits: int) -> str:
+    names = result.problem.inputs
+    return "\n\n".join([
+        _value_and_gradient(result, digits),
+        _table("", [names[k] for k in result.wrt],
+               [_column("v", result.direction, digits), _column("H·v", result.hvp, digits)]),
+        "forward-over-reverse: 1 reverse sweep on dual numbers; H is not formed",
+    ])
+
+
+# implicit ------------------------------------------------------------------------------
+
+
+def implicit_json(result) -> dict:
+    p = result.problem
+    names = p.inputs
+    ys = [names[k] for k in result.solve]
+    xs = [names[k] for k in result.wrt]
+    doc = {
+        "inputs": names,
+        "point": p.point_dict(),
+        "solve": ys,
+        "wrt": xs,
+        "value": _value_doc(result.value),
+        "F_y": [list(r) for r in result.F_y],
+        "F_x": [list(r) for r in result.F_x],
+        "derivative": {y: {x: result.derivative[i][j] for j, x in enumerate(xs)} for i, y in enumerate(ys)},
+        "newton": None,
+        "warnings": warnings_json(result.warnings),
+    }
+    if result.newton is not None:
+        doc["newton"] = {"start": dict(zip(ys, result.newton.start)), "iterations": result.newton.iterations,
+                         "residual": result.newton.residual}
+    return doc
+
+
+def implicit_text(result, digits: int) -> str:
+    names = result.problem.inputs
+    ys = [names[k] for k in result.solve]
+    xs = [names[k] for k in result.wrt]
+    m = len(ys)
+    parts = []
+    if result.newton is not None:
+        nw = result.newton
+        solved = ", ".join(f"{y} = {fmt_value(result.problem.point[k], digits)}"
+                           for y, k in zip(ys, result.solve))
+        start = ", ".join(f"{y} = {fmt_value(s, digits)}" for y, s in zip(ys, nw.start))
+        parts.append(f"Newton: {solved} after {nw.iterations} iteration{'s' if nw.iterations != 1 else ''} "
+                     f"from {start} (max |F| = {fmt_value(nw.residual, 3)})")
+    if m == 1:
+        y = ys[0]
+        rows = [("F", fmt_value(result.value[0], digits))]
+        rows += [(f"F_{x}", fmt_value(result.F_x[0][j], digits)) for j, x in enumerate(xs)]
+        rows.append((f"F_{y}", fmt_value(result.F_y[0][0], digits)))
+        lines = [aligned(rows)]
+        d = "d" if len(xs) == 1 else "∂"
+        lines.append("\n".join(f"{d}{y}/{d}{x} = -F_{x}/F_{y} = {fmt_value(result.derivative[0][j], digits)}"
+                               for j, x in enumerate(xs)))
+        parts += lines
+    else:
+        eqs = [f"F{i + 1}" for i in range(m)]
+        parts.append(_table("", eqs, [_column("value", result.value, digits)]))
+        parts.append(_table("F_y", eqs, [_column(f"∂/∂{y}", [r[j] for r in result.F_y], digits)
+                                        for j, y in enumerate(ys)]))
+        if xs:
+            parts.append(_table("F_x", eqs, [_column(f"∂/∂{x}", [r[j] for r in result.F_x], digits)
+                                            for j, x in enumerate(xs)]))
+            ylabel, xlabel = f"({', '.join(ys)})", (xs[0] if len(xs) == 1 else f"({', '.join(xs)})")
+            parts.append(f"d{ylabel}/d{xlabel} = -F_y⁻¹ F_x:\n"
+                         + _table("", ys, [_column(f"∂/∂{x}", [r[j] for r in result.derivative], digits)
+                                           for j, x in enumerate(xs)]))
+    if not xs:
+        parts.append("(no other inputs: nothing to differentiate with respect to)")
+    return "\n\n".join(parts)
+
+
+# explanations (--trace, --steps) for jvp, vjp, jacobian, hvp and hessian --------------------
+
+
+def _full_direction(result) -> list[Any]:
+    """The seed tangent of every input (None where it is not differentiated)."""
+    full: list[Any] = [None] * len(result.problem.inputs)
+    for k, d in zip(result.wrt, result.direction):
+        full[k] = d
+    return full
+
+
+def _forward_block(values, direction: list[Any], steps, digits: int, head: str = "") -> str:
+    from . import explain
+
+    lines = [head + explain.seed_line(values.graph, direction, digits)]
+    return "\n".join(lines + ["  " + b for b in explain.tangent_lines(values, steps, digits)])
+
+
+def _reverse_block(values, steps, digits: int, head: str = "") -> str:
+    from . import explain
+
+    return "\n".join(([head] if head else []) + explain.adjoint_lines(values, steps, digits))
+
+
+def jvp_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+    from . import explain
+
+    values = result.problem.values
+    parts = []
+    if trace:
+        rows = explain.trace_rows(values, None, [result.tangents])
+        parts.append(trace_text(rows, digits, None, [explain.dot("v")]))
+    if steps:
+        parts.append(_forward_block(values, _full_direction(result), result.tangent_steps or [], digits))
+    parts.append(jvp_text(result, digits))
+    return "\n\n".join(parts)
+
+
+def jvp_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
+    from . import explain
+
+    doc = jvp_json(result)
+    values = result.problem.values
+    if trace:
+        doc["trace"] = trace_json(explain.trace_rows(values, None, [result.tangents]))
+    if steps:
+        doc["steps"] = tangent_steps_json(values, result.tangent_steps or [])
+    return doc
+
+
+def vjp_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+    from . import explain
+
+    values = result.problem.values
+    parts = []
+    if trace:
+        parts.append(trace_text(explain.trace_rows(values, [result.adjoints]), digits))
+    if steps:
+        parts.append(_reverse_block(values, result.adjoint_steps or [], digits))
+    parts.append(vjp_text(result, digits))
+    return "\n\n".join(parts)
+
+
+def vjp_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
+    from . import explain
+
+    doc = vjp_json(result)
+    values = result.problem.values
+    if trace:
+        doc["trace"] = trace_json(explain.trace_rows(values, [result.adjoints]))
+    if steps:
+        doc["steps"] = adjoint_steps_json(values, result.adjoint_steps or [])
+    return doc
+
+
+def _jacobian_headers(result) -> tuple[list[str] | None, list[str] | None]:
+    from .explain import bar, dot
+
+    names = result.problem.inputs
+    if result.mode == "forward":
+        return None, [f"{dot('v')} (∂/∂{names[k]})" for k in result.wrt]
+    outs = output_names(result.problem.graph, "y")
+    return [f"{bar('v')} ({o})" for o in outs], None
+
+
+def jacobian_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+    from . import explain
+
+    values = result.problem.values
+    names = result.problem.inputs
+    parts = []
+    if trace:
+        rows = explain.trace_rows(values, result.adjoints, result.tangents)
+        parts.append(trace_text(rows, digits, *_jacobian_headers(result)))
+    if steps:
+        blocks = []
+        if result.mode == "forward":
+            for j, (k, st) in enumerate(zip(result.wrt, result.tangent_steps or [])):
+                direction = [1.0 if q == k else None for q in range(len(names))]
+                blocks.append(_forward_block(values, direction, st, digits,
+                                             f"sweep {j + 1} of {result.sweeps}: "))
+        else:
+            outs = output_names(result.problem.graph, "y")
+            for i, st in enumerate(result.adjoint_steps or []):
+                blocks.append(_reverse_block(values, st, digits, f"sweep {i + 1} of {result.sweeps}, for {outs[i]}:"))
+        parts.append("\n\n".join(blocks))
+    parts.append(jacobian_text(result, digits))
+    return "\n\n".join(parts)
+
+
+def jacobian_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
+    from . import explain
+
+    doc = jacobian_json(result)
+    values = result.problem.values
+    if trace:
+        doc["trace"] = trace_json(explain.trace_rows(values, result.adjoints, result.tangents))
+    if steps:
+        if result.mode == "forward":
+            doc["steps"] = [tangent_steps_json(values, st) for st in result.tangent_steps or []]
+        else:
+            doc["steps"] = [adjoint_steps_json(values, st) for st in result.adjoint_steps or []]
+    return doc
+
+
+# forward-over-reverse: every number is a dual number a + bε -------------------------------
+
+
+def _scalar(x: Any) -> Any:
+    a = np.asarray(x, dtype=float)
+    return a.reshape(-1)[0] if a.size == 1 else a
+
+
+def _parts(x: Any) -> tuple[Any, Any]:
+    from .dual import primal, tangent
+
+    if x is None:
+        return 0.0, 0.0
+    return _scalar(primal(x)), _scalar(tangent(x))
+
+
+def dual_text(x: Any, digits: int) -> str:
+    """``(a + bε)``: a value and its tangent along the seeded direction."""
+    a, b = _parts(x)
+    bs = fmt_value(b, digits)
+    sign, bs = ("-", bs[1:]) if bs.startswith("-") else ("+", bs)
+    return f"({fmt_value(a, digits)} {sign} {bs}ε)"
+
+
+def _dual_rows(values, adjoints) -> list[list[Any]]:
+    """Per node: name, definition, value, tangent, adjoint, tangent of the adjoint."""
+    from . import explain
+
+    g = values.graph
+    outs = explain.output_labels(g)
+    rows = []
+    for i in g.rows():
+        node = g.nodes[i]
+        v, vt = _parts(values.vals[i])
+        a, at = _parts(adjoints[i])
+        rows.append([node.name or "", "input" if node.op.name == "input" else g.definition(i), v, vt, a, at,
+                     outs.get(i, "")])
+    return rows
+
+
+def dual_trace_text(values, adjoints, digits: int) -> str:
+    from .explain import bar, dot
+
+    headers = ["node", "definition", "value", dot("v"), bar("v"), dot(bar("v")), ""]
+    body = [[r[0], r[1]] + [fmt_value(x, digits) for x in r[2:6]] + [f"= {r[6]}" if r[6] else ""]
+            for r in _dual_rows(values, adjoints)]
+    return table_text(headers, body, right={2, 3, 4, 5})
+
+
+def dual_trace_json(values, adjoints) -> dict:
+    return {"nodes": [{"name": r[0], "definition": r[1], "value": r[2], "tangent": r[3], "adjoint": r[4],
+                       "adjoint_tangent": r[5], **({"output": r[6]} if r[6] else {})}
+                      for r in _dual_rows(values, adjoints)]}
+
+
+def dual_step_lines(values, steps, digits: int) -> list[str]:
+    """The value pass and the adjoint steps of one forward-over-reverse sweep, on dual numbers."""
+    from . import explain
+
+    g = values.graph
+    outs = explain.output_labels(g)
+    lines = []
+    for i in g.rows():
+        node = g.nodes[i]
+        name = node.name or ""
+        if node.op.name == "input":
+            lines.append(f"{name} = {dual_text(values.vals[i], digits)}")
+        else:
+            lines.append(f"{name} = {g.definition(i)} = {dual_text(values.vals[i], digits)}")
+    current = None
+    for s in steps:
+        if g.is_const(s.target):
+            continue  # a constant's adjoint is never used
+        t = g.nodes[s.target].name or ""
+        if s.source < 0:
+            lines.append(f"{explain.bar(outs.get(s.target, 'y'))} = {explain.bar(t)} = "
+                         f"{dual_text(s.total, digits)}   (seed)")
+            continue
+        src = g.nodes[s.source].name or ""
+        if s.source != current:
+            current = s.source
+            lines.append(f"{src} = {g.definition(s.source)}")
+        formula = explain.partial_formula(g, s.source, s.arg)
+        lines.append(f"  {explain.bar(t)} += {explain.bar(src)} · ∂{src}/∂{t} = {explain.bar(src)} · "
+                     f"{explain._factor(formula)} = {dual_text(s.adjoint, digits)} · {dual_text(s.partial, digits)}"
+                     f" = {dual_text(s.contribution, digits)}   ({explain.bar(t)} = {dual_text(s.total, digits)})")
+    return lines
+
+
+def dual_steps_json(values, steps) -> list[dict]:
+    from .explain import partial_formula
+
+    def d(x):
+        a, b = _parts(x)
+        return {"value": a, "tangent": b}
+
+    g = values.graph
+    out = []
+    for s in steps:
+        if g.is_const(s.target):
+            continue
+        if s.source < 0:
+            out.append({"target": g.nodes[s.target].name, "seed": True, "total": d(s.total)})
+        else:
+            out.append({"target": g.nodes[s.target].name, "source": g.nodes[s.source].name,
+                        "formula": partial_formula(g, s.source, s.arg), "adjoint": d(s.adjoint),
+                        "partial": d(s.partial), "contribution": d(s.contribution), "total": d(s.total)})
+    return out
+
+
+def hvp_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+    parts = []
+    if trace:
+        parts.append(dual_trace_text(result.dual_values, result.adjoints, digits))
+    if steps:
+        parts.append("\n".join(dual_step_lines(result.dual_values, result.adjoint_steps or [], digits)))
+    parts.append(hvp_text(result, digits))
+    return "\n\n".join(parts)
+
+
+def hvp_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
+    doc = hvp_json(result)
+    if trace:
+        doc["trace"] = dual_trace_json(result.dual_values, result.adjoints)
+    if steps:
+        doc["steps"] = dual_steps_json(result.dual_values, result.adjoint_steps or [])
+    return doc
+
+
+def hessian_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+    names = result.problem.inputs
+    blocks = []
+    if trace or steps:
+        for j, k in enumerate(result.wrt):
+            head = f"sweep {j + 1} of {result.sweeps}: direction e_{names[k]} (column ∂/∂{names[k]} of H)"
+            block = [head]
+            values, adjoints = result.sweep_values[j], result.sweep_adjoints[j]
+            if trace:
+                block.append(dual_trace_text(values, adjoints, digits))
+            if steps and result.sweep_steps is not None:
+                block.append("\n".join(dual_step_lines(values, result.sweep_steps[j], digits)))
+            blocks.append("\n".join(block))
+    return "\n\n".join(blocks + [hessian_text(result, digits)])
+
+
+def hessian_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
+    doc = hessian_json(result)
+    if trace:
+        doc["trace"] = [dual_trace_json(v, a) for v, a in zip(result.sweep_values, result.sweep_adjoints)]
+    if steps and result.sweep_steps is not None:
+        doc["steps"] = [dual_steps_json(v, st) for v, st in zip(result.sweep_values, result.sweep_steps)]
+    return doc
+
+
+_DERIVATIVE_RENDERERS = {
+    "jvp": (jvp_explained_text, jvp_explained_json),
+    "vjp": (vjp_explained_text, vjp_explained_json),
+    "jacobian": (jacobian_explained_text, jacobian_explained_json),
+    "hessian": (hessian_explained_text, hessian_explained_json),
+    "hvp": (hvp_explained_text, hvp_explained_json),
+    "implicit": (lambda r, digits, trace=False, steps=False: implicit_text(r, digits),
+                 lambda r, trace=False, steps=False: implicit_json(r)),
+}
+
+
+def derivative_text(kind: str, result, digits: int, trace: bool = False, steps: bool = False) -> str:
+    """Text for jvp, vjp, jacobian, hessian, hvp or implicit (with --trace / --steps)."""
+    return _DERIVATIVE_RENDERERS[kind][0](result, digits, trace, steps)
+
+
+def derivative_json(kind: str, result, trace: bool = False, steps: bool = False) -> dict:
+    """The JSON document for jvp, vjp, jacobian, hessian, hvp or implicit."""
+    return _DERIVATIVE_RENDERERS[kind][1](result, trace, steps)

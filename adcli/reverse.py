@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .evaluate import Values, partials, times
+from .evaluate import Values, all_finite, is_batch, partials, times
 
 
 @dataclass
@@ -30,6 +30,16 @@ class AdjointStep:
 
 def vjp(values: Values, cotangent: list[Any], record: bool = False) -> tuple[list[Any], list[AdjointStep]]:
     """Adjoints of every node for the output cotangent ``cotangent`` (None = 0)."""
+    with np.errstate(all="ignore"):
+        if record or not is_batch(values):
+            return _sweep(values, cotangent, record, careful=True)
+        adj, steps = _sweep(values, cotangent, False, careful=False)
+        if not all_finite([adj[i] for i in values.graph.inputs]):
+            adj, steps = _sweep(values, cotangent, False, careful=True)  # apply 0·inf = 0
+        return adj, steps
+
+
+def _sweep(values: Values, cotangent: list[Any], record: bool, careful: bool):
     g = values.graph
     adj: list[Any] = [None] * len(g.nodes)
     steps: list[AdjointStep] = []
@@ -48,12 +58,12 @@ def vjp(values: Values, cotangent: list[Any], record: bool = False) -> tuple[lis
         node = g.nodes[i]
         if a is None or node.op.arity == 0 or (np.ndim(a) == 0 and a == 0):
             continue  # a zero adjoint passes nothing back (a branch where drops)
-        ps = partials(values, i, a != 0)
+        ps = partials(values, i, [a])
         for k, j in enumerate(node.args):
             p = ps[k]
             if isinstance(p, float) and p == 0.0:
                 continue  # structurally zero (comparison operands of where)
-            _accumulate(j, i, k, a, p, times(a, p))
+            _accumulate(j, i, k, a, p, times(a, p, careful))
     return adj, steps
 
 
