@@ -706,7 +706,9 @@ class _Checker:
         ps = np.array([p for p, _ in pk])
         ks = np.array([kk for _, kk in pk])
         cols_k = np.array([self.pos[kk] for kk in ks])
-        hh = h[ps, ks].copy()
+        # Ridders starts from the central-difference step whatever the method.
+        hh = STEP_SCALE["central"] * np.maximum(1.0, np.abs(X[ps, cols_k]))
+        h0 = hh.copy()
         todo = np.ones(E, dtype=bool)
         for _ in range(RIDDERS_SHRINK):
             _, bad = self._central_at(X, ps[todo], cols_k[todo], hh[todo])
@@ -714,7 +716,7 @@ class _Checker:
             if not np.any(todo):
                 break
             hh[todo] /= 4.0
-        shrunk = hh < h[ps, ks]
+        shrunk = hh < h0
         m = len(self.g.outputs)
         best = np.full((m, E), np.nan)
         err = np.full((m, E), np.inf)

@@ -533,6 +533,232 @@ def implicit_cmd(
     _derivative("implicit", expr, at, compute, as_json, digits)
 
 
+@app.command("check")
+def check_cmd(
+    expr: Annotated[
+        Optional[str],
+        typer.Argument(help="The expression; - reads standard input, @FILE reads a file. Omit it with --cases.",
+                       show_default=False),
+    ] = None,
+    at: AtOpt = None,
+    points: PointsOpt = None,
+    random: Annotated[
+        Optional[int], typer.Option("--random", help="Check at N random points (see --box, --seed).", show_default=False)
+    ] = None,
+    seed: Annotated[
+        Optional[int], typer.Option("--seed", help="Seed for --random points and the dot-product test.",
+                                    show_default=False)
+    ] = None,
+    box: Annotated[str, typer.Option("--box", help="Where --random draws: -2:2 for every input, or x=0:1,y=-1:1.")] = "-2:2",
+    cases: Annotated[
+        Optional[str],
+        typer.Option("--cases", help="A file of cases, one a line: EXPR | x1=1,x2=2 [| GRADIENT] (- = stdin).",
+                     show_default=False),
+    ] = None,
+    grad: Annotated[
+        Optional[list[str]],
+        typer.Option("--grad", help='A hand-derived gradient: "g1, g2, ..." (one per input), or x1="..." '
+                                    "repeated.", show_default=False),
+    ] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="Engine checked: reverse, forward, or both (forward against reverse).")
+    ] = "reverse",
+    wrt: WrtOpt = None,
+    method: Annotated[str, typer.Option("--method", help="Finite differences: central, forward or richardson.")] = "central",
+    step: Annotated[
+        Optional[float],
+        typer.Option("--step", help="Fixed step for every input (default: cbrt(eps)·max(1,|x|) per input for central).",
+                     show_default=False),
+    ] = None,
+    rtol: Annotated[float, typer.Option("--rtol", help="Pass if |ad - ref| <= atol + rtol·|ref|.")] = 1e-6,
+    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the pass rule.")] = 1e-8,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success, only failing rows otherwise.")] = False,
+    as_json: JsonOpt = False,
+    digits: DigitsOpt = 6,
+) -> None:
+    """Check derivatives: AD against finite differences (default), against a
+    hand-derived gradient (--grad), or forward against reverse (--mode both).
+    Exit code 0 when everything passes, 1 when a check fails, 2 for bad input.
+    Points where the expression is undefined are skipped and counted; a point
+    where it is not differentiable (abs at 0...) is reported as a kink.
+
+    Examples:
+
+      adcli check "log((x1+x2)^2+sin(x1*x2))" --at x1=1,x2=2
+
+      adcli check "x^2*sin(x)" --at x=1.3 --grad "2*x*sin(x) + x^2*cos(x)"
+
+      adcli check "x*y^2" --at x=1,y=2 --grad x="y^2" --grad y="2*x*y"
+
+      adcli check "sin(x1)*x2 + exp(x3)" --random 1000 --seed 1 --box -2:2 --quiet
+
+      adcli check "x*y, x+y" --at x=1,y=2 --mode both
+
+      adcli check --cases examples/gradients.cases
+    """
+
+    def action():
+        from . import check, core, render
+
+        opts = check.options(mode, wrt, method, step, rtol, atol, seed)
+        if cases is not None:
+            if expr is not None or at is not None or points is not None or random is not None or grad:
+                raise check.AdcliError("usage", "--cases takes no expression, --at, --points, --random or --grad")
+            text = core.read_expression(cases if cases == "-" else "@" + cases)
+            res = check.run_cases(text, "standard input" if cases == "-" else cases, opts)
+            if as_json:
+                _emit(render.dumps(render.cases_json(res)))
+            else:
+                _emit(render.cases_quiet_text(res, digits) if quiet else render.cases_text(res, digits))
+            return res.exit_code()
+        if expr is None:
+            raise check.AdcliError("usage", "missing the expression (or --cases FILE)",
+                                   hint='adcli check "x^2*sin(x)" --at x=1.3')
+        text = core.read_expression(expr)
+        if points is not None or random is not None:
+            if at is not None:
+                raise check.AdcliError("usage", "give either --at or --points/--random, not both")
+            g, X, source, used_seed = check.load_points(text, points, random, seed, box,
+                                                        expr_from_stdin=expr == "-")
+            opts.seed = used_seed
+            result = check.check_points(g, X, opts, grad, source=source)
+        else:
+            result = check.run_check(core.load(text, at), mode, wrt, method, step, rtol, atol, grad, seed)
+        if as_json:
+            _emit(render.dumps(render.check_json(result)))
+        else:
+            _emit(render.check_quiet_text(result, digits) if quiet else render.check_text(result, digits))
+        return result.exit_code()
+
+    run(action, as_json)
+
+
+@app.command("descend")
+def descend_cmd(
+    expr: ExprArg,
+    at: AtOpt = None,
+    lr: Annotated[
+        Optional[float],
+        typer.Option("--lr", help="Learning rate (gd; default 0.1), or the first step length tried (newton; default 1).",
+                     show_default=False),
+    ] = None,
+    iters: Annotated[int, typer.Option("--iters", min=0, help="At most this many steps.")] = 50,
+    tol: Annotated[float, typer.Option("--tol", help="Stop when the gradient norm or the step is at most this.")] = 1e-8,
+    momentum: Annotated[float, typer.Option("--momentum", help="Heavy-ball momentum in [0, 1) (gd only).")] = 0.0,
+    method: Annotated[str, typer.Option("--method", help="gd (gradient descent) or newton (exact Hessian).")] = "gd",
+    wrt: WrtOpt = None,
+    plot: Annotated[
+        Optional[str],
+        typer.Option("--plot", help="Also draw the path to FILE.png/.svg: on a contour plot for two inputs "
+                                    "(needs matplotlib).", show_default=False),
+    ] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Show every iteration (else the first and last 10).")] = False,
+    as_json: JsonOpt = False,
+    digits: DigitsOpt = 6,
+) -> None:
+    """Gradient descent (or Newton's method) on a scalar EXPR from the point --at:
+    a table of the iterations (point, value, gradient norm, step).
+
+    gd updates x <- x - lr·∇f (with --momentum, v <- momentum·v - lr·∇f; x <- x + v);
+    newton takes x <- x - t·H⁻¹∇f with the exact Hessian, t halved until f
+    decreases. --wrt moves only these inputs; the others stay at their --at
+    values. It stops when ‖∇f‖ or the step is at most --tol, or after --iters
+    steps. A descent that diverges (a value that keeps growing, inf or NaN, a
+    point outside the domain) stops with an error and exit code 2.
+
+    Examples:
+
+      adcli descend "(x-1)^2 + 10*(y+2)^2" --at x=0,y=0 --lr 0.05 --iters 200
+
+      adcli descend "(x-1)^2 + 10*(y+2)^2" --at x=0,y=0 --method newton
+
+      adcli descend "(1-x)^2 + 100*(y-x^2)^2" --at x=-1.2,y=1 --lr 0.001 --momentum 0.9 --iters 2000
+
+      adcli descend "x^2" --at x=1 --lr 1.1          (diverges: lr too large)
+
+      adcli descend "(x-1)^2 + 10*(y+2)^2" --at x=0,y=0 --lr 0.05 --plot path.png
+    """
+
+    def action():
+        from . import core, descend, render
+
+        result = descend.load_descend(core.read_expression(expr), at, lr=lr, iters=iters, tol=tol,
+                                      momentum=momentum, method=method, wrt=wrt)
+        if plot is not None:
+            from .plot import write_descent_image
+
+            write_descent_image(result, plot)
+        _warn(result.warnings, as_json)
+        if as_json:
+            _emit(render.dumps(render.descend_json(result)))
+        else:
+            _emit(render.descend_text(result, digits, show_all))
+            if result.error is not None:
+                sys.stderr.write(render.error_text(result.error) + "\n")
+        return BAD_INPUT if result.error is not None else OK
+
+    run(action, as_json)
+
+
+@app.command("plot")
+def plot_cmd(
+    expr: ExprArg,
+    wrt: Annotated[
+        Optional[str],
+        typer.Option("--wrt", help="The input on the horizontal axis (needed when there are several).",
+                     show_default=False),
+    ] = None,
+    range_: Annotated[str, typer.Option("--range", help="The interval a:b of that input (-pi:pi is fine).")] = "-3:3",
+    at: Annotated[
+        Optional[str],
+        typer.Option("--at", help="Values of the other inputs: y=2,z=pi/4.", show_default=False),
+    ] = None,
+    hessian: Annotated[bool, typer.Option("--hessian", help="Also draw the second derivative ∂²f/∂x².")] = False,
+    output: Annotated[
+        Optional[str],
+        typer.Option("--output", "-o", help="Write an image instead: FILE.png, .svg or .pdf (needs matplotlib: "
+                                            'pip install "adcli[plot]").', show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the samples as JSON (null where f is undefined).")] = False,
+    digits: Annotated[int, typer.Option("--digits", min=1, max=17, help="Significant digits of the axis labels.")] = 3,
+) -> None:
+    """Plot f and ∂f/∂x (with --hessian also ∂²f/∂x²) over --range, the other
+    inputs fixed by --at. In the terminal (at most 80 columns: f in Braille
+    dots, f' as ·, f'' as +) unless --output writes a PNG/SVG/PDF image.
+    Points where f is undefined are gaps; their place is reported under the plot.
+
+    Examples:
+
+      adcli plot "sin(x)*x" --range -6:6
+
+      adcli plot "sin(x)*x" --wrt x --range -6:6 --output plot.png
+
+      adcli plot "log(x)" --range -1:2 --hessian
+
+      adcli plot "x^2*y + y^3" --wrt x --at y=0.5 --range=-2:2
+    """
+
+    def action():
+        from . import core, render
+        from .plot import IMAGE_SAMPLES, MAX_WIDTH, run_plot, text_samples, write_image
+
+        width = min(render._width(), MAX_WIDTH)
+        n = IMAGE_SAMPLES if (output is not None or as_json) else text_samples(width)
+        data = run_plot(core.read_expression(expr), wrt, range_, at, hessian, n)
+        _warn(data.warnings, as_json)
+        if as_json:
+            _emit(render.dumps(render.plot_json(data)))
+        if output is not None:
+            path = write_image(data, output)
+            if not as_json:
+                sys.stderr.write(f"wrote {path}\n")
+        elif not as_json:
+            _emit(render.plot_text(data, digits, width))
+        return OK
+
+    run(action, as_json)
+
+
 def entry() -> None:
     """Console-script entry point."""
     app()

@@ -81,6 +81,26 @@ class DescentResult:
         return self.stopped in ("gradient", "step")
 
     @property
+    def method_text(self) -> str:
+        if self.method == "newton":
+            return "Newton's method" + (f" (first step length {fmt_value(self.lr)})" if self.lr != 1 else "")
+        extra = f", momentum = {fmt_value(self.momentum)}" if self.momentum else ""
+        return f"gradient descent (lr = {fmt_value(self.lr)}{extra})"
+
+    @property
+    def summary(self) -> str:
+        """One sentence: how the descent ended."""
+        k = self.final.k if self.iterations else 0
+        its = f"{k} iteration{'s' if k != 1 else ''} of {self.method_text}"
+        if self.stopped == "diverged":
+            return self.reason
+        if self.converged:
+            return f"converged after {its}: {self.reason}"
+        if self.stopped == "iterations":
+            return f"not converged after {its}: {self.reason}"
+        return f"stopped after {its}: {self.reason}"
+
+    @property
     def inputs(self) -> list[str]:
         return self.problem.inputs
 
@@ -267,10 +287,10 @@ def _gradient_descent(obj: _Objective, result: DescentResult, x: list[float]) ->
         if k > 0:
             _check_growth(obj, result, k, x, value, rising)
         if it.grad_norm <= tol:
-            _stop(result, "gradient", f"converged: ‖∇f‖ = {fmt_value(it.grad_norm, 3)} ≤ tol = {fmt_value(tol)}")
+            _stop(result, "gradient", f"‖∇f‖ = {fmt_value(it.grad_norm, 3)} ≤ tol = {fmt_value(tol)}")
             return
         if step is not None and step <= tol:
-            _stop(result, "step", f"converged: the last step was {fmt_value(step, 3)} ≤ tol = {fmt_value(tol)}")
+            _stop(result, "step", f"the last step was {fmt_value(step, 3)} ≤ tol = {fmt_value(tol)}")
             return
         if k == result.max_iters:
             break
@@ -280,8 +300,7 @@ def _gradient_descent(obj: _Objective, result: DescentResult, x: list[float]) ->
         for q, p in enumerate(result.wrt):
             x[p] = float(x[p] + velocity[q])
         step = _norm(velocity)
-    _stop(result, "iterations", f"stopped after {result.max_iters} iterations without converging: "
-                                f"‖∇f‖ = {fmt_value(result.final.grad_norm, 3)} > tol = {fmt_value(tol)}")
+    _stop(result, "iterations", f"‖∇f‖ = {fmt_value(result.final.grad_norm, 3)} > tol = {fmt_value(tol)}")
 
 
 def _stop(result: DescentResult, stopped: str, reason: str) -> None:
@@ -319,10 +338,10 @@ def _newton(obj: _Objective, result: DescentResult, x: list[float]) -> None:
         if k > 0:
             _check_growth(obj, result, k, x, value, 0)
         if it.grad_norm <= tol:
-            _stop(result, "gradient", f"converged: ‖∇f‖ = {fmt_value(it.grad_norm, 3)} ≤ tol = {fmt_value(tol)}")
+            _stop(result, "gradient", f"‖∇f‖ = {fmt_value(it.grad_norm, 3)} ≤ tol = {fmt_value(tol)}")
             return
         if step is not None and step <= tol:
-            _stop(result, "step", f"converged: the last step was {fmt_value(step, 3)} ≤ tol = {fmt_value(tol)}")
+            _stop(result, "step", f"the last step was {fmt_value(step, 3)} ≤ tol = {fmt_value(tol)}")
             return
         if k == result.max_iters:
             break
@@ -347,7 +366,7 @@ def _newton(obj: _Objective, result: DescentResult, x: list[float]) -> None:
                 break
             t /= 2
         else:
-            _stop(result, "no-decrease", f"stopped: no step along the Newton direction decreases f any further "
+            _stop(result, "no-decrease", f"no step along the Newton direction decreases f any further "
                                          f"(‖∇f‖ = {fmt_value(it.grad_norm, 3)}; at a minimum to rounding?)")
             return
         notes = []
@@ -358,5 +377,4 @@ def _newton(obj: _Objective, result: DescentResult, x: list[float]) -> None:
         note = ", ".join(notes)
         x = trial
         step = t * _norm(d)
-    _stop(result, "iterations", f"stopped after {result.max_iters} iterations without converging: "
-                                f"‖∇f‖ = {fmt_value(result.final.grad_norm, 3)} > tol = {fmt_value(tol)}")
+    _stop(result, "iterations", f"‖∇f‖ = {fmt_value(result.final.grad_norm, 3)} > tol = {fmt_value(tol)}")

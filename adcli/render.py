@@ -804,11 +804,11 @@ def implicit_text(result, digits: int) -> str:
         rows = [("F", fmt_value(result.value[0], digits))]
         rows += [(f"F_{x}", fmt_value(result.F_x[0][j], digits)) for j, x in enumerate(xs)]
         rows.append((f"F_{y}", fmt_value(result.F_y[0][0], digits)))
-        lines = [aligned(rows)]
+        parts.append(aligned(rows))
         d = "d" if len(xs) == 1 else "∂"
-        lines.append("\n".join(f"{d}{y}/{d}{x} = -F_{x}/F_{y} = {fmt_value(result.derivative[0][j], digits)}"
-                               for j, x in enumerate(xs)))
-        parts += lines
+        if xs:
+            parts.append("\n".join(f"{d}{y}/{d}{x} = -F_{x}/F_{y} = {fmt_value(result.derivative[0][j], digits)}"
+                                    for j, x in enumerate(xs)))
     else:
         eqs = [f"F{i + 1}" for i in range(m)]
         parts.append(_table("", eqs, [_column("value", result.value, digits)]))
@@ -901,14 +901,21 @@ def vjp_explained_json(result, trace: bool = False, steps: bool = False) -> dict
     return doc
 
 
+def _explain_output_names(g) -> list[str]:
+    """The outputs as the trace and the steps call them (y1, y2...)."""
+    from .explain import output_labels
+
+    labels = output_labels(g)
+    return [labels.get(o, "y") for o in g.outputs]
+
+
 def _jacobian_headers(result) -> tuple[list[str] | None, list[str] | None]:
     from .explain import bar, dot
 
     names = result.problem.inputs
     if result.mode == "forward":
         return None, [f"{dot('v')} (∂/∂{names[k]})" for k in result.wrt]
-    outs = output_names(result.problem.graph, "y")
-    return [f"{bar('v')} ({o})" for o in outs], None
+    return [f"{bar('v')} ({o})" for o in _explain_output_names(result.problem.graph)], None
 
 
 def jacobian_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
@@ -928,7 +935,7 @@ def jacobian_explained_text(result, digits: int, trace: bool = False, steps: boo
                 blocks.append(_forward_block(values, direction, st, digits,
                                              f"sweep {j + 1} of {result.sweeps}: "))
         else:
-            outs = output_names(result.problem.graph, "y")
+            outs = _explain_output_names(result.problem.graph)
             for i, st in enumerate(result.adjoint_steps or []):
                 blocks.append(_reverse_block(values, st, digits, f"sweep {i + 1} of {result.sweeps}, for {outs[i]}:"))
         parts.append("\n\n".join(blocks))
@@ -1124,3 +1131,338 @@ def derivative_text(kind: str, result, digits: int, trace: bool = False, steps: 
 def derivative_json(kind: str, result, trace: bool = False, steps: bool = False) -> dict:
     """The JSON document for jvp, vjp, jacobian, hessian, hvp or implicit."""
     return _DERIVATIVE_RENDERERS[kind][1](result, trace, steps)
+
+
+# -- check -----------------------------------------------------------------------------
+
+_CHECK_MARK = {"pass": "ok", "fail": "FAIL", "kink": "kink", "skip": "skip"}
+
+
+def _err(e: float) -> str:
+    e = float(e)
+    if e != e:
+        return "NaN"
+    if e == 0:
+        return "0"
+    if e == float("inf"):
+        return "inf"
+    return f"{e:.1e}"
+
+
+def _check_reference(result) -> str:
+    """What the AD derivatives were checked against, in words."""
+    if result.against == "grad":
+        return "the --grad formula"
+    if result.against == "forward":
+        return "forward mode"
+    return f"{result.method} differences"
+
+
+def _check_columns(result, digits: int, row) -> tuple[list[str], list[str]]:
+    """Headers and cells of the value columns for one row's kind of check."""
+    v = lambda x: fmt_value(x, digits)  # noqa: E731
+    if result.against == "grad":
+        return ["AD", "your formula", "FD"], [v(row.ad), v(row.expected), v(row.fd)]
+    if result.against == "forward":
+        if result.dot:
+            return ["(uᵀJ)·v", "u·(Jv)"], [v(row.ad), v(row.forward)]
+        return ["reverse", "forward"], [v(row.ad), v(row.forward)]
+    return ["AD", f"{result.method} FD"], [v(row.ad), v(row.fd)]
+
+
+def check_failure_line(result, row, digits: int, prefix: str = "") -> str:
+    """One self-contained line naming the derivative, the point and both values."""
+    v = lambda x: fmt_value(x, digits)  # noqa: E731
+    where = result.point_text(row.point_index, digits)
+    if result.against == "grad":
+        what = f"AD {v(row.ad)} but your formula gives {v(row.expected)}"
+    elif result.against == "forward":
+        what = f"reverse mode {v(row.ad)} but forward mode {v(row.forward)}"
+    else:
+        what = f"AD {v(row.ad)} but {result.method} differences give {v(row.fd)}"
+    line = f"{prefix}FAIL {result.label(row)} at {where}: {what} (abs err {_err(row.abs_err)}, rel err {_err(row.rel_err)})"
+    return line + (f"; {row.note}" if row.note else "")
+
+
+def _tolerance_text(result) -> str:
+    return f"rtol {result.rtol:g}, atol {result.atol:g}"
+
+
+def _check_summary(result, digits: int) -> str:
+    n = len(result.rows)
+    nf, nk, ns = result.count("fail"), result.count("kink"), result.count("skip")
+    noun = "dot-product tests" if result.dot else "derivatives"
+    extra = ""
+    if nk:
+        extra += f", {nk} at or near a kink"
+    if ns:
+        extra += f", {ns} not checked"
+    tail = f"{extra} ({_tolerance_text(result)})"
+    if nf:
+        return f"FAIL: {nf} of {n} {noun} disagree with {_check_reference(result)}{tail}"
+    return f"ok: {n - nk - ns} of {n} {noun} agree with {_check_reference(result)}{tail}"
+
+
+def check_text(result, digits: int = 6, max_failures: int = 20) -> str:
+    """The check report: a table of derivatives (one point) or of the worst error
+    per derivative (several points), a summary line, and one line per failure."""
+    out: list[str] = []
+    if result.single:
+        out.append(_check_point_table(result, digits))
+        notes = [f"note: {result.label(r)}: {r.note}" for r in result.rows if r.note and r.status != "fail"]
+        out += notes
+    else:
+        out.append(_check_points_header(result, digits))
+        if result.rows:
+            out.append(_check_points_table(result))
+    out.append(_check_summary(result, digits))
+    fails = result.failures
+    out += [check_failure_line(result, r, digits) for r in fails[:max_failures]]
+    if len(fails) > max_failures:
+        out.append(f"... and {len(fails) - max_failures} more failures (--quiet or --json lists them all)")
+    return "\n".join(out)
+
+
+def check_quiet_text(result, digits: int = 6, prefix: str = "") -> str:
+    """--quiet: nothing when everything passes, else one line per failing derivative."""
+    return "\n".join(check_failure_line(result, r, digits, prefix) for r in result.failures)
+
+
+def _check_point_table(result, digits: int) -> str:
+    if not result.rows:
+        return ""
+    headers, _ = _check_columns(result, digits, result.rows[0])
+    body = []
+    for r in result.rows:
+        _, cells = _check_columns(result, digits, r)
+        body.append([result.label(r), *cells, _err(r.abs_err), _err(r.rel_err), _CHECK_MARK[r.status]])
+    hs = ["", *headers, "abs err", "rel err", ""]
+    return table_text(hs, body, right=set(range(1, len(hs) - 1)))
+
+
+def _check_points_header(result, digits: int) -> str:
+    n, s = result.n_points, len(result.skipped)
+    line = f"{n} point{'s' if n != 1 else ''}" + (f" ({result.source})" if result.source else "")
+    line += f": {n - s} checked"
+    if s:
+        line += f", {s} skipped where the expression is undefined"
+        if result.skip_reason:
+            line += f" (first, {result.skip_reason})"
+    return line
+
+
+def _check_points_table(result) -> str:
+    """Per derivative: the largest errors over the points, where, and the counts."""
+    groups: dict[tuple, list] = {}
+    for r in result.rows:
+        groups.setdefault((r.output, r.input), []).append(r)
+    body = []
+    for rows in groups.values():
+        compared = [r for r in rows if r.status in ("pass", "fail")]
+        worst = max(compared, key=lambda r: (r.rel_err if r.rel_err == r.rel_err else math.inf), default=None)
+        max_abs = max((r.abs_err for r in compared), key=lambda e: e if e == e else math.inf, default=0.0)
+        body.append([
+            result.label(rows[0]),
+            _err(max_abs),
+            _err(worst.rel_err) if worst else "-",
+            f"point {worst.point_index + 1}" if worst is not None and worst.point_index is not None else "-",
+            str(sum(r.status == "fail" for r in rows)),
+            str(sum(r.status == "kink" for r in rows)),
+        ])
+    return table_text(["", "max abs err", "max rel err", "worst at", "fail", "kink"], body, right={1, 2, 4, 5})
+
+
+def check_row_json(result, r) -> dict:
+    d: dict[str, Any] = {"input": r.input, "ad": r.ad, "fd": r.fd, "abs_err": r.abs_err, "rel_err": r.rel_err,
+                         "ok": r.ok, "status": r.status}
+    if r.output is not None:
+        d["output"] = r.output
+    if r.expected is not None:
+        d["expected"] = r.expected
+    if r.forward is not None:
+        d["forward"] = r.forward
+    if r.point_index is not None:
+        d["point_index"] = r.point_index
+        d["at"] = result.point(r.point_index)
+    if r.note:
+        d["note"] = r.note
+    return d
+
+
+def check_json(result) -> dict:
+    """SPEC section 4: {"ok", "rows": [{"input", "ad", "fd", "abs_err", "rel_err", "ok"}...], "rtol", "atol"}."""
+    doc: dict[str, Any] = {
+        "ok": result.ok,
+        "inputs": result.inputs,
+        "against": result.against,
+        "mode": result.mode,
+        "method": result.method,
+        "step": result.step,
+        "rtol": result.rtol,
+        "atol": result.atol,
+    }
+    if result.single:
+        doc["point"] = result.point(None)
+    else:
+        doc.update(points=result.n_points, checked=result.n_points - len(result.skipped),
+                   skipped=len(result.skipped), skipped_points=result.skipped, source=result.source)
+        if result.skip_reason:
+            doc["skip_reason"] = result.skip_reason
+    if result.seed is not None:
+        doc["seed"] = result.seed
+    if result.dot:
+        doc["u"], doc["v"] = result.dot
+    doc["failed"] = result.count("fail")
+    doc["kinks"] = result.count("kink")
+    doc["rows"] = [check_row_json(result, r) for r in result.rows]
+    return doc
+
+
+def _max_rel(result) -> float:
+    errs = [r.rel_err for r in result.rows if r.status in ("pass", "fail")]
+    if not errs:
+        return float("nan")
+    return max(errs, key=lambda e: e if e == e else math.inf)
+
+
+def _clip(s: str, width: int) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
+def cases_text(res, digits: int = 6) -> str:
+    """One row per case, a summary, and a line per failing derivative (file:line: FAIL ...)."""
+    body = []
+    for c in res.cases:
+        r = c.result
+        state = "FAIL" if not r.ok else ("kink" if r.count("kink") else "ok")
+        against = "formula" if r.against == "grad" else ("forward" if r.against == "forward" else "FD")
+        body.append([str(c.line), _clip(c.expression, 28), _clip(c.at, 16), against, _err(_max_rel(r)), state])
+    out = [table_text(["line", "expression", "point", "vs", "max rel err", ""], body, right={0, 4})]
+    n, nf = len(res.cases), sum(not c.result.ok for c in res.cases)
+    tol = f"rtol {res.rtol:g}, atol {res.atol:g}"
+    if nf:
+        out.append(f"FAIL: {nf} of {n} case{'s' if n != 1 else ''} fail ({tol})")
+    else:
+        out.append(f"ok: {n} case{'s' if n != 1 else ''} pass ({tol})")
+    for c in res.cases:
+        q = check_quiet_text(c.result, digits, prefix=f"{res.label}:{c.line}: ")
+        if q:
+            out.append(q)
+    return "\n".join(out)
+
+
+def cases_quiet_text(res, digits: int = 6) -> str:
+    lines = [check_quiet_text(c.result, digits, prefix=f"{res.label}:{c.line}: ") for c in res.cases]
+    return "\n".join(q for q in lines if q)
+
+
+def cases_json(res) -> dict:
+    cases, rows = [], []
+    for c in res.cases:
+        r = c.result
+        cases.append({"line": c.line, "expression": c.expression, "at": c.at, "grad": c.grad, "against": r.against,
+                      "ok": r.ok, "failed": r.count("fail"), "kinks": r.count("kink"), "max_rel_err": _max_rel(r)})
+        for row in r.rows:
+            d = check_row_json(r, row)
+            d["case"] = c.line
+            rows.append(d)
+    return {"ok": res.ok, "cases_file": res.label, "method": res.method, "rtol": res.rtol, "atol": res.atol,
+            "cases": cases, "rows": rows}
+
+
+# -- descend and plot ----------------------------------------------------------------------
+
+DESCEND_SHOWN = 25  # iterations shown in full; more are elided in the middle unless --all
+
+
+def _descend_rows(result, digits: int) -> tuple[list[str], list[list[str]], set[int]]:
+    names = result.inputs
+    has_note = any(it.note for it in result.iterations)
+    headers = ["k"] + [names[p] for p in result.wrt] + ["f", "‖∇f‖", "step"] + (["note"] if has_note else [])
+    rows = []
+    for it in result.iterations:
+        row = [str(it.k)] + [fmt_value(it.point[p], digits) for p in result.wrt]
+        row += [fmt_value(it.value, digits), fmt_value(it.grad_norm, 3),
+                "" if it.step is None else fmt_value(it.step, 3)]
+        if has_note:
+            row.append(it.note)
+        rows.append(row)
+    right = set(range(len(headers) - (1 if has_note else 0)))
+    return headers, rows, right
+
+
+def descend_text(result, digits: int = 6, show_all: bool = False) -> str:
+    """The table of iterations (k, point, f, ‖∇f‖, step), how it stopped, and where."""
+    names = result.inputs
+    headers, rows, right = _descend_rows(result, digits)
+    hidden = 0
+    if not show_all and len(rows) > DESCEND_SHOWN:
+        head, tail = 10, 10
+        hidden = len(rows) - head - tail
+        rows = rows[:head] + [["⋮"] + [""] * (len(headers) - 1)] + rows[-tail:]
+    parts = [table_text(headers, rows, right)]
+    if hidden:
+        parts[0] += f"\n({hidden} iterations not shown; --all shows every one)"
+    if result.error is not None:
+        return "\n\n".join(parts)
+    import textwrap
+
+    fixed = [f"{n}={fmt_value(v, digits)}" for k, (n, v) in enumerate(zip(names, result.final.point))
+             if k not in result.wrt]
+    final = result.final
+    summary = textwrap.wrap(result.summary, 80, break_on_hyphens=False)
+    if fixed:
+        summary.append(f"(fixed: {', '.join(fixed)})")
+    lines = [(names[p], fmt_value(final.point[p], digits)) for p in result.wrt]
+    lines += [("f", fmt_value(final.value, digits)), ("‖∇f‖", fmt_value(final.grad_norm, 3))]
+    parts.append("\n".join(summary))
+    parts.append(aligned(lines))
+    return "\n\n".join(parts)
+
+
+def descend_json(result) -> dict:
+    names = result.inputs
+    moving = [names[p] for p in result.wrt]
+    iterations = []
+    for it in result.iterations:
+        d: dict[str, Any] = {"k": it.k, "point": dict(zip(names, it.point)), "value": it.value,
+                             "gradient": dict(zip(moving, it.gradient)), "grad_norm": it.grad_norm,
+                             "step": it.step}
+        if it.note:
+            d["note"] = it.note
+        iterations.append(d)
+    final = result.final
+    doc: dict[str, Any] = {
+        "inputs": names, "wrt": moving, "method": result.method, "lr": result.lr, "momentum": result.momentum,
+        "tol": result.tol, "iters": result.max_iters, "start": dict(zip(names, result.iterations[0].point)),
+        "point": dict(zip(names, final.point)), "value": final.value, "grad_norm": final.grad_norm,
+        "iterations_done": final.k, "converged": result.converged, "stopped": result.stopped,
+        "reason": result.summary, "iterations": iterations, "warnings": warnings_json(result.warnings),
+    }
+    if result.error is not None:
+        doc["error"] = error_json(result.error)["error"]
+    return doc
+
+
+def plot_text(data, digits: int = 3, width: int | None = None) -> str:
+    """The terminal plot: at most 80 columns (fewer if the terminal is narrower)."""
+    from .plot import MAX_WIDTH, text_plot
+
+    return text_plot(data, min(width or _width(), MAX_WIDTH), digits=digits)
+
+
+def plot_json(data) -> dict:
+    """The samples; null where f is undefined."""
+    def col(a):
+        return [None if not np.isfinite(v) else float(v) for v in np.asarray(a, dtype=np.float64)]
+
+    from .plot import gap_intervals
+
+    doc: dict[str, Any] = {"inputs": data.graph.input_names, "wrt": data.name, "range": [data.lo, data.hi],
+                           "at": data.fixed, "x": col(data.x), "f": col(data.f), "df": col(data.df)}
+    if data.d2f is not None:
+        doc["d2f"] = col(data.d2f)
+    doc["gaps"] = [list(g_) for g_ in gap_intervals(data)]
+    doc["warnings"] = warnings_json(data.warnings)
+    return doc

@@ -838,7 +838,8 @@ def candidates(session: Session, before: str) -> list[tuple[str, str, str]]:
     elif first and first.group(1) == "clear":
         pool = [(n, "defined") for n in session.defs] + [(n, "point") for n in session.point]
     elif first and first.group(1) == "at":
-        pool = [(n, "input") for n in session.known_inputs()]
+        in_value = "=" in _split_top(head[first.end() :])[-1][0]
+        pool = names[-len(FUNCTIONS) - len(CONSTANTS) :] if in_value else [(n, "input") for n in session.known_inputs()]
     elif first and first.group(1) in session.group.commands:
         cmd = session.group.commands[first.group(1)]
         prev = head.split()[-1] if head.split() else ""

@@ -1,0 +1,348 @@
+"""adcli benchmarks: prints a Markdown table of medians and ratios.
+
+    python bench/run.py            # full run (about 5-10 minutes: SymPy is given 120 s)
+    python bench/run.py --quick    # smaller sizes, for a smoke run
+    python bench/run.py --write    # also write bench/RESULTS.md
+
+Every target is a ratio against a baseline measured in the same run, because
+these machines are noisy. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+README_EXPR = "log((x1+x2)^2+sin(x1*x2))"
+ADCLI = shutil.which("adcli") or f"{sys.executable} -m adcli"
+
+
+def median_of(fn, repeats: int, warmup: int = 1) -> tuple[float, float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), min(times)
+
+
+def run_process(cmd: list[str]) -> None:
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+
+
+def fmt_t(s: float) -> str:
+    if s >= 1:
+        return f"{s:.2f} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s * 1e6:.0f} µs"
+
+
+def ok(cond: bool) -> str:
+    return "yes" if cond else "**no**"
+
+
+# -- W1: cold start ------------------------------------------------------------------------
+
+
+def cold_start(repeats: int) -> list[str]:
+    adcli = ADCLI.split()
+    cmds = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        'python -c "import numpy" (baseline)': [sys.executable, "-c", "import numpy"],
+        "adcli --version": adcli + ["--version"],
+        "adcli --help": adcli + ["--help"],
+        f'adcli grad "{README_EXPR}" --at x1=1,x2=2': adcli + ["grad", README_EXPR, "--at", "x1=1,x2=2"],
+    }
+    res = {k: median_of(lambda c=c: run_process(c), repeats) for k, c in cmds.items()}
+    base = res['python -c "import numpy" (baseline)'][0]
+    targets = {"adcli --version": 0.6, "adcli --help": 0.6, f'adcli grad "{README_EXPR}" --at x1=1,x2=2': 1.6}
+    rows = ["| command | median | best | ratio to numpy import | target | met |", "|---|---:|---:|---:|---:|---|"]
+    for k, (m, b) in res.items():
+        t = targets.get(k)
+        rows.append(f"| `{k}` | {fmt_t(m)} | {fmt_t(b)} | {m / base:.2f} | {'≤ %.1f' % t if t else ''} | "
+                    f"{ok(m / base <= t) if t else ''} |")
+    return rows
+
+
+# -- W2: many points -----------------------------------------------------------------------
+
+
+def many_points(n: int, repeats: int) -> list[str]:
+    import numpy as np
+
+    from adcli import evaluate, parse, reverse
+
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.uniform(0.1, 1.7, n), rng.uniform(0.1, 1.7, n)
+
+    def hand_value():
+        return np.log((x1 + x2) ** 2 + np.sin(x1 * x2))
+
+    def hand_grad():
+        s = x1 + x2
+        p = x1 * x2
+        u = s * s + np.sin(p)
+        c = np.cos(p) / u
+        t = 2 * s / u
+        return np.log(u), t + x2 * c, t + x1 * c
+
+    g = parse.parse(README_EXPR)
+
+    def ad_value():
+        return evaluate.evaluate(g, [x1, x2], mask_undefined=True).outputs[0]
+
+    def ad_grad():
+        v = evaluate.evaluate(g, [x1, x2], mask_undefined=True)
+        adj, _ = reverse.vjp(v, [np.float64(1.0)])
+        return v.outputs[0], reverse.input_adjoints(v, adj)
+
+    _, (g1, g2) = ad_grad()
+    _, h1, h2 = hand_grad()
+    err = max(float(np.max(np.abs(g1 - h1))), float(np.max(np.abs(g2 - h2))))
+    res = {name: median_of(f, repeats, warmup=3) for name, f in
+           [("hand value", hand_value), ("hand grad", hand_grad), ("adcli value", ad_value), ("adcli grad", ad_grad)]}
+    peers = _peer_points(x1, x2, repeats)
+    rows = [f"{n:,} points of `{README_EXPR}` (in-process; max |adcli - hand| = {err:.1e}).", "",
+            "| method | value: median (best) | value + gradient: median (best) | ratio grad/value |",
+            "|---|---:|---:|---:|"]
+    rows.append(f"| numpy, hand-written gradient (baseline) | {fmt_t(res['hand value'][0])} ({fmt_t(res['hand value'][1])})"
+                f" | {fmt_t(res['hand grad'][0])} ({fmt_t(res['hand grad'][1])}) | "
+                f"{res['hand grad'][0] / res['hand value'][0]:.2f} |")
+    rows.append(f"| adcli (reverse mode) | {fmt_t(res['adcli value'][0])} ({fmt_t(res['adcli value'][1])})"
+                f" | {fmt_t(res['adcli grad'][0])} ({fmt_t(res['adcli grad'][1])}) | "
+                f"{res['adcli grad'][0] / res['adcli value'][0]:.2f} |")
+    rows += peers
+    r1 = res["adcli grad"][0] / res["hand grad"][0]
+    r2 = res["adcli grad"][0] / res["adcli value"][0]
+    rows += ["", f"- adcli grad / hand-written grad = **{r1:.2f}** (target ≤ 1.5: {ok(r1 <= 1.5)})",
+             f"- adcli grad / adcli value = **{r2:.2f}** (target ≤ 2.5: {ok(r2 <= 2.5)})"]
+    return rows
+
+
+def _peer_points(x1, x2, repeats) -> list[str]:
+    rows = []
+    try:
+        import torch  # type: ignore
+
+        a = torch.tensor(x1, requires_grad=True)
+        b = torch.tensor(x2, requires_grad=True)
+
+        def tgrad():
+            a.grad = b.grad = None
+            f = torch.log((a + b) ** 2 + torch.sin(a * b))
+            f.sum().backward()
+            return f, a.grad, b.grad
+
+        m, best = median_of(tgrad, repeats, 3)
+        rows.append(f"| PyTorch eager (backward on sum) | | {fmt_t(m)} ({fmt_t(best)}) | |")
+    except ImportError:
+        rows.append("| PyTorch | not installed here: see ../shared/peers-results.md (9.4 ms, 2 threads) | | |")
+    try:
+        import jax  # type: ignore
+
+        jax.config.update("jax_enable_x64", True)
+        jnp = jax.numpy
+        vg = jax.jit(jax.vmap(jax.value_and_grad(lambda p, q: jnp.log((p + q) ** 2 + jnp.sin(p * q)),
+                                                 argnums=(0, 1))))
+        a, b = jnp.asarray(x1), jnp.asarray(x2)
+        m, best = median_of(lambda: jax.block_until_ready(vg(a, b)), repeats, 3)
+        rows.append(f"| JAX jit(vmap(value_and_grad)) | | {fmt_t(m)} ({fmt_t(best)}) | |")
+    except ImportError:
+        rows.append("| JAX | not installed here: see ../shared/peers-results.md (25.8 ms) | | |")
+    return rows
+
+
+# -- W3: a large generated expression ------------------------------------------------------
+
+LARGE_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+n = int(sys.argv[1]); what = sys.argv[2]
+text = " + ".join(f"sin(x{i}*x{i+1}) + (x{i}-x{i+1})^2*exp(-x{i}^2/10)" for i in range(1, n))
+out = {"chars": len(text)}
+if what == "lark":
+    from lark import Lark
+    from adcli import parse as P
+    lk = Lark(P.grammar_path().read_text(), parser="lalr", lexer="contextual", postlex=P._NewlinesInParens())
+    t = time.perf_counter(); lk.parse(text); out["seconds"] = time.perf_counter() - t
+elif what == "adcli":
+    from adcli import core, evaluate, parse as P, reverse
+    P._parser()
+    x = np.random.default_rng(0).uniform(-1, 1, n)
+    t = time.perf_counter()
+    g = P.parse(text)
+    t1 = time.perf_counter()
+    vals = evaluate.evaluate(g, [np.float64(v) for v in x])
+    adj, _ = reverse.vjp(vals, [np.float64(1.0)])
+    grad = np.array([float(a) for a in reverse.input_adjoints(vals, adj)])
+    t2 = time.perf_counter()
+    # closed form of the same gradient, vectorised
+    a, b = x[:-1], x[1:]
+    e = np.exp(-a * a / 10)
+    ref = np.zeros(n)
+    ref[:-1] += b * np.cos(a * b) + 2 * (a - b) * e + (a - b) ** 2 * e * (-a / 5)
+    ref[1:] += a * np.cos(a * b) - 2 * (a - b) * e
+    out.update(seconds=t2 - t, parse=t1 - t, grad=t2 - t1, nodes=len(g.nodes),
+               err=float(np.max(np.abs(grad - ref))))
+elif what == "sympy":
+    import sympy
+    from sympy.parsing.sympy_parser import parse_expr
+    t = time.perf_counter()
+    expr = parse_expr(text.replace("^", "**"))
+    xs = [sympy.Symbol(f"x{i}") for i in range(1, n + 1)]
+    grads = [sympy.diff(expr, v) for v in xs]
+    out["seconds"] = time.perf_counter() - t
+out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+print(json.dumps(out))
+"""
+
+
+def _child(n: int, what: str, timeout: float) -> dict:
+    try:
+        p = subprocess.run([sys.executable, "-c", LARGE_CHILD, str(n), what], capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"timeout": timeout}
+    if p.returncode != 0:
+        return {"error": p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit {p.returncode}"}
+    return json.loads(p.stdout)
+
+
+def large(n: int, sympy_timeout: float) -> list[str]:
+    lark = _child(n, "lark", 3600)
+    ad = _child(n, "adcli", 3600)
+    sy = _child(n, "sympy", sympy_timeout)
+    rows = [f"`sum_{{i<{n:,}}} sin(x_i*x_(i+1)) + (x_i-x_(i+1))^2*exp(-x_i^2/10)`: {ad.get('chars', 0):,} characters,"
+            f" {ad.get('nodes', 0):,} graph nodes; gradient max error against the closed form "
+            f"{ad.get('err', float('nan')):.1e}.", "",
+            "| what | time | peak memory |", "|---|---:|---:|",
+            f"| Lark LALR parse to a tree, project grammar (baseline) | {fmt_t(lark['seconds'])} | "
+            f"{lark['peak_rss_gib']:.2f} GiB |",
+            f"| adcli parse + value + gradient | {fmt_t(ad['seconds'])} (parse {fmt_t(ad['parse'])}, "
+            f"value + gradient {fmt_t(ad['grad'])}) | {ad['peak_rss_gib']:.2f} GiB |"]
+    if "timeout" in sy:
+        rows.append(f"| SymPy parse_expr + diff w.r.t. every input | > {sympy_timeout:.0f} s (stopped) | |")
+        sympy_ratio = f"> {sympy_timeout / ad['seconds']:.0f}"
+        sympy_ok = sympy_timeout / ad["seconds"] >= 10
+    else:
+        rows.append(f"| SymPy parse_expr + diff w.r.t. every input | {fmt_t(sy['seconds'])} | "
+                    f"{sy['peak_rss_gib']:.2f} GiB |")
+        sympy_ratio = f"{sy['seconds'] / ad['seconds']:.0f}"
+        sympy_ok = sy["seconds"] / ad["seconds"] >= 10
+    r = ad["seconds"] / lark["seconds"]
+    rows += ["", f"- adcli / Lark alone = **{r:.2f}** (target ≤ 1.3: {ok(r <= 1.3)})",
+             f"- SymPy / adcli = **{sympy_ratio}** (target ≥ 10: {ok(sympy_ok)})",
+             f"- peak memory {ad['peak_rss_gib']:.2f} GiB (target < 2 GB: {ok(ad['peak_rss_gib'] < 1.86)})"]
+    return rows
+
+
+# -- deep expressions and the REPL -----------------------------------------------------------
+
+
+def deep(repeats: int) -> list[str]:
+    import numpy as np
+
+    from adcli import core
+
+    cases = {
+        "100,000 nested parentheses around `x`": "(" * 100_000 + "x" + ")" * 100_000,
+        "`sin(sin(...sin(x)...))`, 10,000 deep": "sin(" * 10_000 + "x" + ")" * 10_000,
+    }
+    rows = ["| expression | parse + value + gradient: median | result |", "|---|---:|---|"]
+    for label, text in cases.items():
+        m, _ = median_of(lambda t=text: core.run_grad(core.load(t, "x=0.5")), repeats)
+        r = core.run_grad(core.load(text, "x=0.5"))
+        if "sin" in text:
+            v, d = 0.5, 1.0
+            for _ in range(10_000):
+                d *= np.cos(v)
+                v = np.sin(v)
+            good = abs(float(r.gradient[0]) - d) <= 1e-12 * abs(d)
+        else:
+            good = float(r.gradient[0]) == 1.0
+        rows.append(f"| {label} | {fmt_t(m)} | {'correct' if good else '**wrong**'} |")
+    return rows
+
+
+def repl(repeats: int) -> list[str]:
+    try:
+        from adcli.repl import Session  # type: ignore[attr-defined]
+    except Exception:  # the REPL exposes no in-process session: measure the command core
+        Session = None
+    import contextlib
+    import io
+
+    if Session is not None:
+        try:
+            s = Session(interactive=False)  # type: ignore[call-arg]
+            s.handle(f"f = {README_EXPR}")
+            s.handle("at x1=1, x2=2")
+
+            def cmd():
+                with contextlib.redirect_stdout(io.StringIO()):
+                    s.handle("grad f")
+
+            m, b = median_of(cmd, repeats * 10, warmup=3)
+            return [f"| `grad f` in the REPL, in-process | {fmt_t(m)} (best {fmt_t(b)}) | target < 5 ms: {ok(m < 5e-3)} |"]
+        except Exception as exc:  # pragma: no cover
+            note = f"(REPL session API not usable: {exc}; measured the command core instead)"
+    else:
+        note = "(measured the command core the REPL calls)"
+    from adcli import core, render
+
+    def cmd2():
+        r = core.run_grad(core.load(README_EXPR, "x1=1,x2=2"))
+        render.grad_text(r, 6)
+
+    m, b = median_of(cmd2, repeats * 10, warmup=3)
+    return [f"| `grad f` {note} | {fmt_t(m)} (best {fmt_t(b)}) | target < 5 ms: {ok(m < 5e-3)} |"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    ap.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
+    args = ap.parse_args()
+    quick = args.quick
+    import numpy
+    import lark
+
+    head = [
+        "# adcli benchmark results", "",
+        f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {platform.machine()}, nproc={os.cpu_count()}, {platform.platform()}",
+        f"- Python {platform.python_version()}, numpy {numpy.__version__}, lark {lark.__version__}",
+        f"- Command: `python bench/run.py{' --quick' if quick else ''}`; medians of repeated runs, "
+        "ratios against a baseline measured in the same run.", "",
+    ]
+    sections = [
+        ("## Cold start (whole process)", cold_start(5 if quick else 15)),
+        ("## Many points: value and gradient", many_points(10**5 if quick else 10**6, 5 if quick else 15)),
+        ("## A large generated expression", large(10**3 if quick else 10**5, 20 if quick else 120)),
+        ("## Deep expressions", deep(1 if quick else 3)),
+        ("## The REPL", ["| command | median | |", "|---|---:|---|"] + repl(5)),
+    ]
+    text = "\n".join(head)
+    for title, rows in sections:
+        text += f"\n{title}\n\n" + "\n".join(rows) + "\n"
+        print(f"\n{title}\n\n" + "\n".join(rows), flush=True)
+    if args.write:
+        (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
+        print(f"\nwrote {HERE / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    main()

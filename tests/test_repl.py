@@ -1,0 +1,517 @@
+"""The REPL's command layer: routing, definitions as a DAG, the point, the mode,
+help and completion generated from the Typer app, the prompt_toolkit loop
+(through pipe input), the scripted mode, and byte-identical output with the CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from hypothesis import given
+from hypothesis import strategies as st
+from prompt_toolkit.history import FileHistory, InMemoryHistory
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from typer.testing import CliRunner
+
+from adcli import repl
+from adcli.cli import app
+from adcli.repl import Line, Session, candidates, run_interactive, run_script
+
+LOG = "log((x1+x2)^2 + sin(x1*x2))"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ADCLI = shutil.which("adcli")
+
+
+def script(text: str, session: Session | None = None) -> int:
+    return run_script(session or Session(), text.splitlines(), "test")
+
+
+def interactive(keys: str, session: Session | None = None, history=None) -> int:
+    """Type ``keys`` into the prompt_toolkit session through a pipe."""
+    with create_pipe_input() as inp:
+        inp.send_text(keys)
+        return run_interactive(session or Session(), input=inp, output=DummyOutput(),
+                               history=history if history is not None else InMemoryHistory())
+
+
+def lines_of(out: str) -> list[str]:
+    return out.splitlines()
+
+
+# -- definitions, the point, commands ------------------------------------------------
+
+
+def test_define_set_point_grad(capsys):
+    rc = script(f"f = {LOG}\nat x1=1, x2=2\ngrad f\n")
+    out = capsys.readouterr()
+    assert rc == 0
+    assert out.out == "f       2.29347\n∂f/∂x1  0.521501\n∂f/∂x2  0.563496\n"
+    assert out.err == ""
+
+
+def test_bare_expression_prints_value_and_gradient(capsys):
+    assert script(f"at x1=1, x2=2\n{LOG}\nf = {LOG}\nf\n") == 0
+    out = capsys.readouterr().out
+    assert out.count("0.521501") == 2 and out.count("0.563496") == 2
+
+
+def test_definitions_compose_as_one_dag_with_names(capsys):
+    s = Session()
+    assert script(f"f = {LOG}\ng = f^2 + x1\nat x1=1, x2=2\ntrace g\n", s) == 0
+    prog, start = s.program("g")
+    assert prog == f"f = {LOG}\ng = f^2 + x1\ng" and prog[start:] == "g"
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    # f is one node of g's graph, shown by name; g is built on it, not on a copy of its text.
+    assert "log(" in rows["f"] and "f^2" in " ".join(rows.values())
+    assert sum("log(" in r for r in rows.values()) == 1
+
+
+def test_composed_gradient_is_right(capsys):
+    import math
+
+    script(f"f = {LOG}\ng = f^2 + x1\nat x1=1, x2=2\ngrad g --json\n")
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    s = 9 + math.sin(2)
+    f = math.log(s)
+    assert doc["value"] == pytest.approx(f * f + 1)
+    assert doc["gradient"]["x1"] == pytest.approx(2 * f * (6 + 2 * math.cos(2)) / s + 1)
+    assert doc["gradient"]["x2"] == pytest.approx(2 * f * (6 + math.cos(2)) / s)
+
+
+def test_declared_input_order(capsys):
+    assert script("h(x2, x1) = x1*x2^2\nat x1=1, x2=3\ngrad h\n") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == ["f", "∂f/∂x2", "∂f/∂x1"]
+    assert out[1].split()[1] == "6" and out[2].split()[1] == "9"
+
+
+def test_declared_input_that_the_body_does_not_use_gets_a_zero_partial(capsys):
+    assert script("f(x, y) = x^2\nat x=3, y=1\ngrad f\n") == 0
+    assert capsys.readouterr().out.splitlines()[1:] == ["∂f/∂x  6", "∂f/∂y  0"]
+
+
+def test_declared_inputs_must_cover_the_body(capsys):
+    assert script("f(x1) = x1 + x3\n") == 1
+    err = capsys.readouterr().err
+    assert "x3 is not among the inputs of f(x1)" in err
+    assert "  f(x1) = x1 + x3\n               ^^" in err
+
+
+def test_redefinition_replaces(capsys):
+    assert script("f = x^2\nf = x^3\nat x=2\ngrad f\n") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "∂f/∂x  12"
+
+
+def test_redefining_a_dependency_changes_its_users(capsys):
+    assert script("f = x^2\ng = 2*f\nf = x^3\nat x=2\ngrad g\n") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "∂f/∂x  24"
+
+
+def test_circular_definitions_are_refused(capsys):
+    s = Session()
+    assert script("f = x^2\ng = f + 1\nf = g * 2\n", s) == 1
+    assert "f would depend on itself through g" in capsys.readouterr().err
+    assert s.defs["f"].body == "x^2"  # the old f stays
+    assert script("k = k + 1\n", s) == 1
+    assert "k refers to itself" in capsys.readouterr().err
+
+
+def test_bare_assignment_of_a_value_says_how_to_set_a_point(capsys):
+    s = Session()
+    assert script("x1 = 1\n", s) == 1
+    err = capsys.readouterr().err
+    assert "the point is set with at" in err and "hint: write: at x1=1" in err
+    assert "x1" not in s.defs and not s.point
+    assert script("x1 = 1, x2 = pi/4\n", s) == 1
+    assert "hint: write: at x1=1, x2=pi/4" in capsys.readouterr().err
+
+
+def test_point_for_one_command_only(capsys):
+    s = Session()
+    assert script(f"f = {LOG}\nat x1=1, x2=2\ngrad f at x1=0.5, x2=2 --json\ngrad f --json\n", s) == 0
+    import json
+
+    first, second = (json.loads(x) for x in capsys.readouterr().out.splitlines())
+    assert first["point"] == {"x1": 0.5, "x2": 2.0} and second["point"] == {"x1": 1.0, "x2": 2.0}
+    assert s.point == {"x1": "1", "x2": "2"}
+
+
+def test_point_keeps_constant_expressions_and_ignores_unused_names(capsys):
+    assert script("at x=pi/4, y=7, unused=3\nf = sin(x)^2\ngrad f --json\n") == 0
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["point"] == {"x": pytest.approx(0.7853981633974483)}
+    assert doc["gradient"]["x"] == pytest.approx(1.0)
+
+
+def test_missing_point_is_explained(capsys):
+    assert script(f"f = {LOG}\ngrad f\n") == 1
+    err = capsys.readouterr().err
+    assert "missing values for x1, x2" in err
+    assert "hint: set the point first: at x1=..., x2=..." in err
+
+
+def test_mode_switches_engine(capsys):
+    s = Session()
+    assert script(f"mode forward\nf = {LOG}\nat x1=1, x2=2\ngrad f --json\nmode\n", s) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert '"mode": "forward"' in out[0] and '"sweeps": 2' in out[0]
+    assert out[1] == "mode forward"
+    assert script("mode sideways\n", s) == 1
+    err = capsys.readouterr().err
+    assert "unknown mode 'sideways'" in err and "  mode sideways\n       ^^^^^^^^" in err
+
+
+def test_vars_lists_definitions_point_and_mode_and_replays(capsys):
+    s = Session()
+    script(f"f(x1, x2) = {LOG}\ng = f^2 + x1\nat x1=1, x2=2\nmode forward\nvars\n", s)
+    listing = capsys.readouterr().out
+    assert listing == f"f(x1, x2) = {LOG}\ng = f^2 + x1\nat x1=1, x2=2\nmode forward\n"
+    t = Session()
+    assert script(listing, t) == 0  # vars prints a session that can be replayed
+    assert t.defs.keys() == s.defs.keys() and t.point == s.point and t.mode == "forward"
+
+
+def test_clear(capsys):
+    s = Session()
+    script("f = x^2\ng = f + y\nat x=1, y=2\n", s)
+    assert script("clear f\n", s) == 1
+    assert "g uses f" in capsys.readouterr().err
+    assert script("clear g\nclear y\n", s) == 0
+    assert list(s.defs) == ["f"] and s.point == {"x": "1"}
+    assert script("clear\n", s) == 0
+    assert not s.defs and not s.point
+
+
+def test_quit_stops_a_script(capsys):
+    assert script("at x=1\nquit\nthis line would fail(\n") == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_bad_line_reports_and_the_session_goes_on(capsys):
+    rc = script(f"f = {LOG}\nat x1=1, x2=2\ngrad log((x1+\ngrad f\n")
+    out = capsys.readouterr()
+    assert rc == 1
+    assert "0.521501" in out.out
+    assert "error: unexpected end of input" in out.err and "          ^" in out.err
+    assert "in test, line 3: grad log((x1+" in out.err
+    assert "Traceback" not in out.err
+
+
+def test_errors_in_definitions_point_into_the_line(capsys):
+    assert script("f = log((x1+\n") == 1
+    err = capsys.readouterr().err
+    assert " --> test, line 1, column" in err
+    assert "\n  f = log((x1+\n              ^\n" in err
+
+
+def test_unknown_command_suggests(capsys):
+    assert script("gard f\n") == 1
+    err = capsys.readouterr().err
+    assert "unknown command gard" in err and "did you mean grad" in err
+
+
+def test_usage_errors_come_from_click_and_the_session_goes_on(capsys):
+    assert script("at x=1\ngrad x --digits 0\ngrad x --bogus\ngrad x\n") == 1
+    out = capsys.readouterr()
+    assert "Usage: adcli grad" in out.err and "No such option" in out.err and "--bogus" in out.err
+    assert out.out.splitlines()[-1] == "∂f/∂x  1"
+
+
+def test_expression_starting_with_minus_is_not_an_option(capsys):
+    assert script("at x=3\n-x^2\n") == 0
+    assert capsys.readouterr().out.splitlines() == ["f      -9", "∂f/∂x  -6"]
+
+
+def test_quoted_expression_and_options(capsys):
+    assert script("grad \"x*y\" at x=2, y=5 --wrt y,x\n") == 0
+    assert capsys.readouterr().out.splitlines() == ["f      10", "∂f/∂y   2", "∂f/∂x   5"]
+
+
+def test_repl_inside_repl_is_refused(capsys):
+    assert script("repl\n") == 1
+    assert "in the REPL already" in capsys.readouterr().err
+
+
+@given(st.text(alphabet="xy12 .+-*/^(),=;#@\"'atgrdsinlmovhecq\\\t", max_size=40))
+def test_no_line_ever_raises_or_prints_a_traceback(text):
+    import contextlib
+    import io
+
+    s = Session()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        reply = s.execute(Line("at x=1, y=2"))
+        reply = s.execute(Line(text))
+    assert "Traceback" not in err.getvalue()
+    assert "internal error" not in err.getvalue()
+    assert reply.code in (0, 1, 2)
+
+
+# -- help and completion come from the Typer app ---------------------------------------
+
+
+def test_help_lists_every_command_of_the_app(capsys):
+    group = repl.click_group()
+    script("help\n")
+    out = capsys.readouterr().out
+    for name, cmd in group.commands.items():
+        if name != "repl":
+            assert f"  {name} " in out, name
+    for word in ("at x1=1, x2=2", "mode forward|reverse", "vars", "clear [NAME]", "help [COMMAND]", "quit",
+                 "f(x1, x2) = EXPR"):
+        assert word in out
+
+
+def test_help_command_is_the_cli_help(capsys):
+    script("help grad\n")
+    out = capsys.readouterr().out
+    cli = run_adcli("grad", "--help")  # not a terminal either: the same width
+    assert cli.returncode == 0
+    assert out.startswith(cli.stdout.decode().rstrip("\n") + "\n\nIn the REPL: grad EXPR [at x1=1, x2=2] [OPTIONS]")
+    assert script("help gradd\n") == 1
+    assert "did you mean grad" in capsys.readouterr().err
+
+
+def test_a_new_command_appears_without_touching_the_repl(capsys):
+    """Dispatch, help and completion read the Typer app: nothing lists the commands."""
+    extra = typer.Typer()
+
+    @extra.command("double")
+    def double(expr: str, at: str = typer.Option(None, "--at"), loud: bool = typer.Option(False, "--loud")):
+        """Print the expression and the point it was given."""
+        sys.stdout.write(f"{expr!r} at {at} loud={loud}\n")
+
+    @extra.command("other")
+    def other():
+        """Another command."""
+
+    s = Session(app=extra)
+    assert script("f = x^2\nat x=3\ndouble f --loud\nhelp\n", s) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "'f = x^2\\nf' at x=3 loud=True"
+    assert re.search(r"^  double +Print the expression and the point it was given\.$", out, re.M)
+    assert re.search(r"^  other +Another command\.$", out, re.M)
+    assert ("double", "do", "command") in candidates(s, "do")
+    assert ("--loud", "--l", "option") in candidates(s, "double f --l")
+
+
+def test_completion_of_commands_options_and_names():
+    s = Session()
+    script(f"f = {LOG}\nat x1=1, x2=2\n", s)
+    assert candidates(s, "gra")[0] == ("grad", "gra", "command")
+    assert ("--steps", "--st", "option") in candidates(s, "grad f --st")
+    assert [c[0] for c in candidates(s, "grad f --mode ")] == ["reverse", "forward"]
+    assert [c[0] for c in candidates(s, "mode f")] == ["forward"]
+    assert ("f", "", "defined") in candidates(s, "grad ")
+    assert {"sin", "sinh", "sign", "sigmoid", "sqrt"} <= {c[0] for c in candidates(s, "grad s")}
+    assert ("x1", "x", "input") in candidates(s, "grad f + x")
+    assert ("pi", "p", "constant") in candidates(s, "at x=p")
+    assert ("x2", "x", "input") in candidates(s, "at x1=2, x")
+    assert ("pi", "p", "constant") in candidates(s, "grad p")
+    assert [c[0] for c in candidates(s, "help va")] == ["vars"]
+    assert ("vars", "va", "session") in candidates(s, "va")
+
+
+def test_completer_through_prompt_toolkit():
+    from prompt_toolkit.completion import CompleteEvent
+    from prompt_toolkit.document import Document
+
+    s = Session()
+    got = list(repl.make_completer(s).get_completions(Document("gra"), CompleteEvent(completion_requested=True)))
+    assert got[0].text == "grad" and got[0].start_position == -3
+
+
+def test_lexer_highlights_expressions():
+    s = Session()
+    script("f = x^2\n", s)
+    frags = repl.make_lexer(s).fragments("grad sin(f) + 2.5*pi --steps # c")
+    styles = {text: style for style, text in frags}
+    assert styles["grad"] == "class:command"
+    assert styles["sin"] == "class:function"
+    assert styles["f"] == "class:defined"
+    assert styles["2.5"] == "class:number"
+    assert styles["pi"] == "class:constant"
+    assert styles["--steps"] == "class:option"
+    assert styles["# c"] == "class:comment"
+    assert "".join(t for _, t in frags) == "grad sin(f) + 2.5*pi --steps # c"
+
+
+def test_toolbar_shows_mode_and_point():
+    s = Session()
+    script("mode forward\nat x1=1, x2=2\n", s)
+    text = repl.toolbar_text(s)
+    assert "mode forward" in text and "at x1=1, x2=2" in text
+
+
+# -- the prompt_toolkit loop, through pipe input ----------------------------------------
+
+
+def test_pipe_session(capsys):
+    s = Session()
+    rc = interactive(f"f = {LOG}\nat x1=1, x2=2\ngrad f\n\x04", s)
+    assert rc == 0
+    assert capsys.readouterr().out == "f       2.29347\n∂f/∂x1  0.521501\n∂f/∂x2  0.563496\n"
+
+
+def test_pipe_ctrl_c_cancels_the_line(capsys):
+    rc = interactive("grad bogus(\x03vars\n\x04")
+    out = capsys.readouterr()
+    assert rc == 0 and out.out == "mode reverse\n" and out.err == ""
+
+
+def test_pipe_bad_line_then_more(capsys):
+    rc = interactive("grad log((x1+\nat x1=1, x2=2\ngrad " + LOG + "\nquit\ngrad never\n")
+    out = capsys.readouterr()
+    assert rc == 0  # leaving is success, whatever happened before
+    assert "error: unexpected end of input" in out.err and "^" in out.err
+    assert "0.563496" in out.out and "never" not in out.out + out.err
+
+
+def test_pipe_history_recalls_previous_session(tmp_path, capsys):
+    path = tmp_path / "history"
+    interactive(f"grad {LOG} at x1=1, x2=2\n\x04", history=FileHistory(str(path)))
+    capsys.readouterr()
+    rc = interactive("\x1b[A\n\x04", history=FileHistory(str(path)))  # Up, Enter
+    assert rc == 0 and "0.521501" in capsys.readouterr().out
+
+
+def test_history_file_location_and_permissions(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert repl.history_path() == tmp_path / "state" / "adcli" / "history"
+    repl.open_history()
+    mode = stat.S_IMODE(os.stat(tmp_path / "state" / "adcli" / "history").st_mode)
+    assert mode == 0o600
+    monkeypatch.setenv("XDG_STATE_HOME", "relative/dir")  # not absolute: ignored, as XDG says
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert repl.history_path() == tmp_path / "home" / ".local" / "state" / "adcli" / "history"
+
+
+# -- scripts: adcli repl < file, adcli repl --file ---------------------------------------
+
+
+def run_adcli(*args: str, stdin: str = "", check_tty: bool = True) -> subprocess.CompletedProcess:
+    assert ADCLI, "adcli is not installed"
+    return subprocess.run([ADCLI, *args], input=stdin.encode(), capture_output=True, timeout=60)
+
+
+def test_stdin_script_no_prompts_no_colours_exit_codes():
+    ok = run_adcli("repl", stdin=f"f = {LOG}\nat x1=1, x2=2\ngrad f\n")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.decode() == "f       2.29347\n∂f/∂x1  0.521501\n∂f/∂x2  0.563496\n"
+    assert b"\x1b" not in ok.stdout + ok.stderr and b"adcli>" not in ok.stdout
+    bad = run_adcli("repl", stdin=f"at x1=1, x2=2\ngrad log((x1+\ngrad {LOG}\n")
+    assert bad.returncode == 1
+    assert "0.521501" in bad.stdout.decode() and "^" in bad.stderr.decode()
+    assert b"Traceback" not in bad.stderr
+
+
+def test_file_option(tmp_path):
+    f = tmp_path / "s.adcli"
+    f.write_text("# a comment\nf = exp(x)*sin(x)\nat x=0\nmode forward\ngrad f\n")
+    r = run_adcli("repl", "--file", str(f))
+    assert r.returncode == 0 and r.stdout.decode() == "f      0\n∂f/∂x  1\n"
+    missing = run_adcli("repl", "--file", str(tmp_path / "nope.adcli"))
+    assert missing.returncode == 2 and b"no such file" in missing.stderr
+
+
+def test_adcli_without_arguments_off_a_terminal_shows_help():
+    r = run_adcli()
+    assert r.returncode == 2
+    assert b"Usage: adcli" in r.stderr and b"repl" in r.stderr
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.adcli")), ids=lambda p: p.name)
+def test_examples_run_cleanly(example, capsys):
+    rc = run_script(Session(), example.read_text(encoding="utf-8").splitlines(), example.name)
+    out = capsys.readouterr()
+    assert rc == 0 and out.err == ""
+    expected = {
+        "backprop.adcli": ["-2.14112", "1.85888", "0.0100075", "v̄1 += v̄2 · ∂v2/∂v1"],
+        "dual_numbers.adcli": ["∂f/∂x  1", "v̇"],
+        "log_example.adcli": ["0.521501", "0.563496", "2.29347"],
+    }.get(example.name)
+    assert expected is not None, f"add the expected numbers of {example.name} here"
+    for piece in expected:
+        assert piece in out.out, piece
+
+
+def test_textbook_examples_exist():
+    assert {p.name for p in EXAMPLES.glob("*.adcli")} >= {"backprop.adcli", "dual_numbers.adcli",
+                                                          "log_example.adcli"}
+
+
+# -- the same command, the same bytes ---------------------------------------------------
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(app, list(args), prog_name="adcli")
+    return r.exit_code, r.stdout, r.stderr
+
+
+def repl_out(text: str, capsys) -> tuple[int, str, str]:
+    rc = script(text)
+    out = capsys.readouterr()
+    err = "".join(line for line in out.err.splitlines(keepends=True) if not line.startswith("  in test, line "))
+    return rc, out.out, err
+
+
+@pytest.mark.parametrize(
+    "line, argv",
+    [
+        (f"grad {LOG} at x1=1, x2=2", ["grad", LOG.replace(" ", " "), "--at", "x1=1,x2=2"]),
+        (f"grad {LOG} at x1=1, x2=2 --json", ["grad", LOG, "--at", "x1=1,x2=2", "--json"]),
+        ("grad (x1-x2)^2 + cos(x1+x2) at x1=1, x2=2 --trace --steps",
+         ["grad", "(x1-x2)^2 + cos(x1+x2)", "--at", "x1=1,x2=2", "--trace", "--steps"]),
+        ("grad exp(x)*sin(x) at x=0 --mode forward --steps", ["grad", "exp(x)*sin(x)", "--at", "x=0",
+                                                              "--mode", "forward", "--steps"]),
+        ("eval x*y, x+y at x=pi/4, y=2", ["eval", "x*y, x+y", "--at", "x=pi/4,y=2"]),
+        ("graph sin(x*y) + x*y", ["graph", "sin(x*y) + x*y"]),
+    ],
+)
+def test_byte_identical_with_the_cli(line, argv, capsys):
+    rc, out, err = repl_out(line + "\n", capsys)
+    code, cli_out, cli_err = cli(*argv)
+    assert code == 0 and rc == 0
+    assert out == cli_out and out
+    assert err == cli_err
+
+
+def test_byte_identical_with_the_cli_in_a_subprocess():
+    session = f"f = {LOG}\ng = f^2 + x1\nat x1=1, x2=2\nmode forward\ngrad g --trace --steps\n"
+    r = run_adcli("repl", stdin=session)
+    c = run_adcli("grad", f"f = {LOG}\ng = f^2 + x1\ng", "--at", "x1=1,x2=2", "--mode", "forward",
+                  "--trace", "--steps")
+    assert r.returncode == c.returncode == 0
+    assert r.stdout == c.stdout and b"\xe2\x88\x82f/\xe2\x88\x82x1" in r.stdout
+
+
+COMMANDS = [n for n in repl.click_group().commands if n != "repl"]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_matches_the_cli(name, capsys):
+    """Whatever commands the app has today, `NAME f` in the REPL is `adcli NAME PROGRAM ...`."""
+    cmd = repl.click_group().commands[name]
+    opts = Session.option_names(cmd)
+    rc, out, err = repl_out(f"f = {LOG}\nat x1=1, x2=2\n{name} f\n", capsys)
+    argv = [name, f"f = {LOG}\nf"]
+    if "--at" in opts:
+        argv += ["--at", "x1=1,x2=2"]
+    if "--mode" in opts:
+        argv += ["--mode", "reverse"]
+    code, cli_out, cli_err = cli(*argv)
+    assert out == cli_out
+    assert err == cli_err
+    assert (rc == 0) == (code == 0)
