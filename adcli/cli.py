@@ -190,6 +190,9 @@ def grad_cmd(
     wrt: WrtOpt = None,
     trace: TraceOpt = False,
     steps: StepsOpt = False,
+    check_it: Annotated[
+        bool, typer.Option("--check", help="Also check the gradient against finite differences (exit 1 on a mismatch).")
+    ] = False,
     as_json: JsonOpt = False,
     fmt: FormatOpt = "jsonl",
     digits: DigitsOpt = 6,
@@ -208,6 +211,8 @@ def grad_cmd(
 
       adcli grad "exp(x)*sin(x)" --at x=0 --mode forward --steps
 
+      adcli grad "x^2*sin(x)" --at x=1.3 --check
+
       echo "x^2*sin(x)" | adcli grad - --at x=1.3 --json
 
       adcli grad "log((x1+x2)^2+sin(x1*x2))" --points points.csv --format csv
@@ -223,13 +228,25 @@ def grad_cmd(
             _warn(result.warnings, as_json)
             _emit(render.points_output("grad", result, fmt))
             return core.points_exit_code(problem)
-        result = core.run_grad(core.load(text, at), mode, wrt, record=steps)
+        problem = core.load(text, at)
+        result = core.run_grad(problem, mode, wrt, record=steps)
+        checked = None
+        if check_it:
+            from . import check
+
+            checked = check.run_check(problem, mode=mode, wrt=wrt)
         _warn(result.warnings, as_json)
         if as_json:
-            _emit(render.dumps(render.grad_explained_json(result, trace, steps)))
+            doc = render.grad_explained_json(result, trace, steps)
+            if checked is not None:
+                doc["check"] = render.check_json(checked)
+            _emit(render.dumps(doc))
         else:
-            _emit(render.grad_explained_text(result, digits, trace, steps))
-        return 0
+            out = render.grad_explained_text(result, digits, trace, steps)
+            if checked is not None:
+                out += "\n\n" + render.check_text(checked, digits)
+            _emit(out)
+        return checked.exit_code() if checked is not None else 0
 
     run(action, as_json)
 
@@ -522,7 +539,7 @@ def implicit_cmd(
 
       adcli implicit "x^2 + y^2 - 1" --solve y --at x=0.6,y=1 --newton
 
-      adcli implicit "x^2 + y^2 + z^2 - 1, x + y - z" --solve y,z --at x=0.3,y=0.5,z=0.8 --newton --json
+      adcli implicit "x*y - z, x + y + z - 5" --solve y,z --at x=1,y=2,z=2
     """
 
     def compute(problem):
@@ -549,7 +566,11 @@ def check_cmd(
         Optional[int], typer.Option("--seed", help="Seed for --random points and the dot-product test.",
                                     show_default=False)
     ] = None,
-    box: Annotated[str, typer.Option("--box", help="Where --random draws: -2:2 for every input, or x=0:1,y=-1:1.")] = "-2:2",
+    box: Annotated[
+        Optional[str],
+        typer.Option("--box", help="Where --random draws: lo:hi for every input, or x=0:1,y=-1:1 [default: -2:2].",
+                     show_default=False),
+    ] = None,
     cases: Annotated[
         Optional[str],
         typer.Option("--cases", help="A file of cases, one a line: EXPR | x1=1,x2=2 [| GRADIENT] (- = stdin).",
@@ -590,7 +611,7 @@ def check_cmd(
 
       adcli check "x*y^2" --at x=1,y=2 --grad x="y^2" --grad y="2*x*y"
 
-      adcli check "sin(x1)*x2 + exp(x3)" --random 1000 --seed 1 --box -2:2 --quiet
+      adcli check "sin(x1)*x2 + exp(x3)" --random 1000 --seed 1 --quiet
 
       adcli check "x*y, x+y" --at x=1,y=2 --mode both
 
@@ -615,6 +636,8 @@ def check_cmd(
             raise check.AdcliError("usage", "missing the expression (or --cases FILE)",
                                    hint='adcli check "x^2*sin(x)" --at x=1.3')
         text = core.read_expression(expr)
+        if box is not None and random is None:
+            raise check.AdcliError("usage", "--box goes with --random N")
         if points is not None or random is not None:
             if at is not None:
                 raise check.AdcliError("usage", "give either --at or --points/--random, not both")

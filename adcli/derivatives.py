@@ -19,8 +19,9 @@ entries of the results are numpy float64 scalars or arrays of the point shape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -131,9 +132,12 @@ def _finite_or_warn(problem: Problem, label: str, entries: list[Any]) -> None:
     """A non-finite derivative never passes silently: name it when no warning did."""
     if problem.values.warnings:
         return
+    defined = np.logical_not(problem.values.undefined)  # many points: undefined rows are reported apart
     for v in entries:
-        if not np.all(np.isfinite(v)):
-            problem.values.warn(("nonfinite", label), f"{label} is not finite at this point")
+        bad = np.logical_and(np.logical_not(np.isfinite(v)), defined)
+        if np.any(bad):
+            where = "at this point" if np.ndim(bad) == 0 else f"at {int(np.count_nonzero(bad))} of the points"
+            problem.values.warn(("nonfinite", label), f"{label} is not finite {where}")
             return
 
 
@@ -574,10 +578,11 @@ def run_implicit(problem: Problem, solve: str | None, wrt: str | None = None, ne
         Fi = F[..., i]
         if np.any(np.abs(Fi) > 1e-8 * scale):
             label = "F" if m == 1 else f"F{i + 1}"
+            shown = f"{float(np.asarray(Fi).flat[0]):.6g}"
             problem.values.warn(
                 ("residual", i),
-                f"{label} = {float(np.asarray(Fi).flat[0]):.6g} at this point, not 0: the point is not on the "
-                f"solution set, so this is the derivative along the level set {label} = const through it"
+                f"{label} = {shown} at this point, not 0: the point is off the solution set, so the derivative "
+                f"is along the level set {label} = {shown} through it"
                 + ("" if newton else " (--newton solves for " + ", ".join(ynames) + " first)"),
             )
     if np.any(cond > 1e8):
@@ -599,7 +604,20 @@ def run_implicit(problem: Problem, solve: str | None, wrt: str | None = None, ne
 
 
 __all__ = [
-    "JvpResult", "VjpResult", "JacobianResult", "HvpResult", "HessianResult", "ImplicitResult", "NewtonInfo",
-    "run_jvp", "run_vjp", "run_jacobian", "run_hvp", "run_hessian", "run_implicit",
-    "choose_mode", "parse_vector", "point_shape",
+    "HessianResult",
+    "HvpResult",
+    "ImplicitResult",
+    "JacobianResult",
+    "JvpResult",
+    "NewtonInfo",
+    "VjpResult",
+    "choose_mode",
+    "parse_vector",
+    "point_shape",
+    "run_hessian",
+    "run_hvp",
+    "run_implicit",
+    "run_jacobian",
+    "run_jvp",
+    "run_vjp",
 ]

@@ -45,7 +45,7 @@ def wrap(line: str, width: int = 80, indent: int = 8) -> list[str]:
 
 def _mark(name: str, mark: str) -> str:
     """Put a combining mark on a name's first letter: v1 -> v̄1, x2 -> ẋ2."""
-    return name[0] + mark + name[1:]
+    return name[0] + mark + name[1:] if name else mark
 
 
 def bar(name: str) -> str:
@@ -155,7 +155,7 @@ def adjoint_lines(values: Values, steps: list[AdjointStep], digits: int) -> list
     lines: list[str] = []
     current = None
     for s in steps:
-        t = g.nodes[s.target].name or ""
+        t = g.ref(s.target)
         if s.source < 0:
             y = outs.get(s.target, "y")
             lines.append(f"{bar(y)} = {bar(t)} = {fmt_value(s.total, digits)}   (seed)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -263,7 +264,7 @@ def parse(source: str, label: str = "expression") -> Graph:
     """Parse ``source`` into a finalized :class:`Graph`."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
-    if not source.strip():
+    if not source.strip() or not re.sub(r"#[^\n]*", "", source).strip():  # blank, or only comments
         raise AdcliError(PARSE, f"empty {label}", source, (0, 0), label=label)
     lark, builder = _parser()
     builder.reset(source)
@@ -316,9 +317,8 @@ def _token_error(exc, source: str, label: str) -> AdcliError:
         span = (pos, pos + 1)
     else:
         pos = tok.start_pos
-        what = f"unexpected {_TERMINALS.get(tok.type, repr(str(tok)))}"
-        if tok.type in ("NAME", "NUMBER"):
-            what = f"unexpected {str(tok)!r}"
+        # show the token as the user typed it ('**', '<='), a new line by name
+        what = "unexpected new line" if tok.type == "_NL" else f"unexpected {str(tok)!r}"
         span = (pos, max(tok.end_pos, pos + 1))
     hint = None
     prev = exc.token_history[-1] if getattr(exc, "token_history", None) else None
@@ -331,12 +331,22 @@ def _token_error(exc, source: str, label: str) -> AdcliError:
         span = (prev.start_pos, max(tok.end_pos, prev.end_pos))
     elif tok.type == "EQUAL" or str(tok) == "=":
         hint = "write == to compare (inside where), or name a step as: name = expression; output"
+    elif tok.type == "CMP":
+        hint = "a comparison is only allowed as the condition of where(cond, a, b)"
     msg = f"{what}; expected {_describe_expected(expected)}"
     return AdcliError(PARSE, msg, source, span, hint=hint, label=label)
 
 
+# A signed number exactly as the grammar's NUMBER writes it (ASCII digits only).
+_PLAIN_NUMBER = re.compile(r"[ \t]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t]*\Z")
+
+
 def parse_constant(text: str, label: str) -> float:
     """A value such as ``pi/4`` in ``--at x=pi/4``: an expression with no inputs."""
+    if _PLAIN_NUMBER.match(text):  # fast path: 100,000 plain values need no parser
+        value = float(text)
+        if value not in (float("inf"), float("-inf")):
+            return value + 0.0  # -0.0 -> 0.0, as the parser's constants
     g = parse(text, label=label)
     if g.inputs:
         name = g.nodes[g.inputs[0]].name

@@ -728,8 +728,8 @@ def hessian_text(result, digits: int) -> str:
     parts = [_value_and_gradient(result, digits)]
     if cols:
         parts.append(_table(f"∂²{f}", labels, cols))
-    parts.append(f"forward-over-reverse: {_sweeps(result.sweeps, 'reverse')} on dual numbers, "
-                 "one Hessian-vector product per input")
+    n = result.sweeps
+    parts.append(f"forward-over-reverse: {n} sweep{'s' if n != 1 else ''}, one Hessian-vector product per input")
     return "\n\n".join(parts)
 
 
@@ -756,7 +756,7 @@ def hvp_text(result, digits: int) -> str:
         _value_and_gradient(result, digits),
         _table("", [names[k] for k in result.wrt],
                [_column("v", result.direction, digits), _column("H·v", result.hvp, digits)]),
-        "forward-over-reverse: 1 reverse sweep on dual numbers; H is not formed",
+        "forward-over-reverse: 1 sweep (a reverse sweep on dual numbers); H is not formed",
     ])
 
 
@@ -844,10 +844,16 @@ def _forward_block(values, direction: list[Any], steps, digits: int, head: str =
     return "\n".join(lines + ["  " + b for b in explain.tangent_lines(values, steps, digits)])
 
 
+def _live_steps(values, steps) -> list:
+    """Adjoint steps without those into constants (a constant's adjoint is never used)."""
+    return [s for s in steps or [] if not values.graph.is_const(s.target)]
+
+
 def _reverse_block(values, steps, digits: int, head: str = "") -> str:
     from . import explain
 
-    return "\n".join(([head] if head else []) + explain.adjoint_lines(values, steps, digits))
+    lines = explain.adjoint_lines(values, _live_steps(values, steps), digits)
+    return "\n".join(([head] if head else []) + lines)
 
 
 def jvp_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
@@ -897,7 +903,7 @@ def vjp_explained_json(result, trace: bool = False, steps: bool = False) -> dict
     if trace:
         doc["trace"] = trace_json(explain.trace_rows(values, [result.adjoints]))
     if steps:
-        doc["steps"] = adjoint_steps_json(values, result.adjoint_steps or [])
+        doc["steps"] = adjoint_steps_json(values, _live_steps(values, result.adjoint_steps))
     return doc
 
 
@@ -954,7 +960,7 @@ def jacobian_explained_json(result, trace: bool = False, steps: bool = False) ->
         if result.mode == "forward":
             doc["steps"] = [tangent_steps_json(values, st) for st in result.tangent_steps or []]
         else:
-            doc["steps"] = [adjoint_steps_json(values, st) for st in result.adjoint_steps or []]
+            doc["steps"] = [adjoint_steps_json(values, _live_steps(values, st)) for st in result.adjoint_steps or []]
     return doc
 
 
@@ -1245,9 +1251,9 @@ def _check_points_header(result, digits: int) -> str:
     line = f"{n} point{'s' if n != 1 else ''}" + (f" ({result.source})" if result.source else "")
     line += f": {n - s} checked"
     if s:
-        line += f", {s} skipped where the expression is undefined"
+        line += f", {s} skipped (undefined there)"
         if result.skip_reason:
-            line += f" (first, {result.skip_reason})"
+            line += f"\nfirst skipped: {result.skip_reason}"
     return line
 
 
@@ -1305,7 +1311,9 @@ def check_json(result) -> dict:
         doc["point"] = result.point(None)
     else:
         doc.update(points=result.n_points, checked=result.n_points - len(result.skipped),
-                   skipped=len(result.skipped), skipped_points=result.skipped, source=result.source)
+                   skipped=len(result.skipped),
+                   skipped_points=[{"point_index": i, "at": result.point(i)} for i in result.skipped],
+                   source=result.source)
         if result.skip_reason:
             doc["skip_reason"] = result.skip_reason
     if result.seed is not None:
@@ -1318,10 +1326,11 @@ def check_json(result) -> dict:
     return doc
 
 
-def _max_rel(result) -> float:
+def _max_rel(result) -> float | None:
+    """The largest relative error over the derivatives compared (None if none was)."""
     errs = [r.rel_err for r in result.rows if r.status in ("pass", "fail")]
     if not errs:
-        return float("nan")
+        return None
     return max(errs, key=lambda e: e if e == e else math.inf)
 
 
@@ -1337,8 +1346,8 @@ def cases_text(res, digits: int = 6) -> str:
         r = c.result
         state = "FAIL" if not r.ok else ("kink" if r.count("kink") else "ok")
         against = "formula" if r.against == "grad" else ("forward" if r.against == "forward" else "FD")
-        body.append([str(c.line), _clip(c.expression, 28), _clip(c.at, 16), against, _err(_max_rel(r)), state])
-    out = [table_text(["line", "expression", "point", "vs", "max rel err", ""], body, right={0, 4})]
+        body.append([str(c.line), _clip(c.expression, 26), _clip(c.at, 14), against, "-" if _max_rel(r) is None else _err(_max_rel(r)), state])
+    out = [table_text(["line", "expression", "point", "against", "rel err", ""], body, right={0, 4})]
     n, nf = len(res.cases), sum(not c.result.ok for c in res.cases)
     tol = f"rtol {res.rtol:g}, atol {res.atol:g}"
     if nf:

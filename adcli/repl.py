@@ -121,6 +121,7 @@ class Session:
         self.defs: dict[str, Definition] = {}
         self.point: dict[str, str] = {}  # name -> value text, as typed (x=pi/4)
         self.mode = "reverse"
+        self.mode_set = False  # until `mode ...`, each command keeps its own default engine
 
     # -- commands of the Typer app ----------------------------------------------
 
@@ -159,7 +160,8 @@ class Session:
         if "--at" in opts:
             notes.append("Without --at (or at ...) the current point is used.")
         if "--mode" in opts:
-            notes.append(f"Without --mode the session's mode is used (now {self.mode}).")
+            now = f"now {self.mode}" if self.mode_set else "not set yet, so the command's default"
+            notes.append(f"Without --mode, the mode set with `mode forward|reverse` is used ({now}).")
         return text + ("\n\n" + "\n".join(notes) if notes else "")
 
     def help_text(self) -> str:
@@ -265,7 +267,7 @@ class Session:
         defs = dict(self.defs)
         defs[name] = Definition(name, params, body, refs)
         if name in needed(refs, defs):
-            via = [r for r in refs if r in defs and name in needed([r], defs)]
+            via = [r for r in names_in(body) if r in defs and name in needed([r], defs)]
             k = body_start + _find_name(body, via[0])
             raise err(NAME, f"{name} would depend on itself through {via[0]}", (k, k + len(via[0])),
                       hint="a definition may use earlier ones, but not the other way round as well")
@@ -364,7 +366,7 @@ class Session:
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             reply = Reply(code=130)
-        except Exception as exc:  # a bug: reported in one line, and the session goes on
+        except Exception as exc:  # noqa: BLE001 - a bug: reported in one line, and the session goes on
             sys.stderr.write(f"adcli: internal error: {type(exc).__name__}: {exc}\nplease report this line\n")
             reply = Reply(code=70)
         if reply.text:
@@ -418,7 +420,7 @@ class Session:
             program = expr if expr.startswith("@") else self.program(expr)[0]
         line_point: dict[str, str] = {}
         if at_text is not None:
-            at_span = (rest_offset + at_offset - 3, rest_offset + at_offset - 1)
+            at_span = (rest_offset + at_offset, rest_offset + at_offset + max(len(at_text), 1))
             if "--at" not in has:
                 raise AdcliError(USAGE, f"{name} takes no point", line.text, at_span, label=line.label)
             if opt_names & {"--at", "--points"}:
@@ -439,7 +441,7 @@ class Session:
                 chosen.update(line_point)
             if chosen:
                 args += ["--at", self.point_text(chosen, sep=",")]
-        if "--mode" in has and "--mode" not in opt_names:
+        if self.mode_set and "--mode" in has and "--mode" not in opt_names:
             args += ["--mode", self.mode]
         args += opts
         if program is not None:
@@ -526,7 +528,7 @@ def _mode(s: Session, arg: str, offset: int, line: Line) -> Reply:
         raise AdcliError(USAGE, f"unknown mode {arg!r}: use forward or reverse", line.text,
                          (offset, offset + len(arg)), hint=f"did you mean {close[0]}?" if close else None,
                          label=line.label)
-    s.mode = arg
+    s.mode, s.mode_set = arg, True
     return Reply()
 
 
@@ -535,15 +537,16 @@ def _vars(s: Session, arg: str, offset: int, line: Line) -> Reply:
     lines = [d.text() for d in s.closure(s.defs)]
     if s.point:
         lines.append(f"at {s.point_text()}")
-    lines.append(f"mode {s.mode}")
+    lines.append(f"mode {s.mode}" if s.mode_set else f"# mode {s.mode} (the default)")
     return Reply("\n".join(lines))
 
 
-@repl_command("clear", "clear [NAME]", "forget the definitions and the point, or one name")
+@repl_command("clear", "clear [NAME]", "forget the definitions, the point and the mode, or one name")
 def _clear(s: Session, arg: str, offset: int, line: Line) -> Reply:
     if not arg:
         s.defs.clear()
         s.point.clear()
+        s.mode, s.mode_set = "reverse", False
         return Reply()
     for piece, off in _split_top(arg):
         name = piece.strip()
@@ -615,16 +618,21 @@ def _shlex(text: str, line: Line) -> list[str]:
 def split_command(rest: str, line: Line) -> tuple[str, str | None, int, list[str]]:
     """``f at x1=1, x2=2 --steps`` -> (``f``, ``x1=1, x2=2``, offset of the point in rest, [``--steps``]).
 
-    Options start at the first `` --name`` outside parentheses and quotes; the
-    point at an ``at`` word followed by ``name=``. The expression may be quoted.
+    Outside parentheses and quotes: options start at a `` --name``; the point is
+    an ``at`` word followed by ``name=``, up to the next option (it may come
+    before or after the options); ``#`` starts a comment. The expression may be quoted.
     """
-    depth, quote, opt_at = 0, "", len(rest)
+    depth, quote, end = 0, "", len(rest)
+    opt_starts: list[int] = []
     at_word: int | None = None
     for k, ch in enumerate(rest):
         if quote:
             if ch == quote:
                 quote = ""
             continue
+        if ch == "#":
+            end = k
+            break
         if ch in "'\"":
             quote = ch
         elif ch == "(":
@@ -633,19 +641,21 @@ def split_command(rest: str, line: Line) -> tuple[str, str | None, int, list[str
             depth -= 1
         elif depth == 0 and (k == 0 or rest[k - 1].isspace()):
             if rest.startswith("--", k) and k + 2 < len(rest) and rest[k + 2].isalpha():
-                opt_at = k
-                break
-            if (at_word is None and rest.startswith("at", k) and k + 2 < len(rest) and rest[k + 2].isspace()
+                opt_starts.append(k)
+            elif (at_word is None and rest.startswith("at", k) and k + 2 < len(rest) and rest[k + 2].isspace()
                     and _POINT_ITEM_AHEAD.match(rest, k + 2)):
                 at_word = k
-    head, opts = rest[:opt_at], _shlex(rest[opt_at:], line)
+    expr_end = min([end, *opt_starts] + ([at_word] if at_word is not None else []))
+    opts_text = rest[expr_end:end]
     at_text, at_offset = None, 0
     if at_word is not None:
-        raw = head[at_word + 2 :]
+        at_end = min([end] + [k for k in opt_starts if k > at_word])
+        raw = rest[at_word + 2 : at_end]
         at_offset = at_word + 2 + len(raw) - len(raw.lstrip())
         at_text = raw.strip()
-        head = head[:at_word]
-    expr = head.strip()
+        opts_text = rest[expr_end:at_word] + " " + rest[at_end:end]
+    opts = _shlex(opts_text, line)
+    expr = rest[:expr_end].strip()
     if expr[:1] in ("'", '"'):
         parts = _shlex(expr, line)
         if len(parts) == 1:
@@ -924,5 +934,5 @@ def main(file: str | None = None) -> int:
     return run_script(session, _decoded(sys.stdin.buffer), "stdin")
 
 
-__all__ = ["Session", "Line", "Reply", "REPL_COMMANDS", "repl_command", "run_script", "run_interactive", "main",
-           "history_path", "candidates"]
+__all__ = ["REPL_COMMANDS", "Line", "Reply", "Session", "candidates", "history_path", "main", "repl_command",
+           "run_interactive", "run_script"]

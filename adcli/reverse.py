@@ -52,17 +52,18 @@ def _sweep(values: Values, cotangent: list[Any], record: bool, careful: bool):
     for o, u in zip(g.outputs, cotangent):
         if u is not None:
             _accumulate(o, -1, 0, u, None, u)
+    is_const = [n.op.name == "const" for n in g.nodes]
     order = textbook_order(values) if record else range(len(g.nodes) - 1, -1, -1)
     for i in order:
         a = adj[i]
         node = g.nodes[i]
-        if a is None or node.op.arity == 0 or (np.ndim(a) == 0 and a == 0):
+        if a is None or node.op.arity == 0 or (type(a) is np.float64 and a == 0):
             continue  # a zero adjoint passes nothing back (a branch where drops)
         ps = partials(values, i, [a])
         for k, j in enumerate(node.args):
             p = ps[k]
-            if isinstance(p, float) and p == 0.0:
-                continue  # structurally zero (comparison operands of where)
+            if (isinstance(p, float) and p == 0.0) or is_const[j]:
+                continue  # structurally zero (where's comparison), or a constant
             _accumulate(j, i, k, a, p, times(a, p, careful))
     return adj, steps
 

@@ -139,7 +139,7 @@ def at_text(x) -> str:
     return ",".join(f"x{i + 1}={float(v)!r}" for i, v in enumerate(x))
 
 
-WRT = lambda n: ",".join(f"x{i}" for i in range(1, n + 1))  # noqa: E731
+WRT = lambda n: ",".join(f"x{i}" for i in range(1, n + 1))
 
 
 @pytest.mark.parametrize("n, seed", [(2, 0), (5, 1), (10, 2)])
@@ -378,7 +378,7 @@ def test_implicit_two_equations():
     assert doc["derivative"]["y"]["x"] == pytest.approx(dy, rel=1e-12)
     assert doc["derivative"]["z"]["x"] == pytest.approx(1 + dy, rel=1e-12)
     # independently: a finite difference of the exact solution y(x) of the quadratic 2y^2 + 2xy + 2x^2 - 1 = 0
-    ysol = lambda t: (-t + math.sqrt(t * t - 2 * (2 * t * t - 1))) / 2  # noqa: E731
+    ysol = lambda t: (-t + math.sqrt(t * t - 2 * (2 * t * t - 1))) / 2
     h = 1e-6
     assert doc["derivative"]["y"]["x"] == pytest.approx((ysol(x + h) - ysol(x - h)) / (2 * h), rel=1e-7)
 
@@ -463,6 +463,15 @@ def test_jacobian_reverse_steps_one_sweep_per_output():
     out = cli("jacobian", "x*y, x+y", "--at", "x=1,y=2", "--mode", "reverse", "--steps", "--trace").stdout
     assert "sweep 1 of 2" in out and "sweep 2 of 2" in out
     assert f"{BAR('v')} (f1)" in out and "for f2:" in out  # y is an input, so the outputs are f1, f2
+
+
+def test_vjp_steps_skip_adjoints_of_constants():
+    # x - 1 passes an adjoint to the constant 1 too; it is never shown (and never crashes).
+    r = cli("vjp", "(x-1)^2", "--at", "x=2", "--cotangent", "1", "--steps")
+    assert r.exit_code == 0
+    assert f"{BAR('x')} += {BAR('v1')} · ∂v1/∂x = 2 · 1 = 2" in r.stdout
+    doc = cli_json("vjp", "(x-1)^2", "--at", "x=2", "--cotangent", "1", "--steps")
+    assert [s["target"] for s in doc["steps"]] == ["v2", "v1", "x"]
 
 
 def test_hvp_steps_show_dual_numbers():

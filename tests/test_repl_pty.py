@@ -63,7 +63,7 @@ class Term:
         return self.text[start:]
 
     def prompt(self) -> None:
-        self.wait_for(r"adcli> ")
+        self.wait_for(r"adcli>")
 
     def line(self, text: str) -> int:
         """Type a line and press Enter; return where its output starts."""
@@ -108,7 +108,7 @@ def test_a_session_in_a_real_terminal(state):
         assert "Traceback" not in err.group(0)
         t.prompt()
         t.line("vars")
-        t.wait_for(r"at x1=1, x2=2\nmode reverse")
+        t.wait_for(r"at x1=1, x2=2\n# mode reverse \(the default\)")
         t.prompt()
 
         # Tab completes gra to grad (the menu shows the candidates, grad first)
@@ -132,6 +132,16 @@ def test_a_session_in_a_real_terminal(state):
         t.line("mode")
         t.wait_for(r"\nmode reverse\n")
         assert "error" not in t.since(start)
+        t.prompt()
+
+        # Ctrl-C also stops a long computation, and the session goes on
+        t.line("descend (x1-3)^2 --iters 1000000000 --tol 0 --lr 1e-12")
+        t.settle(1.5)
+        t.child.sendintr()
+        t.wait_for(r"interrupted")
+        t.prompt()
+        t.line("mode")
+        t.wait_for(r"\nmode reverse\n")
         t.prompt()
 
         # a line to find in the history of the next session
