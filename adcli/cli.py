@@ -345,13 +345,29 @@ def repl_cmd(
 # -- beyond the gradient: jvp, vjp, jacobian, hessian, hvp, implicit -----------------------
 
 
+def _usage(message: str):
+    from .errors import USAGE, AdcliError
+
+    return AdcliError(USAGE, message)
+
+
 def _derivative(kind: str, expr: str, at: Optional[str], compute: Callable[[Any], Any], as_json: bool,
-                digits: int, trace: bool = False, steps: bool = False) -> None:
+                digits: int, trace: bool = False, steps: bool = False, points: Optional[str] = None,
+                fmt: str = "jsonl") -> None:
     """The shared body of the derivative commands: load, compute, print."""
 
     def action():
         from . import core, render
 
+        if points is not None:
+            if trace or steps:
+                raise _usage("--trace and --steps show one point: use --at, not --points")
+            problem = core.load_many(core.read_expression(expr), points, at, expr_from_stdin=expr == "-")
+            result = compute(problem)
+            _warn(result.warnings, as_json)
+            doc = render.derivative_json(kind, result)
+            _emit(render.points_docs_output(doc, problem, fmt))
+            return core.points_exit_code(problem)
         result = compute(core.load(core.read_expression(expr), at))
         _warn(result.warnings, as_json)
         if as_json:
@@ -371,6 +387,8 @@ def jvp_cmd(
     wrt: WrtOpt = None,
     trace: TraceOpt = False,
     steps: StepsOpt = False,
+    points: PointsOpt = None,
+    fmt: FormatOpt = "jsonl",
     as_json: JsonOpt = False,
     digits: DigitsOpt = 6,
 ) -> None:
@@ -390,7 +408,7 @@ def jvp_cmd(
 
         return run_jvp(problem, direction, wrt, record=steps)
 
-    _derivative("jvp", expr, at, compute, as_json, digits, trace, steps)
+    _derivative("jvp", expr, at, compute, as_json, digits, trace, steps, points, fmt)
 
 
 @app.command("vjp")
@@ -401,6 +419,8 @@ def vjp_cmd(
     wrt: WrtOpt = None,
     trace: TraceOpt = False,
     steps: StepsOpt = False,
+    points: PointsOpt = None,
+    fmt: FormatOpt = "jsonl",
     as_json: JsonOpt = False,
     digits: DigitsOpt = 6,
 ) -> None:
@@ -420,7 +440,7 @@ def vjp_cmd(
 
         return run_vjp(problem, cotangent, wrt, record=steps)
 
-    _derivative("vjp", expr, at, compute, as_json, digits, trace, steps)
+    _derivative("vjp", expr, at, compute, as_json, digits, trace, steps, points, fmt)
 
 
 @app.command("jacobian")
@@ -431,6 +451,8 @@ def jacobian_cmd(
     wrt: WrtOpt = None,
     trace: TraceOpt = False,
     steps: StepsOpt = False,
+    points: PointsOpt = None,
+    fmt: FormatOpt = "jsonl",
     as_json: JsonOpt = False,
     digits: DigitsOpt = 6,
 ) -> None:
@@ -452,7 +474,7 @@ def jacobian_cmd(
 
         return run_jacobian(problem, mode, wrt, record=steps)
 
-    _derivative("jacobian", expr, at, compute, as_json, digits, trace, steps)
+    _derivative("jacobian", expr, at, compute, as_json, digits, trace, steps, points, fmt)
 
 
 @app.command("hessian")
@@ -462,6 +484,8 @@ def hessian_cmd(
     wrt: WrtOpt = None,
     trace: TraceOpt = False,
     steps: StepsOpt = False,
+    points: PointsOpt = None,
+    fmt: FormatOpt = "jsonl",
     as_json: JsonOpt = False,
     digits: DigitsOpt = 6,
 ) -> None:
@@ -483,7 +507,7 @@ def hessian_cmd(
 
         return run_hessian(problem, wrt, record=steps)
 
-    _derivative("hessian", expr, at, compute, as_json, digits, trace, steps)
+    _derivative("hessian", expr, at, compute, as_json, digits, trace, steps, points, fmt)
 
 
 @app.command("hvp")
@@ -494,6 +518,8 @@ def hvp_cmd(
     wrt: WrtOpt = None,
     trace: TraceOpt = False,
     steps: StepsOpt = False,
+    points: PointsOpt = None,
+    fmt: FormatOpt = "jsonl",
     as_json: JsonOpt = False,
     digits: DigitsOpt = 6,
 ) -> None:
@@ -514,7 +540,7 @@ def hvp_cmd(
 
         return run_hvp(problem, direction, wrt, record=steps)
 
-    _derivative("hvp", expr, at, compute, as_json, digits, trace, steps)
+    _derivative("hvp", expr, at, compute, as_json, digits, trace, steps, points, fmt)
 
 
 @app.command("implicit")

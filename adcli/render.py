@@ -1475,3 +1475,63 @@ def plot_json(data) -> dict:
     doc["gaps"] = [list(g_) for g_ in gap_intervals(data)]
     doc["warnings"] = warnings_json(data.warnings)
     return doc
+
+
+def _at_point(x: Any, i: int, n: int) -> Any:
+    """The part of a result document that belongs to point ``i`` of ``n``
+    (arrays over the points have the points on their first axis)."""
+    if isinstance(x, dict):
+        return {k: _at_point(v, i, n) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_at_point(v, i, n) for v in x]
+    if isinstance(x, np.ndarray) and x.ndim and x.shape[0] == n:
+        return x[i]
+    return x
+
+
+def _flatten(x: Any, prefix: str, out: dict) -> None:
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _flatten(v, f"{prefix}_{k}" if prefix else str(k), out)
+    elif isinstance(x, (list, tuple, np.ndarray)) and np.ndim(x):
+        for k, v in enumerate(x):
+            _flatten(v, f"{prefix}_{k + 1}", out)
+    else:
+        out[prefix] = x
+
+
+def points_docs_output(doc: dict, problem, fmt: str) -> str:
+    """Any command's JSON document over many points -> one line (or CSV row) per point."""
+    if fmt not in ("jsonl", "csv"):
+        raise AdcliError("usage", f"unknown --format {fmt!r} for --points: use jsonl or csv")
+    n = len(problem.point[0]) if problem.point else 1
+    bad = np.broadcast_to(np.asarray(problem.values.undefined), (n,))
+    doc = {k: v for k, v in doc.items() if k not in ("warnings", "inputs")}
+    lines = []
+    header: list[str] | None = None
+    for i in range(n):
+        row = _at_point(doc, i, n)
+        row["point"] = {x: float(np.asarray(v)[i]) for x, v in zip(problem.inputs, problem.point)}
+        if bad[i]:
+            row = {"point": row["point"],
+                   "error": {"kind": "domain", "message": "the expression is undefined at this point"}}
+        if fmt == "jsonl":
+            lines.append(dumps(row))
+            continue
+        flat: dict = {}
+        _flatten({k: v for k, v in row.items() if k != "error"}, "", flat)
+        flat = {k[len("point_"):] if k.startswith("point_") else k: v for k, v in flat.items()}
+        if header is None:
+            good = next((j for j in range(n) if not bad[j]), None)
+            template: dict = {}
+            _flatten({k: v for k, v in _at_point(doc, good if good is not None else 0, n).items()}, "", template)
+            numeric = [k for k, v in template.items() if not isinstance(v, str) and not k.startswith("point_")
+                       and k != "sweeps"]  # per-point numbers only; names and modes are in the header
+            header = list(problem.inputs) + numeric + ["error"]
+            lines.append(",".join(header))
+        vals = []
+        for k in header[:-1]:
+            v = jsonable(flat.get(k, ""))
+            vals.append("" if v == "" else (repr(v) if isinstance(v, float) else str(v)))
+        lines.append(",".join(vals) + ("," + "undefined" if bad[i] else ","))
+    return "\n".join(lines)

@@ -130,3 +130,25 @@ def test_random_points_files_never_crash(tmp_path_factory, content):
     f.write_text(content)
     r = run("grad", EXPR, "--points", str(f))
     assert r.exit_code in (0, 2)
+
+
+def test_points_on_jvp_vjp_jacobian_hessian(tmp_path):
+    f = tmp_path / "p.csv"
+    pts = [(1.0, 0.0), (0.5, 2.0), (-1.5, 0.25)]
+    f.write_text("x1,x2\n" + "\n".join(f"{a},{b}" for a, b in pts) + "\n")
+    expr = "x1*x2 + sin(x1), exp(x2) + x1^2"
+    jvp = [json.loads(s) for s in run("jvp", expr, "--points", str(f), "--dir", "2,-1").stdout.splitlines()]
+    jac = [json.loads(s) for s in run("jacobian", expr, "--points", str(f), "--mode", "reverse").stdout.splitlines()]
+    vjp = [json.loads(s) for s in run("vjp", expr, "--points", str(f), "--cotangent", "1,-1").stdout.splitlines()]
+    hes = list(csv.DictReader(io.StringIO(run("hessian", "x1^2*x2 + sin(x2)", "--points", str(f),
+                                               "--format", "csv").stdout)))
+    for k, (a, b) in enumerate(pts):
+        J = [[b + math.cos(a), a], [2 * a, math.exp(b)]]
+        assert jvp[k]["point"] == {"x1": a, "x2": b}
+        assert jvp[k]["jvp"] == pytest.approx([2 * J[0][0] - J[0][1], 2 * J[1][0] - J[1][1]], rel=1e-14)
+        assert np.allclose(jac[k]["jacobian"], J, rtol=1e-14, atol=0)
+        assert list(vjp[k]["vjp"].values()) == pytest.approx([J[0][0] - J[1][0], J[0][1] - J[1][1]], rel=1e-14)
+        H = [[2 * b, 2 * a], [2 * a, -math.sin(b)]]
+        got = [[float(hes[k][f"hessian_{i}_{j}"]) for j in (1, 2)] for i in (1, 2)]
+        assert np.allclose(got, H, rtol=1e-14, atol=1e-15)
+    assert run("hessian", "x1*x2", "--points", str(f), "--steps").exit_code == 2
