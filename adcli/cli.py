@@ -811,3 +811,9 @@ def plot_cmd(
 def entry() -> None:
     """Console-script entry point."""
     app()
+
+
+# An expression may begin with a minus sign (adcli grad "-x^2" --at x=3): an
+# argument click does not know as an option is then taken as the expression.
+for _info in app.registered_commands:
+    _info.context_settings = {**(_info.context_settings or {}), "ignore_unknown_options": True}

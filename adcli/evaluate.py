@@ -110,6 +110,8 @@ def evaluate(g: Graph, inputs: list[Any], xp: Any = NumpyNS, mask_undefined: boo
                 result.first_error = domain_error(result, i, hit)
             result.undefined = np.logical_or(result.undefined, hit)
     _diagnose_nonfinite(result)
+    if xp is NumpyNS and not is_batch(result):
+        _diagnose_precision(result)
     return result
 
 
@@ -184,6 +186,43 @@ def is_batch(values: Values) -> bool:
 
 def all_finite(xs: list[Any]) -> bool:
     return all(x is None or bool(np.all(np.isfinite(x))) for x in xs)
+
+
+_CANCEL = {"add", "sub"}
+_UNDERFLOW = {"mul", "div", "exp", "powc", "pow", "sinh", "expm1"}
+_LOST_DIGITS = 1e-10  # warn when a sum keeps less than this fraction of its terms' size
+
+
+def _diagnose_precision(values: Values) -> None:
+    """At one point: name the first sum that cancels catastrophically (most of
+    its digits lost) and the first product or exponential that underflows to 0."""
+    g, vals = values.graph, values.vals
+    cancel = underflow = False
+    for i, node in enumerate(g.nodes):
+        name = node.op.name
+        if name in _CANCEL and not cancel:
+            a, b = (vals[j] for j in node.args)
+            r = vals[i]
+            big = max(abs(a), abs(b))
+            if not math.isfinite(big):
+                continue
+            if r != 0 and abs(r) < _LOST_DIGITS * big:
+                cancel = True
+                values.warn(("cancel", i), f"{g.snippet(i)}: catastrophic cancellation at {node.name}: "
+                            f"{fmt_value(a, 17)} and {fmt_value(b, 17)} leave {fmt_value(r)}, "
+                            f"with few correct digits", node.span)
+            elif a != 0 and b != 0 and (r == a or r == -b if name == "sub" else r == a or r == b):
+                small = node.args[1] if r == a else node.args[0]
+                if g.nodes[small].op.name != "const":
+                    cancel = True
+                    values.warn(("absorb", i), f"{g.snippet(i)}: {g.snippet(small)} = {fmt_value(vals[small])} "
+                                f"is lost entirely next to {fmt_value(r, 17)} at {node.name}", node.span)
+        elif name in _UNDERFLOW and not underflow and vals[i] == 0:
+            if all(vals[j] != 0 for j in node.args if g.nodes[j].op.name != "const") and name != "powc" or (
+                    name == "powc" and vals[node.args[0]] != 0):
+                underflow = True
+                values.warn(("underflow", i), f"{g.snippet(i)}: the value underflows to 0 at {node.name}",
+                            node.span)
 
 
 def partials(values: Values, i: int, through: list[Any] | None = None) -> tuple:
