@@ -188,6 +188,18 @@ def all_finite(xs: list[Any]) -> bool:
     return all(x is None or bool(np.all(np.isfinite(x))) for x in xs)
 
 
+def run_sweep(sweep, values: Values, seeds: list[Any], record: bool, watched: list[int]):
+    """Run a derivative sweep. Over many points it first runs with plain products
+    and is redone carefully (0·inf = 0) only if a ``watched`` result is not finite."""
+    with np.errstate(all="ignore"):
+        if record or not is_batch(values):
+            return sweep(values, seeds, record, careful=True)
+        out, steps = sweep(values, seeds, False, careful=False)
+        if not all_finite([out[i] for i in watched]):
+            out, steps = sweep(values, seeds, False, careful=True)
+        return out, steps
+
+
 _CANCEL = {"add", "sub"}
 _UNDERFLOW = {"mul", "div", "exp", "powc", "pow", "sinh", "expm1"}
 _LOST_DIGITS = 1e-10  # warn when a sum keeps less than this fraction of its terms' size

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 
-from .evaluate import Values, all_finite, is_batch, partials, times
+from .evaluate import Values, partials, run_sweep, times
 
 
 @dataclass
@@ -25,13 +24,7 @@ class TangentStep:
 
 def jvp(values: Values, direction: list[Any], record: bool = False) -> tuple[list[Any], list[TangentStep]]:
     """Tangents of every node for the input direction ``direction`` (None = 0)."""
-    with np.errstate(all="ignore"):
-        if record or not is_batch(values):
-            return _sweep(values, direction, record, careful=True)
-        tan, steps = _sweep(values, direction, False, careful=False)
-        if not all_finite([tan[o] for o in values.graph.outputs]):
-            tan, steps = _sweep(values, direction, False, careful=True)  # apply 0·inf = 0
-        return tan, steps
+    return run_sweep(_sweep, values, direction, record, values.graph.outputs)
 
 
 def _sweep(values: Values, direction: list[Any], record: bool, careful: bool):

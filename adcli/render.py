@@ -282,15 +282,10 @@ def grad_explained_text(result, digits: int, trace: bool, steps: bool) -> str:
                       for k, gk in zip(result.wrt, result.gradient)]
             parts.append("\n".join(lines))
         else:
-            blocks = []
-            for j, (k, ssteps) in enumerate(zip(result.wrt, result.tangent_steps or [])):
-                direction = [1.0 if q == k else None for q in range(len(names))]
-                head = f"sweep {j + 1} of {len(result.wrt)}: {explain.seed_line(g, direction, digits)}"
-                body = explain.tangent_lines(values, ssteps, digits)
-                y = explain.output_letter(g)
-                body.append(f"∂{y}/∂{names[k]} = {explain.dot(y)} = {fmt_value(result.gradient[j], digits)}")
-                blocks.append("\n".join([head] + ["  " + b for b in body]))
-            parts.append("\n\n".join(blocks))
+            y = explain.output_letter(g)
+            finals = [f"  ∂{y}/∂{names[k]} = {explain.dot(y)} = {fmt_value(result.gradient[j], digits)}"
+                      for j, k in enumerate(result.wrt)]
+            parts.append(_forward_sweeps(values, result.wrt, result.tangent_steps or [], digits, finals))
     parts.append(grad_text(result, digits))
     return "\n\n".join(parts)
 
@@ -359,7 +354,6 @@ def trace_result_text(result, digits: int, steps: bool) -> str:
 
     values = result.problem.values
     g = values.graph
-    names = result.problem.inputs
     rows = explain.trace_rows(values, result.adjoints, result.tangents)
     parts = [trace_text(rows, digits, _adjoint_headers(result), _tangent_headers(result))]
     if steps and result.adjoint_steps is not None:
@@ -371,12 +365,7 @@ def trace_result_text(result, digits: int, steps: bool) -> str:
             blocks.append("\n".join(([head] if head else []) + lines))
         parts.append("\n\n".join(blocks))
     if steps and result.tangent_steps is not None:
-        blocks = []
-        for j, (k, st) in enumerate(zip(result.wrt, result.tangent_steps)):
-            direction = [1.0 if q == k else None for q in range(len(names))]
-            head = f"sweep {j + 1} of {len(result.wrt)}: {explain.seed_line(g, direction, digits)}"
-            blocks.append("\n".join([head] + ["  " + b for b in explain.tangent_lines(values, st, digits)]))
-        parts.append("\n\n".join(blocks))
+        parts.append(_forward_sweeps(values, result.wrt, result.tangent_steps, digits))
     return "\n\n".join(parts)
 
 
@@ -837,6 +826,17 @@ def _full_direction(result) -> list[Any]:
     return full
 
 
+def _forward_sweeps(values, wrt: list[int], steps_per_sweep, digits: int, finals: list[str] | None = None) -> str:
+    """One block per forward sweep (sweep j seeds input wrt[j]), then its last line."""
+    n = len(values.graph.inputs)
+    blocks = []
+    for j, (k, st) in enumerate(zip(wrt, steps_per_sweep)):
+        direction = [1.0 if q == k else None for q in range(n)]
+        block = _forward_block(values, direction, st, digits, f"sweep {j + 1} of {len(wrt)}: ")
+        blocks.append(block + ("\n" + finals[j] if finals else ""))
+    return "\n\n".join(blocks)
+
+
 def _forward_block(values, direction: list[Any], steps, digits: int, head: str = "") -> str:
     from . import explain
 
@@ -928,7 +928,6 @@ def jacobian_explained_text(result, digits: int, trace: bool = False, steps: boo
     from . import explain
 
     values = result.problem.values
-    names = result.problem.inputs
     parts = []
     if trace:
         rows = explain.trace_rows(values, result.adjoints, result.tangents)
@@ -936,10 +935,7 @@ def jacobian_explained_text(result, digits: int, trace: bool = False, steps: boo
     if steps:
         blocks = []
         if result.mode == "forward":
-            for j, (k, st) in enumerate(zip(result.wrt, result.tangent_steps or [])):
-                direction = [1.0 if q == k else None for q in range(len(names))]
-                blocks.append(_forward_block(values, direction, st, digits,
-                                             f"sweep {j + 1} of {result.sweeps}: "))
+            blocks.append(_forward_sweeps(values, result.wrt, result.tangent_steps or [], digits))
         else:
             outs = _explain_output_names(result.problem.graph)
             for i, st in enumerate(result.adjoint_steps or []):

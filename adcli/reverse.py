@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .evaluate import Values, all_finite, is_batch, partials, times
+from .evaluate import Values, partials, run_sweep, times
 
 
 @dataclass
@@ -30,13 +30,7 @@ class AdjointStep:
 
 def vjp(values: Values, cotangent: list[Any], record: bool = False) -> tuple[list[Any], list[AdjointStep]]:
     """Adjoints of every node for the output cotangent ``cotangent`` (None = 0)."""
-    with np.errstate(all="ignore"):
-        if record or not is_batch(values):
-            return _sweep(values, cotangent, record, careful=True)
-        adj, steps = _sweep(values, cotangent, False, careful=False)
-        if not all_finite([adj[i] for i in values.graph.inputs]):
-            adj, steps = _sweep(values, cotangent, False, careful=True)  # apply 0·inf = 0
-        return adj, steps
+    return run_sweep(_sweep, values, cotangent, record, values.graph.inputs)
 
 
 def _sweep(values: Values, cotangent: list[Any], record: bool, careful: bool):
