@@ -195,6 +195,13 @@ def run_descend(problem: Problem, lr: float | None = None, iters: int = 50, tol:
         else:
             _newton(obj, result, list(problem.point))
     except _Diverged as d:
+        if not result.iterations:  # the starting point itself is no good: a plain error
+            err = d.error
+            err.kind = DOMAIN
+            err.message = "cannot start here: " + err.message.split(": ", 1)[1]
+            err.hint = "choose another starting point (--at)"
+            err.extra.pop("iteration", None)
+            raise err from None
         result.stopped = "diverged"
         result.error = d.error
         result.reason = d.error.message

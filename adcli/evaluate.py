@@ -167,7 +167,8 @@ def _diagnose_nonfinite(values: Values) -> None:
         v = vals[i]
         if np.all(np.isfinite(v)):
             continue
-        args_ok = np.logical_and.reduce([np.isfinite(vals[a]) for a in node.args]) & ok
+        shape = np.shape(v)
+        args_ok = np.logical_and.reduce([np.broadcast_to(np.isfinite(vals[a]), shape) for a in node.args]) & ok
         fresh = ~np.isfinite(v) & args_ok
         if np.any(fresh):
             shown = fmt_value(np.broadcast_to(v, np.shape(fresh))[fresh].flat[0] if np.ndim(fresh) else v)

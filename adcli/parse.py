@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +30,9 @@ def grammar_path() -> Path:
         if p.is_file():
             return p
     raise FileNotFoundError("adcli.lark grammar not found next to the adcli package")
+
+
+_SUPERSCRIPTS = {"¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9", "⁰": "0"}
 
 
 class _NewlinesInParens:
@@ -70,8 +74,19 @@ class _Builder:
             raise self._err(PARSE, f"the number {tok} is too large for a double", tok.start_pos, tok.end_pos)
         return (self.g.const(value, str(tok), (tok.start_pos, tok.end_pos)), tok.start_pos, tok.end_pos)
 
+    def _check_name(self, tok) -> None:
+        """Names are letters, digits and _ (SPEC 1); the lexer's \\w also lets in
+        superscripts and other numeric signs (x²), which are refused here."""
+        for k, ch in enumerate(str(tok)):
+            if ch != "_" and unicodedata.category(ch)[0] not in "LM" and not ("0" <= ch <= "9" or ch.isdecimal()):
+                pos = tok.start_pos + k
+                sup = _SUPERSCRIPTS.get(ch)
+                hint = f"write {str(tok)[:k]}^{sup}" if sup and k else "names are made of letters, digits and _"
+                raise self._err(PARSE, f"unexpected character {ch!r} in the name {str(tok)!r}", pos, pos + 1, hint=hint)
+
     def name(self, c):
         tok = c[0]
+        self._check_name(tok)
         s, e = tok.start_pos, tok.end_pos
         name = str(tok)
         i = self.steps.get(name)
@@ -136,6 +151,7 @@ class _Builder:
 
     def call(self, c):
         tok, _, args, rp = c
+        self._check_name(tok)
         args = args or []
         name = str(tok)
         s, e = tok.start_pos, rp.end_pos
@@ -187,6 +203,7 @@ class _Builder:
 
     def assign(self, c):
         tok, x = c
+        self._check_name(tok)
         name = str(tok)
         s, e = tok.start_pos, tok.end_pos
         if name in CONSTANTS or name in FUNCTIONS:

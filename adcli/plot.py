@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import parse_point, require_scalar, resolve_wrt, Problem
+from .core import Problem, parse_point, require_scalar, resolve_wrt
 from .errors import DOMAIN, FILE, INPUT, NAME, USAGE, AdcliError, Warning_
 from .evaluate import Values, evaluate
 from .graph import Graph, fmt_value
@@ -229,7 +229,7 @@ def broken(y: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 _BRAILLE = 0x2800
 _DOT = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [row][col] bit of a Braille cell
-MARKS = {"f'": "·", "f''": "+"}
+MARKS = {"f'": "•", "f''": "+"}
 
 
 LABEL_WIDTH = 9
@@ -251,7 +251,7 @@ def text_plot(data: PlotData, width: int = MAX_WIDTH, height: int = TEXT_HEIGHT,
     cols = width - lab_w - 2  # "label ┤" then the canvas
     rows = height
     # Resample on the canvas: one sample per Braille dot column.
-    xs, ys = resample(data, 2 * cols)
+    _, ys = resample(data, 2 * cols)
     grid = [[0] * cols for _ in range(rows)]  # Braille bits
     marks: list[list[str]] = [[""] * cols for _ in range(rows)]
     hp = 4 * rows
@@ -517,7 +517,7 @@ def write_descent_image(result: Any, output: str, n: int = 201) -> Path:
             z = _grid_values(g, base, moving, [gx.ravel(), gy.ravel()]).reshape(gx.shape)
             finite = z[np.isfinite(z)]
             if finite.size:
-                levels = np.unique(np.quantile(finite, np.linspace(0, 1, 24) ** 2))
+                levels = np.unique(np.quantile(finite, np.linspace(0, 1, 16) ** 2))
                 if len(levels) > 1:
                     cs = ax.contour(gx, gy, z, levels=levels, cmap="viridis", linewidths=0.8)
                     fig.colorbar(cs, ax=ax, label="f")

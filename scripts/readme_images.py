@@ -18,6 +18,7 @@ never silently kept.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shlex
 import subprocess
@@ -73,7 +74,7 @@ def _env() -> dict[str, str]:
 
 def run(line: str, cwd: Path, stdin: str | None = None) -> str:
     """What a user sees for one command line: stdout, then stderr (warnings)."""
-    proc = subprocess.run(_argv(line), input=stdin, capture_output=True, text=True, encoding="utf-8",
+    proc = subprocess.run(_argv(line), input=stdin, check=False, capture_output=True, text=True, encoding="utf-8",
                           cwd=cwd, env=_env(), timeout=120)
     if proc.returncode != 0:
         raise SystemExit(f"readme_images: `{line}` failed with exit code {proc.returncode}:\n"
@@ -89,8 +90,8 @@ def save_svg(path: Path, title: str, blocks: list[tuple[str, str]], prompt: str 
 
     lines = [prompt + typed for typed, _ in blocks] + [ln for _, out in blocks for ln in out.splitlines()]
     width = max(60, min(110, max(len(ln) for ln in lines) + 1))
-    console = Console(record=True, width=width, file=open(os.devnull, "w", encoding="utf-8"),
-                      force_terminal=True, color_system="truecolor", legacy_windows=False)
+    console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True,
+                      color_system="truecolor", legacy_windows=False)
     for k, (typed, out) in enumerate(blocks):
         if k and prompt == "$ ":
             console.print()

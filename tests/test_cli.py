@@ -352,6 +352,17 @@ def test_expression_starting_with_minus():
     assert [float(v) for v in r.stdout.split()] == [-3.0, 1.5]
 
 
+@pytest.mark.parametrize("expr", ["-sinh(x)", "-tanh(x)*1", "-h*x"])
+def test_leading_minus_expression_containing_h_is_not_help(expr):
+    # click clusters short options: "-sinh(x)" must not be read as "-s -i -n -h"
+    r = ok("grad", expr, "--at", "x=0.5,h=2" if "h*" in expr else "x=0.5", "--json")
+    doc = json.loads(r.stdout)
+    want = {"-sinh(x)": (-math.sinh(0.5), -math.cosh(0.5)), "-tanh(x)*1": (-math.tanh(0.5), math.tanh(0.5) ** 2 - 1),
+            "-h*x": (-1.0, -2.0)}[expr]
+    assert doc["value"] == pytest.approx(want[0], rel=1e-15)
+    assert doc["gradient"]["x"] == pytest.approx(want[1], rel=1e-15)
+
+
 def test_version():
     r = ok("--version")
     assert r.stdout.strip() == "adcli 0.1.0"

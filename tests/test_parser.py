@@ -145,6 +145,14 @@ def test_names(name):
     assert shape(g) == ("add", ("powc", 2.0, ("input", name)), C(1))
 
 
+@pytest.mark.parametrize("src,pos,hint", [("x²", 1, "write x^2"), ("3*y³ + 1", 3, "write y^3"), ("a½ = 1; a½", 1, "letters"),
+                                           ("²", 0, "letters")])
+def test_names_are_letters_digits_underscore(src, pos, hint):
+    # SPEC 1: a superscript or a vulgar fraction is not part of a name
+    e = err(src)
+    assert e.kind == PARSE and e.span == (pos, pos + 1) and hint in e.hint
+
+
 def test_inputs_in_order_of_first_appearance():
     g = parse("z*sin(b) + a - z + b")
     assert g.input_names == ["z", "b", "a"]
