@@ -813,7 +813,38 @@ def entry() -> None:
     app()
 
 
-# An expression may begin with a minus sign (adcli grad "-x^2" --at x=3): an
-# argument click does not know as an option is then taken as the expression.
+class _ExprCommand(typer.core.TyperCommand):
+    """An expression may begin with a minus sign (adcli grad "-x^2" --at x=3).
+    An argument that starts with "-" but is neither one of the command's
+    options nor an option's value is moved behind "--", so click reads it as
+    the expression instead of a cluster of short options (-x, -h...)."""
+
+    def parse_args(self, ctx, args):
+        takes_value, names = set(), set()
+        for param in self.params:
+            if isinstance(param, typer.core.click.Option):
+                names.update(param.opts + param.secondary_opts)
+                if not param.is_flag and not param.count:
+                    takes_value.update(param.opts)
+        kept, moved, k = [], [], 0
+        while k < len(args):
+            a = args[k]
+            if a == "--":
+                kept += args[k:]
+                break
+            if a in takes_value and k + 1 < len(args):
+                kept += [a, args[k + 1]]
+                k += 2
+                continue
+            if a.startswith("-") and len(a) > 1 and a.split("=", 1)[0] not in names and not a.startswith("--"):
+                moved.append(a)
+            else:
+                kept.append(a)
+            k += 1
+        if moved:
+            kept = kept + (["--"] if "--" not in kept else []) + moved
+        return super().parse_args(ctx, kept)
+
+
 for _info in app.registered_commands:
-    _info.context_settings = {**(_info.context_settings or {}), "ignore_unknown_options": True}
+    _info.cls = _ExprCommand

@@ -152,3 +152,11 @@ def test_points_on_jvp_vjp_jacobian_hessian(tmp_path):
         got = [[float(hes[k][f"hessian_{i}_{j}"]) for j in (1, 2)] for i in (1, 2)]
         assert np.allclose(got, H, rtol=1e-14, atol=1e-15)
     assert run("hessian", "x1*x2", "--points", str(f), "--steps").exit_code == 2
+
+
+def test_overflow_over_many_points_with_a_constant_argument():
+    r = run("eval", "1/x", "--points", "-", stdin="x\n1e-320\n2\n")
+    assert r.exit_code == 0
+    docs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert docs[0]["value"] == "Infinity" and docs[1]["value"] == 0.5
+    assert "1/x: the value is inf" in r.stderr
