@@ -58,6 +58,9 @@ def ok(cond: bool) -> str:
 
 
 def cold_start(repeats: int) -> list[str]:
+    # A wheel install has its bytecode compiled by pip; an editable checkout under
+    # PYTHONDONTWRITEBYTECODE=1 would recompile adcli on every start. Compile it once.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "adcli")], check=False)
     adcli = ADCLI.split()
     cmds = {
         "python -c pass": [sys.executable, "-c", "pass"],

@@ -470,7 +470,29 @@ def test_hypot_origin_and_pow_zero_base(mode):
     g, w, v = conv("hypot(x, y)", "x=0,y=0", mode)
     assert g == {"x": 0.0, "y": 0.0} and w
     g, w, v = conv("x^y", "x=0,y=2", mode)
-    assert g == {"x": 0.0, "y": 0.0}
+    assert g == {"x": 0.0, "y": 0.0} and w
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "expr,at,want",
+    [("asin(x)", "x=1", "Infinity"), ("asin(x)", "x=-1", "Infinity"), ("acos(x)", "x=1", "-Infinity"),
+     ("cbrt(x)", "x=0", "Infinity"), ("x^0.5", "x=0", "Infinity"), ("acosh(x)", "x=1", "Infinity"),
+     ("-sqrt(x)", "x=0", "-Infinity")],
+)
+def test_infinite_derivatives_are_announced(expr, at, want, mode):
+    doc = json.loads(ok("grad", "--json", "--mode", mode, "--at", at, "--", expr).stdout)
+    assert doc["gradient"] == {"x": want}
+    assert len(doc["warnings"]) >= 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dead_path_with_infinite_partial_stays_zero(mode):
+    # 0 * inf = 0: y multiplies a sqrt at 0 by 0
+    g, w, v = conv("0*sqrt(x) + y", "x=0,y=2", mode)
+    assert g == {"x": 0.0, "y": 1.0}
+    g, w, v = conv("where(y > 0, y, sqrt(x))", "x=0,y=2", mode)
+    assert g == {"x": 0.0, "y": 1.0}
 
 
 def test_untaken_branch_domain_error_is_not_an_error():

@@ -393,13 +393,17 @@ def check_tree(t: T, point: dict) -> None:
         assert not any(k in w.message for k in KINK_MESSAGES), (ctx, w.message)
     # forward and reverse: the same numbers to 1e-12
     assert v_r == v_f, ctx
+    # a derivative that is 0 (or tiny) is a sum of terms that cancel, whose rounding
+    # differs between the engines: relative to the size of the function and its
+    # gradient, never below 1e-12 of that
+    scale = max(1.0, abs(float(ref_value)), *(abs(float(g)) for g in ref_grad.values()))
     for n in names:
-        assert _close(g_r[n], g_f[n], 1e-12, 1e-3), (ctx, n, g_r[n], g_f[n])
+        assert _close(g_r[n], g_f[n], 1e-12, scale), (ctx, n, g_r[n], g_f[n])
     # both against SymPy to 1e-9
     assert _close(v_r, ref_value, 1e-9), (ctx, v_r, ref_value)
     for n in names:
-        assert _close(g_r[n], ref_grad[n], 1e-9), (ctx, n, g_r[n], ref_grad[n])
-        assert _close(g_f[n], ref_grad[n], 1e-9), (ctx, n, g_f[n], ref_grad[n])
+        assert _close(g_r[n], ref_grad[n], 1e-9, scale), (ctx, n, g_r[n], ref_grad[n])
+        assert _close(g_f[n], ref_grad[n], 1e-9, scale), (ctx, n, g_f[n], ref_grad[n])
 
 
 HAZARDS = ("cancellation", "lost entirely", "underflow")
