@@ -111,10 +111,11 @@ def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[
 def resolve_point(g: Graph, at: str | None, label: str = "--at") -> list[float]:
     """The values of ``g``'s inputs, in input order, from the --at text."""
     names = g.input_names
+    known = set(names)
     point = parse_point(at, label) if at is not None else {}
     for name, (_, span) in point.items():
-        if name not in names:
-            have = ", ".join(names) if names else "none"
+        if name not in known:
+            have = listing(names)
             raise AdcliError(
                 NAME, f"{name} is not an input of the expression (its inputs: {have})", at, span, label=label
             )
@@ -123,8 +124,8 @@ def resolve_point(g: Graph, at: str | None, label: str = "--at") -> list[float]:
         given = f" in {label}" if at is not None else ""
         raise AdcliError(
             INPUT,
-            f"missing value{'s' if len(missing) > 1 else ''} for {', '.join(missing)}{given}",
-            hint=f"add {','.join(m + '=...' for m in missing)} to {label}",
+            f"missing value{'s' if len(missing) > 1 else ''} for {listing(missing)}{given}",
+            hint=f"add {','.join(m + '=...' for m in missing[:5])}{',...' if len(missing) > 5 else ''} to {label}",
             label=label,
         )
     return [point[n][0] for n in names]
@@ -136,18 +137,28 @@ def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
     if wrt is None:
         return list(range(len(names)))
     out: list[int] = []
+    position = {n: k for k, n in enumerate(names)}
+    seen: set[int] = set()
     for piece, off in split_top_level(wrt):
         name = piece.strip()
         span = (off, off + max(len(piece), 1))
-        if name not in names:
-            have = ", ".join(names) if names else "none"
-            raise AdcliError(NAME, f"{name!r} is not an input of the expression (its inputs: {have})",
+        if name not in position:
+            raise AdcliError(NAME, f"{name!r} is not an input of the expression (its inputs: {listing(names)})",
                              wrt, span, label="--wrt")
-        k = names.index(name)
-        if k in out:
+        k = position[name]
+        if k in seen:
             raise AdcliError(INPUT, f"{name} is listed twice", wrt, span, label="--wrt")
+        seen.add(k)
         out.append(k)
     return out
+
+
+def listing(names: list[str], most: int = 8) -> str:
+    """``x1, x2, x3`` -- clipped for an expression with thousands of inputs."""
+    if not names:
+        return "none"
+    shown = ", ".join(names[:most])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > most else "")
 
 
 def check_mode(mode: str) -> str:
