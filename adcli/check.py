@@ -53,7 +53,7 @@ MODES = ("reverse", "forward", "both")
 # The step for input x is STEP_SCALE[method]·max(1, |x|): the usual balance of
 # truncation error (h² for central, h for forward, h⁴ for Richardson) against
 # rounding error (eps/h).
-STEP_SCALE = {"central": EPS ** (1 / 3), "forward": EPS ** 0.5, "richardson": EPS ** 0.2}
+STEP_SCALE = {"central": EPS ** (1 / 3), "forward": EPS**0.5, "richardson": EPS**0.2}
 
 # Defaults of the pass rule |ad - ref| <= ATOL + RTOL·|ref|. Measured on 900
 # random smooth expressions of 5 inputs at 200 points each in [-2, 2]^5 (886,000
@@ -207,8 +207,15 @@ class Options:
     seed: int | None = None
 
 
-def options(mode: str = "reverse", wrt: str | None = None, method: str = "central", step: float | None = None,
-            rtol: float | None = None, atol: float | None = None, seed: int | None = None) -> Options:
+def options(
+    mode: str = "reverse",
+    wrt: str | None = None,
+    method: str = "central",
+    step: float | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    seed: int | None = None,
+) -> Options:
     """Validated options; every mistake is a usage error."""
     if mode not in MODES:
         raise AdcliError(USAGE, f"unknown mode {mode!r}: use reverse, forward or both")
@@ -255,15 +262,23 @@ def _reanchor(exc: AdcliError, piece: str, source: str, start: int, label: str) 
     return exc
 
 
-def parse_grad(g: Graph, specs: list[str], positions: list[int], label: str = "--grad",
-               offsets: list[tuple[str, int]] | None = None) -> list[Formula]:
+def parse_grad(
+    g: Graph,
+    specs: list[str],
+    positions: list[int],
+    label: str = "--grad",
+    offsets: list[tuple[str, int]] | None = None,
+) -> list[Formula]:
     """The --grad values: ``"g1, g2, ..."`` (one formula per input, in order) or,
     repeated, ``x1=g1`` (a formula for the named input). ``offsets`` places each
     spec inside a larger source (a cases file) for error carets."""
     names = g.input_names
     if len(g.outputs) != 1:
-        raise AdcliError(USAGE, f"--grad needs a scalar expression, but this one has {len(g.outputs)} outputs",
-                         hint="check a Jacobian against finite differences, or with --mode both")
+        raise AdcliError(
+            USAGE,
+            f"--grad needs a scalar expression, but this one has {len(g.outputs)} outputs",
+            hint="check a Jacobian against finite differences, or with --mode both",
+        )
     places = offsets or [(s, 0) for s in specs]
     named: list[tuple[re.Match, str, str, int]] = []
     listed: list[tuple[str, str, int]] = []
@@ -274,8 +289,7 @@ def parse_grad(g: Graph, specs: list[str], positions: list[int], label: str = "-
         else:
             listed.append((spec, src, off))
     if named and listed:
-        raise AdcliError(USAGE, "give --grad either as one list \"g1, g2, ...\" or as name=formula per input, "
-                                "not both")
+        raise AdcliError(USAGE, 'give --grad either as one list "g1, g2, ..." or as name=formula per input, not both')
     formulas: list[Formula] = []
     if named:
         for m, spec, src, off in named:
@@ -283,8 +297,9 @@ def parse_grad(g: Graph, specs: list[str], positions: list[int], label: str = "-
             name_span = (off + m.start(1), off + m.end(1))
             if name not in names:
                 have = ", ".join(names) if names else "none"
-                raise AdcliError(NAME, f"{name} is not an input of the expression (its inputs: {have})",
-                                 src, name_span, label=label)
+                raise AdcliError(
+                    NAME, f"{name} is not an input of the expression (its inputs: {have})", src, name_span, label=label
+                )
             k = names.index(name)
             if k not in positions:
                 raise AdcliError(USAGE, f"{name} is not among --wrt", src, name_span, label=label)
@@ -292,8 +307,13 @@ def parse_grad(g: Graph, specs: list[str], positions: list[int], label: str = "-
                 raise AdcliError(USAGE, f"two formulas for ∂f/∂{name}", src, name_span, label=label)
             fg = _parse_piece(src, off + m.end(), off + len(spec), label)
             if len(fg.outputs) != 1:
-                raise AdcliError(USAGE, f"the formula for ∂f/∂{name} has {len(fg.outputs)} parts; give one",
-                                 src, (off + m.end(), off + len(spec)), label=label)
+                raise AdcliError(
+                    USAGE,
+                    f"the formula for ∂f/∂{name} has {len(fg.outputs)} parts; give one",
+                    src,
+                    (off + m.end(), off + len(spec)),
+                    label=label,
+                )
             _check_formula_inputs(fg, names, src, off + m.end(), label)
             formulas.append(Formula(k, fg, 0))
         return formulas
@@ -309,7 +329,9 @@ def parse_grad(g: Graph, specs: list[str], positions: list[int], label: str = "-
             USAGE,
             f"--grad gives {len(parts)} formula{'s' if len(parts) != 1 else ''} for "
             f"{len(positions)} input{'s' if len(positions) != 1 else ''} ({which})",
-            src, (off, off + max(len(spec), 1)), label=label,
+            src,
+            (off, off + max(len(spec), 1)),
+            label=label,
             hint="give one formula per input, in this order, separated by commas, or --grad name=formula",
         )
     return [Formula(k, fg, j) for k, (fg, j) in zip(positions, parts)]
@@ -321,16 +343,29 @@ def _check_formula_inputs(fg: Graph, names: list[str], src: str, off: int, label
         if node.name not in names:
             have = ", ".join(names) if names else "none"
             s, e = node.span
-            raise AdcliError(NAME, f"the formula uses {node.name}, which is not an input of the expression "
-                                   f"(its inputs: {have})", src, (off + s, off + e), label=label)
+            raise AdcliError(
+                NAME,
+                f"the formula uses {node.name}, which is not an input of the expression (its inputs: {have})",
+                src,
+                (off + s, off + e),
+                label=label,
+            )
 
 
 # -- entry points -------------------------------------------------------------------
 
 
-def run_check(problem, mode: str = "reverse", wrt: str | None = None, method: str = "central",
-              step: float | None = None, rtol: float | None = None, atol: float | None = None,
-              grad: list[str] | None = None, seed: int | None = None) -> CheckResult:
+def run_check(
+    problem,
+    mode: str = "reverse",
+    wrt: str | None = None,
+    method: str = "central",
+    step: float | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    grad: list[str] | None = None,
+    seed: int | None = None,
+) -> CheckResult:
     """Check the derivatives of ``problem`` (a :class:`adcli.core.Problem` at one
     point, as from ``core.load``) and return the report. ``grad`` holds the
     --grad values; ``seed`` draws u and v of the dot-product test."""
@@ -345,9 +380,16 @@ def run_check(problem, mode: str = "reverse", wrt: str | None = None, method: st
     return check_points(g, X, opts, grad, single=True)
 
 
-def check_points(g: Graph, X: np.ndarray, opts: Options, grad: list[str] | None = None, single: bool = False,
-                 source: str | None = None, grad_offsets: list[tuple[str, int]] | None = None,
-                 grad_label: str = "--grad") -> CheckResult:
+def check_points(
+    g: Graph,
+    X: np.ndarray,
+    opts: Options,
+    grad: list[str] | None = None,
+    single: bool = False,
+    source: str | None = None,
+    grad_offsets: list[tuple[str, int]] | None = None,
+    grad_label: str = "--grad",
+) -> CheckResult:
     """Check at every row of ``X`` (points × inputs, in ``g.input_names`` order)."""
     from .core import resolve_wrt
 
@@ -356,8 +398,11 @@ def check_points(g: Graph, X: np.ndarray, opts: Options, grad: list[str] | None 
         raise AdcliError(USAGE, "the expression has no inputs: there is no derivative to check")
     formulas = parse_grad(g, grad, positions, grad_label, grad_offsets) if grad else None
     if formulas is not None and opts.mode == "both":
-        raise AdcliError(USAGE, "--mode both checks the engines against each other; it does not combine with "
-                                "--grad", hint="use --mode reverse or --mode forward with --grad")
+        raise AdcliError(
+            USAGE,
+            "--mode both checks the engines against each other; it does not combine with --grad",
+            hint="use --mode reverse or --mode forward with --grad",
+        )
     against = "grad" if formulas is not None else ("forward" if opts.mode == "both" else "fd")
     seed = opts.seed
     dot = None
@@ -373,12 +418,27 @@ def check_points(g: Graph, X: np.ndarray, opts: Options, grad: list[str] | None 
     n_pts = X.shape[0]
     per = max(1, CHUNK // (2 * len(positions) * len(_OFFSETS[opts.method])))
     for lo in range(0, n_pts, per):
-        block_rows, block_skipped, why = checker.block(X[lo:lo + per], lo)
+        block_rows, block_skipped, why = checker.block(X[lo : lo + per], lo)
         rows += block_rows
         skipped += block_skipped
         reason = reason or why
-    return CheckResult(g, against, opts.mode, opts.method, opts.step, opts.rtol, opts.atol, rows, X, single,
-                       skipped, reason, source, seed, dot)
+    return CheckResult(
+        g,
+        against,
+        opts.mode,
+        opts.method,
+        opts.step,
+        opts.rtol,
+        opts.atol,
+        rows,
+        X,
+        single,
+        skipped,
+        reason,
+        source,
+        seed,
+        dot,
+    )
 
 
 # Stencil offsets, in units of the step h, per method.
@@ -388,8 +448,16 @@ _OFFSETS = {"central": (1.0, -1.0), "forward": (1.0,), "richardson": (1.0, -1.0,
 class _Checker:
     """The check of one expression, applied block by block to the points."""
 
-    def __init__(self, g: Graph, positions: list[int], opts: Options, against: str,
-                 formulas: list[Formula] | None, dot, single: bool):
+    def __init__(
+        self,
+        g: Graph,
+        positions: list[int],
+        opts: Options,
+        against: str,
+        formulas: list[Formula] | None,
+        dot,
+        single: bool,
+    ):
         self.g = g
         self.pos = positions
         self.opts = opts
@@ -472,8 +540,7 @@ class _Checker:
             status[:, p, kk] = KINK
             notes[:, p, kk] = f"not differentiable here: {kink_msg[p]}"
         if self.against == "fd":
-            self._explain_fd_failures(X, h, f0, ad, fd, stencil_bad, jump, jump_node, status, notes,
-                                      abs_err, rel_err)
+            self._explain_fd_failures(X, h, f0, ad, fd, stencil_bad, jump, jump_node, status, notes, abs_err, rel_err)
         else:
             self._note_nonfinite(status, notes, test, ref)
         if self.against == "grad":
@@ -496,10 +563,21 @@ class _Checker:
                 for kk in range(K):
                     if not ck_[j][p][kk]:
                         continue
-                    rows.append(CheckRow(names[kk], ad_[j][p][kk], fd_[j][p][kk], ae_[j][p][kk], re_[j][p][kk],
-                                         st_[j][p][kk], output, point_index,
-                                         None if ex_ is None else ex_[j][p][kk],
-                                         None if fw_ is None else fw_[j][p][kk], nt_[j][p][kk]))
+                    rows.append(
+                        CheckRow(
+                            names[kk],
+                            ad_[j][p][kk],
+                            fd_[j][p][kk],
+                            ae_[j][p][kk],
+                            re_[j][p][kk],
+                            st_[j][p][kk],
+                            output,
+                            point_index,
+                            None if ex_ is None else ex_[j][p][kk],
+                            None if fw_ is None else fw_[j][p][kk],
+                            nt_[j][p][kk],
+                        )
+                    )
         return rows, skipped, reason
 
     # -- AD --------------------------------------------------------------------------
@@ -536,8 +614,9 @@ class _Checker:
         for kk, k in enumerate(self.pos):
             d[k] = np.full(P, v[kk])
         tan, _ = forward.jvp(values, d)
-        jv = np.array([np.broadcast_to(np.asarray(t, dtype=np.float64), (P,))
-                       for t in forward.output_tangents(values, tan)])
+        jv = np.array(
+            [np.broadcast_to(np.asarray(t, dtype=np.float64), (P,)) for t in forward.output_tangents(values, tan)]
+        )
         via_forward = np.einsum("j,jp->p", u, jv)
         adj, _ = reverse.vjp(values, [np.full(P, uj) for uj in u])
         grads = reverse.input_adjoints(values, adj)
@@ -552,9 +631,21 @@ class _Checker:
                 status, note = KINK, f"not differentiable here: {kink_msg[p]}"
             elif not passed[p] and not (np.isfinite(via_forward[p]) and np.isfinite(via_reverse[p])):
                 note = "a derivative is not finite here"
-            rows.append(CheckRow(DOT, float(via_reverse[p]), float(via_fd[p]), float(abs_err[p]),
-                                 float(rel_err[p]), status, None, None if self.single else int(index[p]),
-                                 None, float(via_forward[p]), note))
+            rows.append(
+                CheckRow(
+                    DOT,
+                    float(via_reverse[p]),
+                    float(via_fd[p]),
+                    float(abs_err[p]),
+                    float(rel_err[p]),
+                    status,
+                    None,
+                    None if self.single else int(index[p]),
+                    None,
+                    float(via_forward[p]),
+                    note,
+                )
+            )
         return rows
 
     def _kinks_at(self, values, P: int) -> tuple[np.ndarray, list[str]]:
@@ -566,8 +657,9 @@ class _Checker:
             for i in self.kink_nodes:
                 node = g.nodes[i]
                 args = [values.vals[a] for a in node.args]
-                hit = np.broadcast_to(np.asarray(node.op.kink[0](*args, *node.extra()) & np.asarray(values.live(i)),
-                                                 dtype=bool), (P,))
+                hit = np.broadcast_to(
+                    np.asarray(node.op.kink[0](*args, *node.extra()) & np.asarray(values.live(i)), dtype=bool), (P,)
+                )
                 for p in np.flatnonzero(hit & ~at):
                     msg[p] = f"{g.snippet(i)}: {node.op.kink[1]}"
                 at |= hit
@@ -675,8 +767,9 @@ class _Checker:
         bad = (status == FAIL) & ~(np.isfinite(test) & np.isfinite(ref))
         notes[bad] = "a derivative is not finite here"
 
-    def _explain_fd_failures(self, X, h, f0, ad, fd, stencil_bad, jump, jump_node, status, notes,
-                             abs_err, rel_err) -> None:
+    def _explain_fd_failures(
+        self, X, h, f0, ad, fd, stencil_bad, jump, jump_node, status, notes, abs_err, rel_err
+    ) -> None:
         """Before calling a finite-difference mismatch a failure: a kink nearby?
         the stencil outside the domain? a second opinion from Ridders?"""
         g = self.g
@@ -688,8 +781,9 @@ class _Checker:
         fails = status == FAIL
         for j, p, kk in zip(*np.nonzero(fails & jump[None])):
             status[j, p, kk] = KINK
-            notes[j, p, kk] = (f"the finite-difference step crosses a kink of {g.snippet(int(jump_node[p, kk]))} "
-                               f"near this point")
+            notes[j, p, kk] = (
+                f"the finite-difference step crosses a kink of {g.snippet(int(jump_node[p, kk]))} near this point"
+            )
         fails = status == FAIL
         for j, p, kk in zip(*np.nonzero(fails & stencil_bad[None])):
             status[j, p, kk] = SKIP
@@ -754,8 +848,11 @@ class _Checker:
             if agree[j, e]:
                 status[j, p, kk] = PASS
                 off = abs_err[j, p, kk]
-                notes[j, p, kk] = (f"{self.opts.method} differences were off by {off:.1e}; {how} agrees"
-                                   if np.isfinite(off) else f"{how} agrees")
+                notes[j, p, kk] = (
+                    f"{self.opts.method} differences were off by {off:.1e}; {how} agrees"
+                    if np.isfinite(off)
+                    else f"{how} agrees"
+                )
             else:
                 notes[j, p, kk] = f"{how} also disagrees (error estimate {err[j, e]:.1e})"
             d = abs(ad[j, p, kk] - r)
@@ -811,7 +908,7 @@ def _ridders_select(tab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     the rest: the best extrapolated value and its error estimate."""
     n = tab.shape[0]
     shape = tab.shape[1:]
-    con2 = RIDDERS_CON ** 2
+    con2 = RIDDERS_CON**2
     a: list[list[Any]] = [[None] * n for _ in range(n)]
     best = np.full(shape, np.nan)
     err = np.full(shape, np.inf)
@@ -835,9 +932,15 @@ def _ridders_select(tab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # -- loading points and cases ---------------------------------------------------------
 
 
-def load_points(expr: str, points: str | None = None, random: int | None = None, seed: int | None = None,
-                box: str | None = None, stdin=None,
-                expr_from_stdin: bool = False) -> tuple[Graph, np.ndarray, str, int | None]:
+def load_points(
+    expr: str,
+    points: str | None = None,
+    random: int | None = None,
+    seed: int | None = None,
+    box: str | None = None,
+    stdin=None,
+    expr_from_stdin: bool = False,
+) -> tuple[Graph, np.ndarray, str, int | None]:
     """The expression and several points: ``--points FILE`` or ``--random N``.
     Returns the graph, the points (points × inputs), where they came from and the seed used."""
     from .points import random_points, read_points
@@ -886,11 +989,15 @@ def parse_cases(text: str, label: str) -> list[tuple[int, tuple[str, int], tuple
             pos += len(piece) + 1
         if len(fields) > 3:
             s = start + body.index("|", body.index("|", body.index("|") + 1) + 1)
-            raise AdcliError(INPUT, "too many fields: write EXPR | POINT | GRADIENT", text, (s, s + 1),
-                             label=label)
+            raise AdcliError(INPUT, "too many fields: write EXPR | POINT | GRADIENT", text, (s, s + 1), label=label)
         if len(fields) < 2:
-            raise AdcliError(INPUT, "a case needs a point: write EXPR | x1=1,x2=2 [| GRADIENT]", text,
-                             (start, start + len(body)), label=label)
+            raise AdcliError(
+                INPUT,
+                "a case needs a point: write EXPR | x1=1,x2=2 [| GRADIENT]",
+                text,
+                (start, start + len(body)),
+                label=label,
+            )
         expr, point = fields[0], fields[1]
         grad = fields[2] if len(fields) == 3 and fields[2][0].strip() else None
         for piece, off in (expr,) + ((grad,) if grad else ()):
@@ -917,13 +1024,23 @@ def run_cases(text: str, label: str, opts: Options) -> CasesResult:
         for name, (_, span) in point.items():
             if name not in names:
                 have = ", ".join(names) if names else "none"
-                raise AdcliError(NAME, f"{name} is not an input of the expression (its inputs: {have})", text,
-                                 (poff + span[0], poff + span[1]), label=label)
+                raise AdcliError(
+                    NAME,
+                    f"{name} is not an input of the expression (its inputs: {have})",
+                    text,
+                    (poff + span[0], poff + span[1]),
+                    label=label,
+                )
         missing = [n for n in names if n not in point]
         if missing:
-            raise AdcliError(INPUT, f"missing value{'s' if len(missing) > 1 else ''} for {', '.join(missing)}",
-                             text, (poff, poff + max(len(ptext.rstrip()), 1)), label=label,
-                             hint=f"add {','.join(x + '=...' for x in missing)} to the point")
+            raise AdcliError(
+                INPUT,
+                f"missing value{'s' if len(missing) > 1 else ''} for {', '.join(missing)}",
+                text,
+                (poff, poff + max(len(ptext.rstrip()), 1)),
+                label=label,
+                hint=f"add {','.join(x + '=...' for x in missing)} to the point",
+            )
         X = np.array([[point[n][0] for n in names]], dtype=np.float64).reshape(1, len(names))
         try:
             evaluate(g, [np.float64(v) for v in X[0]])
@@ -933,7 +1050,8 @@ def run_cases(text: str, label: str, opts: Options) -> CasesResult:
             exc.label = label
             raise
         grads = [grad[0]] if grad else None
-        result = check_points(g, X, opts, grads, single=True, grad_offsets=[(text, grad[1])] if grad else None,
-                              grad_label=label)
+        result = check_points(
+            g, X, opts, grads, single=True, grad_offsets=[(text, grad[1])] if grad else None, grad_label=label
+        )
         cases.append(Case(lineno, etext.strip(), ptext.strip(), grad[0].strip() if grad else None, result))
     return CasesResult(label, cases, opts.method, opts.rtol, opts.atol)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -23,41 +23,47 @@ app = typer.Typer(
 # Exit codes (SPEC section 4).
 OK, CHECK_FAILED, BAD_INPUT, INTERNAL = 0, 1, 2, 70
 
-ExprArg = Annotated[str, typer.Argument(help="The expression; - reads standard input, @FILE reads a file.", show_default=False)]
+ExprArg = Annotated[
+    str, typer.Argument(help="The expression; - reads standard input, @FILE reads a file.", show_default=False)
+]
 AtOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--at", help="The point: x1=1,x2=2 (values may be constant expressions, x=pi/4).", show_default=False),
 ]
 ModeOpt = Annotated[str, typer.Option("--mode", help="Engine: reverse (adjoints) or forward (tangents).")]
 WrtOpt = Annotated[
-    Optional[str], typer.Option("--wrt", help="Differentiate with respect to these inputs, in this order.", show_default=False)
+    str | None,
+    typer.Option("--wrt", help="Differentiate with respect to these inputs, in this order.", show_default=False),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (SPEC section 4).")]
 DigitsOpt = Annotated[int, typer.Option("--digits", min=1, max=17, help="Significant digits shown.")]
 TraceOpt = Annotated[bool, typer.Option("--trace", help="Also show the trace table: one row per node.")]
 StepsOpt = Annotated[bool, typer.Option("--steps", help="Also show the accumulation steps (adjoint or tangent).")]
 PointsOpt = Annotated[
-    Optional[str],
-    typer.Option("--points", help="Many points: a CSV file whose header names the inputs (- = stdin).",
-                 show_default=False),
+    str | None,
+    typer.Option(
+        "--points", help="Many points: a CSV file whose header names the inputs (- = stdin).", show_default=False
+    ),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", help="Output for --points: jsonl (JSON Lines) or csv.")]
 DirOpt = Annotated[
-    Optional[str],
-    typer.Option("--dir", help="The direction v: one value per input (per --wrt input), in order: 2,-1.",
-                 show_default=False),
+    str | None,
+    typer.Option(
+        "--dir", help="The direction v: one value per input (per --wrt input), in order: 2,-1.", show_default=False
+    ),
 ]
 CotangentOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--cotangent", help="The cotangent u: one value per output, in order: 1,0.", show_default=False),
 ]
 JacobianModeOpt = Annotated[
     str, typer.Option("--mode", help="forward (a sweep per input), reverse (a sweep per output) or auto (fewer).")
 ]
 SolveOpt = Annotated[
-    Optional[str],
-    typer.Option("--solve", help="The unknowns y, one per equation: y or y,z. The other inputs are x.",
-                 show_default=False),
+    str | None,
+    typer.Option(
+        "--solve", help="The unknowns y, one per equation: y or y,z. The other inputs are x.", show_default=False
+    ),
 ]
 NewtonOpt = Annotated[
     bool, typer.Option("--newton", help="First solve F = 0 for the unknowns by Newton's method from their --at values.")
@@ -120,7 +126,9 @@ def run(action: Callable[[], Any], as_json: bool) -> None:
         sys.stderr.write("error: internal recursion limit reached; please report this expression\n")
         raise typer.Exit(INTERNAL) from None
     except Exception as exc:  # pragma: no cover - a bug, reported without a traceback
-        sys.stderr.write(f"adcli: internal error: {type(exc).__name__}: {exc}\nplease report this with the command line\n")
+        sys.stderr.write(
+            f"adcli: internal error: {type(exc).__name__}: {exc}\nplease report this with the command line\n"
+        )
         raise typer.Exit(INTERNAL) from None
     if code:
         raise typer.Exit(code)
@@ -279,8 +287,11 @@ def trace_cmd(
 
         result = core.run_trace(core.load(core.read_expression(expr), at), mode, wrt, record=steps)
         _warn(result.warnings, as_json)
-        _emit(render.dumps(render.trace_result_json(result, steps)) if as_json
-              else render.trace_result_text(result, digits, steps))
+        _emit(
+            render.dumps(render.trace_result_json(result, steps))
+            if as_json
+            else render.trace_result_text(result, digits, steps)
+        )
         return 0
 
     run(action, as_json)
@@ -319,7 +330,7 @@ def graph_cmd(
 @app.command("repl")
 def repl_cmd(
     file: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--file", "-f", help="Run the lines of this session file, then exit.", show_default=False),
     ] = None,
 ) -> None:
@@ -351,9 +362,18 @@ def _usage(message: str):
     return AdcliError(USAGE, message)
 
 
-def _derivative(kind: str, expr: str, at: Optional[str], compute: Callable[[Any], Any], as_json: bool,
-                digits: int, trace: bool = False, steps: bool = False, points: Optional[str] = None,
-                fmt: str = "jsonl") -> None:
+def _derivative(
+    kind: str,
+    expr: str,
+    at: str | None,
+    compute: Callable[[Any], Any],
+    as_json: bool,
+    digits: int,
+    trace: bool = False,
+    steps: bool = False,
+    points: str | None = None,
+    fmt: str = "jsonl",
+) -> None:
     """The shared body of the derivative commands: load, compute, print."""
 
     def action():
@@ -403,6 +423,7 @@ def jvp_cmd(
 
       adcli jvp "hypot(x, y)" --at x=3,y=4 --dir "1/sqrt(2),1/sqrt(2)" --json
     """
+
     def compute(problem):
         from .derivatives import run_jvp
 
@@ -579,47 +600,65 @@ def implicit_cmd(
 @app.command("check")
 def check_cmd(
     expr: Annotated[
-        Optional[str],
-        typer.Argument(help="The expression; - reads standard input, @FILE reads a file. Omit it with --cases.",
-                       show_default=False),
+        str | None,
+        typer.Argument(
+            help="The expression; - reads standard input, @FILE reads a file. Omit it with --cases.", show_default=False
+        ),
     ] = None,
     at: AtOpt = None,
     points: PointsOpt = None,
     random: Annotated[
-        Optional[int], typer.Option("--random", help="Check at N random points (see --box, --seed).", show_default=False)
+        int | None,
+        typer.Option("--random", help="Check at N random points (see --box, --seed).", show_default=False),
     ] = None,
     seed: Annotated[
-        Optional[int], typer.Option("--seed", help="Seed for --random points and the dot-product test.",
-                                    show_default=False)
+        int | None,
+        typer.Option("--seed", help="Seed for --random points and the dot-product test.", show_default=False),
     ] = None,
     box: Annotated[
-        Optional[str],
-        typer.Option("--box", help="Where --random draws: lo:hi for every input, or x=0:1,y=-1:1 [default: -2:2].",
-                     show_default=False),
+        str | None,
+        typer.Option(
+            "--box",
+            help="Where --random draws: lo:hi for every input, or x=0:1,y=-1:1 [default: -2:2].",
+            show_default=False,
+        ),
     ] = None,
     cases: Annotated[
-        Optional[str],
-        typer.Option("--cases", help="A file of cases, one a line: EXPR | x1=1,x2=2 [| GRADIENT] (- = stdin).",
-                     show_default=False),
+        str | None,
+        typer.Option(
+            "--cases",
+            help="A file of cases, one a line: EXPR | x1=1,x2=2 [| GRADIENT] (- = stdin).",
+            show_default=False,
+        ),
     ] = None,
     grad: Annotated[
-        Optional[list[str]],
-        typer.Option("--grad", help='A hand-derived gradient: "g1, g2, ..." (one per input), or x1="..." '
-                                    "repeated.", show_default=False),
+        list[str] | None,
+        typer.Option(
+            "--grad",
+            help='A hand-derived gradient: "g1, g2, ..." (one per input), or x1="..." repeated.',
+            show_default=False,
+        ),
     ] = None,
     mode: Annotated[
         str, typer.Option("--mode", help="Engine checked: reverse, forward, or both (forward against reverse).")
     ] = "reverse",
     wrt: WrtOpt = None,
-    method: Annotated[str, typer.Option("--method", help="Finite differences: central, forward or richardson.")] = "central",
+    method: Annotated[
+        str, typer.Option("--method", help="Finite differences: central, forward or richardson.")
+    ] = "central",
     step: Annotated[
-        Optional[float],
-        typer.Option("--step", help="Fixed step for every input (default: cbrt(eps)·max(1,|x|) per input for central).",
-                     show_default=False),
+        float | None,
+        typer.Option(
+            "--step",
+            help="Fixed step for every input (default: cbrt(eps)·max(1,|x|) per input for central).",
+            show_default=False,
+        ),
     ] = None,
     rtol: Annotated[float, typer.Option("--rtol", help="Pass if |ad - ref| <= atol + rtol·|ref|.")] = 1e-6,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the pass rule.")] = 1e-8,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success, only failing rows otherwise.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print nothing on success, only failing rows otherwise.")
+    ] = False,
     as_json: JsonOpt = False,
     digits: DigitsOpt = 6,
 ) -> None:
@@ -659,16 +698,16 @@ def check_cmd(
                 _emit(render.cases_quiet_text(res, digits) if quiet else render.cases_text(res, digits))
             return res.exit_code()
         if expr is None:
-            raise check.AdcliError("usage", "missing the expression (or --cases FILE)",
-                                   hint='adcli check "x^2*sin(x)" --at x=1.3')
+            raise check.AdcliError(
+                "usage", "missing the expression (or --cases FILE)", hint='adcli check "x^2*sin(x)" --at x=1.3'
+            )
         text = core.read_expression(expr)
         if box is not None and random is None:
             raise check.AdcliError("usage", "--box goes with --random N")
         if points is not None or random is not None:
             if at is not None:
                 raise check.AdcliError("usage", "give either --at or --points/--random, not both")
-            g, X, source, used_seed = check.load_points(text, points, random, seed, box,
-                                                        expr_from_stdin=expr == "-")
+            g, X, source, used_seed = check.load_points(text, points, random, seed, box, expr_from_stdin=expr == "-")
             opts.seed = used_seed
             result = check.check_points(g, X, opts, grad, source=source)
         else:
@@ -687,19 +726,27 @@ def descend_cmd(
     expr: ExprArg,
     at: AtOpt = None,
     lr: Annotated[
-        Optional[float],
-        typer.Option("--lr", help="Learning rate (gd; default 0.1), or the first step length tried (newton; default 1).",
-                     show_default=False),
+        float | None,
+        typer.Option(
+            "--lr",
+            help="Learning rate (gd; default 0.1), or the first step length tried (newton; default 1).",
+            show_default=False,
+        ),
     ] = None,
     iters: Annotated[int, typer.Option("--iters", min=0, help="At most this many steps.")] = 50,
-    tol: Annotated[float, typer.Option("--tol", help="Stop when the gradient norm or the step is at most this.")] = 1e-8,
+    tol: Annotated[
+        float, typer.Option("--tol", help="Stop when the gradient norm or the step is at most this.")
+    ] = 1e-8,
     momentum: Annotated[float, typer.Option("--momentum", help="Heavy-ball momentum in [0, 1) (gd only).")] = 0.0,
     method: Annotated[str, typer.Option("--method", help="gd (gradient descent) or newton (exact Hessian).")] = "gd",
     wrt: WrtOpt = None,
     plot: Annotated[
-        Optional[str],
-        typer.Option("--plot", help="Also draw the path to FILE.png/.svg: on a contour plot for two inputs "
-                                    "(needs matplotlib).", show_default=False),
+        str | None,
+        typer.Option(
+            "--plot",
+            help="Also draw the path to FILE.png/.svg: on a contour plot for two inputs (needs matplotlib).",
+            show_default=False,
+        ),
     ] = None,
     show_all: Annotated[bool, typer.Option("--all", help="Show every iteration (else the first and last 10).")] = False,
     as_json: JsonOpt = False,
@@ -731,8 +778,9 @@ def descend_cmd(
     def action():
         from . import core, descend, render
 
-        result = descend.load_descend(core.read_expression(expr), at, lr=lr, iters=iters, tol=tol,
-                                      momentum=momentum, method=method, wrt=wrt)
+        result = descend.load_descend(
+            core.read_expression(expr), at, lr=lr, iters=iters, tol=tol, momentum=momentum, method=method, wrt=wrt
+        )
         if plot is not None:
             from .plot import write_descent_image
 
@@ -753,22 +801,29 @@ def descend_cmd(
 def plot_cmd(
     expr: ExprArg,
     wrt: Annotated[
-        Optional[str],
-        typer.Option("--wrt", help="The input on the horizontal axis (needed when there are several).",
-                     show_default=False),
+        str | None,
+        typer.Option(
+            "--wrt", help="The input on the horizontal axis (needed when there are several).", show_default=False
+        ),
     ] = None,
     range_: Annotated[str, typer.Option("--range", help="The interval a:b of that input (-pi:pi is fine).")] = "-3:3",
     at: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--at", help="Values of the other inputs: y=2,z=pi/4.", show_default=False),
     ] = None,
     hessian: Annotated[bool, typer.Option("--hessian", help="Also draw the second derivative ∂²f/∂x².")] = False,
     output: Annotated[
-        Optional[str],
-        typer.Option("--output", "-o", help="Write an image instead: FILE.png, .svg or .pdf (needs matplotlib: "
-                                            'pip install "adcli[plot]").', show_default=False),
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help='Write an image instead: FILE.png, .svg or .pdf (needs matplotlib: pip install "adcli[plot]").',
+            show_default=False,
+        ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the samples as JSON (null where f is undefined).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the samples as JSON (null where f is undefined).")
+    ] = False,
     digits: Annotated[int, typer.Option("--digits", min=1, max=17, help="Significant digits of the axis labels.")] = 3,
 ) -> None:
     """Plot f and ∂f/∂x (with --hessian also ∂²f/∂x²) over --range, the other

@@ -143,8 +143,13 @@ def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
         name = piece.strip()
         span = (off, off + max(len(piece), 1))
         if name not in position:
-            raise AdcliError(NAME, f"{name!r} is not an input of the expression (its inputs: {listing(names)})",
-                             wrt, span, label="--wrt")
+            raise AdcliError(
+                NAME,
+                f"{name!r} is not an input of the expression (its inputs: {listing(names)})",
+                wrt,
+                span,
+                label="--wrt",
+            )
         k = position[name]
         if k in seen:
             raise AdcliError(INPUT, f"{name} is listed twice", wrt, span, label="--wrt")
@@ -241,8 +246,17 @@ def run_grad(problem: Problem, mode: str = "reverse", wrt: str | None = None, re
         adj, steps = reverse.vjp(values, [np.float64(1.0)], record=record)
         grads = reverse.input_adjoints(values, adj)
         gradient = [grads[k] for k in positions]
-        result = GradResult(problem, mode, positions, value, gradient, 1, values.warnings,
-                            adjoints=adj, adjoint_steps=steps if record else None)
+        result = GradResult(
+            problem,
+            mode,
+            positions,
+            value,
+            gradient,
+            1,
+            values.warnings,
+            adjoints=adj,
+            adjoint_steps=steps if record else None,
+        )
     else:
         gradient, tangents, tsteps = [], [], []
         for k in positions:
@@ -252,8 +266,17 @@ def run_grad(problem: Problem, mode: str = "reverse", wrt: str | None = None, re
             gradient.append(forward.output_tangents(values, tan)[0])
             tangents.append(tan)
             tsteps.append(steps_k)
-        result = GradResult(problem, mode, positions, value, gradient, len(positions), values.warnings,
-                            tangents=tangents, tangent_steps=tsteps if record else None)
+        result = GradResult(
+            problem,
+            mode,
+            positions,
+            value,
+            gradient,
+            len(positions),
+            values.warnings,
+            tangents=tangents,
+            tangent_steps=tsteps if record else None,
+        )
     _check_gradient_finite(result)
     return result
 
@@ -271,8 +294,7 @@ def _check_gradient_finite(result: GradResult) -> None:
 # -- many points -------------------------------------------------------------------
 
 
-def load_many(expr: str, points_arg: str, at: str | None = None, expr_from_stdin: bool = False,
-              stdin=None) -> Problem:
+def load_many(expr: str, points_arg: str, at: str | None = None, expr_from_stdin: bool = False, stdin=None) -> Problem:
     """An expression bound to many points at once (one numpy array per input)."""
     from .points import read_points
 
@@ -293,8 +315,10 @@ def points_exit_code(problem: Problem) -> int:
         n = int(np.count_nonzero(bad))
         total = len(problem.point[0]) if problem.point else 1
         first = problem.values.first_error
-        sys.stderr.write(f"error: the expression is undefined at {n} of {total} points"
-                         f"{': first, ' + first.message if first else ''}\n")
+        sys.stderr.write(
+            f"error: the expression is undefined at {n} of {total} points"
+            f"{': first, ' + first.message if first else ''}\n"
+        )
         return 2
     return 0
 

@@ -65,8 +65,14 @@ def parse_vector(text: str, size: int, label: str, per: str) -> list[float]:
     """``2,-1`` or ``pi/4, -sqrt(2)`` -> floats, exactly ``size`` of them; ``per`` says
     what each one is for ("input (x1, x2)", "output")."""
     if not text.strip():
-        raise AdcliError(INPUT, f"{label} is empty", text, (0, 0), label=label,
-                         hint=f"give {size} value{'s' if size != 1 else ''}, one per {per}")
+        raise AdcliError(
+            INPUT,
+            f"{label} is empty",
+            text,
+            (0, 0),
+            label=label,
+            hint=f"give {size} value{'s' if size != 1 else ''}, one per {per}",
+        )
     pieces = split_top_level(text)
     out: list[float] = []
     for piece, off in pieces:
@@ -76,8 +82,14 @@ def parse_vector(text: str, size: int, label: str, per: str) -> list[float]:
         if not stripped:
             raise AdcliError(INPUT, "empty item (two commas in a row?)", text, span, label=label)
         if "=" in stripped:
-            raise AdcliError(INPUT, f"{label} takes plain values, one per {per} in order, not name=value",
-                             text, span, label=label, hint=f"write e.g. {label} " + ",".join(["1"] * size))
+            raise AdcliError(
+                INPUT,
+                f"{label} takes plain values, one per {per} in order, not name=value",
+                text,
+                span,
+                label=label,
+                hint=f"write e.g. {label} " + ",".join(["1"] * size),
+            )
         try:
             out.append(parse_constant(stripped, label=f"{label} value {len(out) + 1}"))
         except AdcliError as exc:
@@ -92,7 +104,9 @@ def parse_vector(text: str, size: int, label: str, per: str) -> list[float]:
         raise AdcliError(
             INPUT,
             f"{label} has {len(out)} value{'s' if len(out) != 1 else ''}, but it needs {size}: one per {per}",
-            text, (0, len(text)), label=label,
+            text,
+            (0, len(text)),
+            label=label,
         )
     return out
 
@@ -106,8 +120,11 @@ def _vector(given: str | Sequence[Any] | None, size: int, label: str, per: str, 
     """A direction or cotangent: text to parse, or values given directly (floats or arrays)."""
     if given is None:
         example = ",".join(["1"] + ["0"] * (size - 1)) if size else "1"
-        raise AdcliError(USAGE, f"{command} needs {label} with {size} value{'s' if size != 1 else ''}, one per {per}",
-                         hint=f"e.g. {label} {example}")
+        raise AdcliError(
+            USAGE,
+            f"{command} needs {label} with {size} value{'s' if size != 1 else ''}, one per {per}",
+            hint=f"e.g. {label} {example}",
+        )
     if isinstance(given, str):
         return [np.float64(v) for v in parse_vector(given, size, label, per)]
     given = list(given)
@@ -184,8 +201,9 @@ def _vjp(values: Values, positions: list[int], cotangent: list[Any], record: boo
     return [grads[k] for k in positions], adj, steps
 
 
-def run_jvp(problem: Problem, direction: str | Sequence[Any] | None, wrt: str | None = None,
-            record: bool = False) -> JvpResult:
+def run_jvp(
+    problem: Problem, direction: str | Sequence[Any] | None, wrt: str | None = None, record: bool = False
+) -> JvpResult:
     """J·v in one forward sweep; ``direction`` has one value per --wrt input."""
     g, values = problem.graph, problem.values
     positions = resolve_wrt(g, wrt)
@@ -194,12 +212,21 @@ def run_jvp(problem: Problem, direction: str | Sequence[Any] | None, wrt: str | 
     out, tan, steps = _jvp(values, positions, v, record)
     jvp = [_full(t, shape) for t in out]
     _finite_or_warn(problem, "J·v", jvp)
-    return JvpResult(problem, positions, v, [_full(y, shape) for y in values.outputs], jvp, values.warnings,
-                     tangents=tan, tangent_steps=steps if record else None)
+    return JvpResult(
+        problem,
+        positions,
+        v,
+        [_full(y, shape) for y in values.outputs],
+        jvp,
+        values.warnings,
+        tangents=tan,
+        tangent_steps=steps if record else None,
+    )
 
 
-def run_vjp(problem: Problem, cotangent: str | Sequence[Any] | None, wrt: str | None = None,
-            record: bool = False) -> VjpResult:
+def run_vjp(
+    problem: Problem, cotangent: str | Sequence[Any] | None, wrt: str | None = None, record: bool = False
+) -> VjpResult:
     """uᵀ·J in one reverse sweep; ``cotangent`` has one value per output."""
     g, values = problem.graph, problem.values
     positions = resolve_wrt(g, wrt)
@@ -209,8 +236,16 @@ def run_vjp(problem: Problem, cotangent: str | Sequence[Any] | None, wrt: str | 
     out, adj, steps = _vjp(values, positions, u, record)
     vjp = [_full(a, shape) for a in out]
     _finite_or_warn(problem, "uᵀ·J", vjp)
-    return VjpResult(problem, positions, u, [_full(y, shape) for y in values.outputs], vjp, values.warnings,
-                     adjoints=adj, adjoint_steps=steps if record else None)
+    return VjpResult(
+        problem,
+        positions,
+        u,
+        [_full(y, shape) for y in values.outputs],
+        vjp,
+        values.warnings,
+        adjoints=adj,
+        adjoint_steps=steps if record else None,
+    )
 
 
 # -- Jacobian ------------------------------------------------------------------------------
@@ -240,6 +275,7 @@ class JacobianResult:
 
 def choose_mode(m: int, n: int) -> tuple[str, str]:
     """The cheaper mode for an m×n Jacobian (m outputs, n inputs), and why."""
+
     def s(k: int, what: str) -> str:
         return f"{k} {what}{'s' if k != 1 else ''}"
 
@@ -290,8 +326,9 @@ def run_jacobian(problem: Problem, mode: str = "auto", wrt: str | None = None, r
     J = [[_full(e, shape) for e in row] for row in J]
     _finite_or_warn(problem, "the Jacobian", [e for row in J for e in row])
     sweeps = n if used == "forward" else m
-    result = JacobianResult(problem, positions, used, mode, reason, [_full(y, shape) for y in values.outputs], J,
-                            sweeps, values.warnings)
+    result = JacobianResult(
+        problem, positions, used, mode, reason, [_full(y, shape) for y in values.outputs], J, sweeps, values.warnings
+    )
     if used == "forward":
         result.tangents, result.tangent_steps = nodes, steps if record else None
     else:
@@ -371,8 +408,9 @@ def _mask_kw(problem: Problem) -> dict:
     return {"mask_undefined": True} if point_shape(problem) != () else {}
 
 
-def run_hvp(problem: Problem, direction: str | Sequence[Any] | None, wrt: str | None = None,
-            record: bool = False) -> HvpResult:
+def run_hvp(
+    problem: Problem, direction: str | Sequence[Any] | None, wrt: str | None = None, record: bool = False
+) -> HvpResult:
     """H·v of a scalar expression without forming H: one forward-over-reverse sweep."""
     require_scalar(problem, "hvp")
     positions = resolve_wrt(problem.graph, wrt)
@@ -380,8 +418,18 @@ def run_hvp(problem: Problem, direction: str | Sequence[Any] | None, wrt: str | 
     value, gradient, hv, dvals, adj, steps = _forward_over_reverse(problem, positions, v, record)
     warnings = _merge_warnings(problem, dvals.warnings)
     _finite_or_warn(problem, "H·v", hv)
-    return HvpResult(problem, positions, v, value, gradient, hv, warnings, dual_values=dvals, adjoints=adj,
-                     adjoint_steps=steps if record else None)
+    return HvpResult(
+        problem,
+        positions,
+        v,
+        value,
+        gradient,
+        hv,
+        warnings,
+        dual_values=dvals,
+        adjoints=adj,
+        adjoint_steps=steps if record else None,
+    )
 
 
 def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) -> HessianResult:
@@ -405,8 +453,9 @@ def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) 
         value = _full(value, point_shape(problem))
     warnings = _merge_warnings(problem, *new)
     _finite_or_warn(problem, "the Hessian", [e for row in H for e in row])
-    return HessianResult(problem, positions, value, gradient, H, n, warnings, passes, adjoints,
-                         steps if record else None)
+    return HessianResult(
+        problem, positions, value, gradient, H, n, warnings, passes, adjoints, steps if record else None
+    )
 
 
 # -- implicit differentiation ------------------------------------------------------------
@@ -438,16 +487,20 @@ def resolve_solve(problem: Problem, solve: str | None) -> list[int]:
     names = problem.inputs
     m = len(g.outputs)
     if solve is None or not solve.strip():
-        raise AdcliError(USAGE, "implicit needs the unknowns to solve for: --solve y (one per equation)",
-                         hint="e.g. adcli implicit \"x^2 + y^2 - 1\" --solve y --at x=0.6,y=0.8")
+        raise AdcliError(
+            USAGE,
+            "implicit needs the unknowns to solve for: --solve y (one per equation)",
+            hint='e.g. adcli implicit "x^2 + y^2 - 1" --solve y --at x=0.6,y=0.8',
+        )
     out: list[int] = []
     for piece, off in split_top_level(solve):
         name = piece.strip()
         span = (off, off + max(len(piece), 1))
         if name not in names:
             have = ", ".join(names) if names else "none"
-            raise AdcliError(NAME, f"{name!r} is not an input of the expression (its inputs: {have})",
-                             solve, span, label="--solve")
+            raise AdcliError(
+                NAME, f"{name!r} is not an input of the expression (its inputs: {have})", solve, span, label="--solve"
+            )
         k = names.index(name)
         if k in out:
             raise AdcliError(INPUT, f"{name} is listed twice", solve, span, label="--solve")
@@ -457,7 +510,9 @@ def resolve_solve(problem: Problem, solve: str | None) -> list[int]:
         raise AdcliError(
             USAGE,
             f"--solve names {len(out)} unknown{'s' if len(out) != 1 else ''}, but there {'are' if m != 1 else 'is'} {eq}",
-            solve, (0, len(solve)), label="--solve",
+            solve,
+            (0, len(solve)),
+            label="--solve",
             hint="name one unknown per equation; write several equations as F1, F2 (each = 0)",
         )
     return out
@@ -470,8 +525,9 @@ def _implicit_wrt(problem: Problem, solve: list[int], wrt: str | None) -> list[i
     positions = resolve_wrt(problem.graph, wrt)
     for k in positions:
         if k in solve:
-            raise AdcliError(USAGE, f"{names[k]} is solved for (--solve), so it cannot also be in --wrt",
-                             wrt, label="--wrt")
+            raise AdcliError(
+                USAGE, f"{names[k]} is solved for (--solve), so it cannot also be in --wrt", wrt, label="--wrt"
+            )
     return positions
 
 
@@ -513,9 +569,8 @@ def _F_and_jacobian(problem: Problem, solve: list[int], wrt: list[int]):
     J, _, _ = _jacobian(values, positions, mode)
     J = [[_full(e, shape) for e in row] for row in J]
     A = _stack([row[: len(solve)] for row in J], shape)
-    B = _stack([row[len(solve):] for row in J], shape) if wrt else np.zeros((*shape, m, 0))
-    F = np.moveaxis(np.array([np.broadcast_to(np.asarray(f, dtype=np.float64), shape) for f in values.outputs]),
-                    0, -1)
+    B = _stack([row[len(solve) :] for row in J], shape) if wrt else np.zeros((*shape, m, 0))
+    F = np.moveaxis(np.array([np.broadcast_to(np.asarray(f, dtype=np.float64), shape) for f in values.outputs]), 0, -1)
     return F, A, B, J
 
 
@@ -532,9 +587,12 @@ def _newton(problem: Problem, solve: list[int]) -> tuple[Problem, NewtonInfo]:
         shape = F.shape[:-1]
         res = np.max(np.abs(F), axis=-1)
         if not np.all(np.isfinite(res)):
-            raise AdcliError(DOMAIN, f"Newton's method for {', '.join(names)} reached a point where F is not "
-                             f"finite ({current.values.point_text()})",
-                             hint="try a starting guess closer to a solution in --at")
+            raise AdcliError(
+                DOMAIN,
+                f"Newton's method for {', '.join(names)} reached a point where F is not "
+                f"finite ({current.values.point_text()})",
+                hint="try a starting guess closer to a solution in --at",
+            )
         if np.all(res == 0):
             return current, NewtonInfo(start, it - 1, _full(res, shape))
         step, _ = _solve_matrix(A, F[..., None], names, current, during=f"Newton iteration {it}: ")
@@ -552,9 +610,12 @@ def _newton(problem: Problem, solve: list[int]) -> tuple[Problem, NewtonInfo]:
         if np.all(np.abs(step) <= 1e-13 * np.maximum(1.0, np.abs(y))):
             F = np.array([np.asarray(f, dtype=np.float64) for f in current.values.outputs])
             return current, NewtonInfo(start, it, _full(np.max(np.abs(F), axis=0), shape))
-    raise AdcliError(DOMAIN, f"Newton's method for {', '.join(names)} did not converge in {NEWTON_MAX_ITER} "
-                     f"iterations (max |F| = {float(np.max(res)):.3g} at {current.values.point_text()})",
-                     hint="try a starting guess closer to a solution in --at")
+    raise AdcliError(
+        DOMAIN,
+        f"Newton's method for {', '.join(names)} did not converge in {NEWTON_MAX_ITER} "
+        f"iterations (max |F| = {float(np.max(res)):.3g} at {current.values.point_text()})",
+        hint="try a starting guess closer to a solution in --at",
+    )
 
 
 def run_implicit(problem: Problem, solve: str | None, wrt: str | None = None, newton: bool = False) -> ImplicitResult:
@@ -586,18 +647,24 @@ def run_implicit(problem: Problem, solve: str | None, wrt: str | None = None, ne
                 + ("" if newton else " (--newton solves for " + ", ".join(ynames) + " first)"),
             )
     if np.any(cond > 1e8):
-        problem.values.warn(("cond",), f"F_y is ill-conditioned (condition number {float(np.max(cond)):.3g}): "
-                                       "dy/dx may be inaccurate")
+        problem.values.warn(
+            ("cond",), f"F_y is ill-conditioned (condition number {float(np.max(cond)):.3g}): dy/dx may be inaccurate"
+        )
 
     def entry(a, i, j):
         return _full(a[..., i, j], shape)
 
     result = ImplicitResult(
-        problem, ys, xs, [_full(F[..., i], shape) for i in range(m)],
+        problem,
+        ys,
+        xs,
+        [_full(F[..., i], shape) for i in range(m)],
         [[entry(A, i, j) for j in range(m)] for i in range(m)],
         [[entry(B, i, j) for j in range(k)] for i in range(m)],
         [[entry(D, i, j) for j in range(k)] for i in range(m)],
-        problem.values.warnings, info, _full(cond, shape),
+        problem.values.warnings,
+        info,
+        _full(cond, shape),
     )
     _finite_or_warn(problem, "dy/dx", [e for row in result.derivative for e in row])
     return result

@@ -133,11 +133,17 @@ def _check_options(method: str, lr: float | None, iters: int, tol: float, moment
     if not (math.isfinite(momentum) and 0 <= momentum < 1):
         raise AdcliError(USAGE, f"--momentum must be in [0, 1), not {fmt_value(momentum)}")
     if method == "newton" and momentum != 0:
-        raise AdcliError(USAGE, "--momentum applies to --method gd only",
-                         hint="Newton's method takes the step the Hessian says; drop --momentum")
+        raise AdcliError(
+            USAGE,
+            "--momentum applies to --method gd only",
+            hint="Newton's method takes the step the Hessian says; drop --momentum",
+        )
     if method == "newton" and lr > 1:
-        raise AdcliError(USAGE, f"--lr for newton is the first step length tried, at most 1, not {fmt_value(lr)}",
-                         hint="the full Newton step is --lr 1 (the default)")
+        raise AdcliError(
+            USAGE,
+            f"--lr for newton is the first step length tried, at most 1, not {fmt_value(lr)}",
+            hint="the full Newton step is --lr 1 (the default)",
+        )
     return lr
 
 
@@ -178,8 +184,15 @@ class _Objective:
         return float(result.value), grad, np.array(result.matrix, dtype=np.float64).reshape(len(grad), len(grad))
 
 
-def run_descend(problem: Problem, lr: float | None = None, iters: int = 50, tol: float = 1e-8,
-                momentum: float = 0.0, method: str = "gd", wrt: str | None = None) -> DescentResult:
+def run_descend(
+    problem: Problem,
+    lr: float | None = None,
+    iters: int = 50,
+    tol: float = 1e-8,
+    momentum: float = 0.0,
+    method: str = "gd",
+    wrt: str | None = None,
+) -> DescentResult:
     """Descend from ``problem``'s point; see the module docstring."""
     lr = _check_options(method, lr, iters, tol, momentum)
     require_scalar(problem, "descend")
@@ -226,8 +239,7 @@ def _where(obj: _Objective, x: list[float]) -> str:
 
 def _diverged(result: DescentResult, k: int, what: str, hint: str | None = None) -> _Diverged:
     name = "gradient descent" if result.method == "gd" else "Newton's method"
-    err = AdcliError(DOMAIN, f"{name} diverged at iteration {k}: {what}", hint=hint,
-                     extra={"iteration": k})
+    err = AdcliError(DOMAIN, f"{name} diverged at iteration {k}: {what}", hint=hint, extra={"iteration": k})
     err.kind = "diverged"
     return _Diverged(err)
 
@@ -246,8 +258,9 @@ def _evaluate_at(obj: _Objective, result: DescentResult, k: int, x: list[float],
     except AdcliError as exc:
         if exc.kind != DOMAIN:
             raise
-        err = _diverged(result, k, f"the point left the domain of the expression: {exc.message}",
-                        _lr_hint(result)).error
+        err = _diverged(
+            result, k, f"the point left the domain of the expression: {exc.message}", _lr_hint(result)
+        ).error
         err.source, err.span, err.label = exc.source, exc.span, exc.label
         raise _Diverged(err) from None
     value, grad = out[0], out[1]
@@ -270,11 +283,20 @@ def _check_growth(obj, result: DescentResult, k: int, x: list[float], value: flo
     if value - f0 > GROWTH_FACTOR * scale:
         raise _diverged(result, k, f"the value grew from {fmt_value(f0)} to {fmt_value(value)}", _lr_hint(result))
     if result.momentum == 0 and result.method == "gd" and rising >= RISING_STREAK and value > f0:
-        raise _diverged(result, k, f"the value rose {rising} iterations in a row, from {fmt_value(f0)} to "
-                        f"{fmt_value(value)}", _lr_hint(result))
+        raise _diverged(
+            result,
+            k,
+            f"the value rose {rising} iterations in a row, from {fmt_value(f0)} to {fmt_value(value)}",
+            _lr_hint(result),
+        )
     if value < f0 - FALL_FACTOR * scale:
-        raise _diverged(result, k, f"the value fell from {fmt_value(f0)} to {fmt_value(value)} and keeps "
-                        "falling: the expression seems unbounded below", "descend needs a function with a minimum")
+        raise _diverged(
+            result,
+            k,
+            f"the value fell from {fmt_value(f0)} to {fmt_value(value)} and keeps "
+            "falling: the expression seems unbounded below",
+            "descend needs a function with a minimum",
+        )
     if _norm([x[p] for p in result.wrt]) > POINT_LIMIT:
         raise _diverged(result, k, f"the point ran off to infinity ({_where(obj, x)})", _lr_hint(result))
 
@@ -373,8 +395,12 @@ def _newton(obj: _Objective, result: DescentResult, x: list[float]) -> None:
                 break
             t /= 2
         else:
-            _stop(result, "no-decrease", f"no step along the Newton direction decreases f any further "
-                                         f"(‖∇f‖ = {fmt_value(it.grad_norm, 3)}; at a minimum to rounding?)")
+            _stop(
+                result,
+                "no-decrease",
+                f"no step along the Newton direction decreases f any further "
+                f"(‖∇f‖ = {fmt_value(it.grad_norm, 3)}; at a minimum to rounding?)",
+            )
             return
         notes = []
         if modified:

@@ -234,7 +234,15 @@ _UFUNC_OPS: dict[Any, Any] = {np.power: _power, np.positive: lambda x: x}
 for _name, _o in OPS.items():
     if isinstance(_o.ev, np.ufunc) and _o.ev not in _UFUNC_OPS and hasattr(DualNS, _name):
         _UFUNC_OPS[_o.ev] = getattr(DualNS, _name)
-_ON_PRIMALS = {*CMP.values(), np.isfinite, np.isnan, np.isinf, np.signbit, np.logical_not,
-               np.logical_and, np.logical_or}
+_ON_PRIMALS = {
+    *CMP.values(),
+    np.isfinite,
+    np.isnan,
+    np.isinf,
+    np.signbit,
+    np.logical_not,
+    np.logical_and,
+    np.logical_or,
+}
 
 __all__ = ["Dual", "DualNS", "dual_times", "primal", "tangent"]

@@ -221,21 +221,34 @@ def _diagnose_precision(values: Values) -> None:
                 continue
             if r != 0 and abs(r) < _LOST_DIGITS * big:
                 cancel = True
-                values.warn(("cancel", i), f"{g.snippet(i)}: catastrophic cancellation at {node.name}: "
-                            f"{fmt_value(a, 17)} and {fmt_value(b, 17)} leave {fmt_value(r)}, "
-                            f"with few correct digits", node.span)
-            elif a != 0 and b != 0 and (r == a or r == -b if name == "sub" else r == a or r == b):
+                values.warn(
+                    ("cancel", i),
+                    f"{g.snippet(i)}: catastrophic cancellation at {node.name}: "
+                    f"{fmt_value(a, 17)} and {fmt_value(b, 17)} leave {fmt_value(r)}, "
+                    f"with few correct digits",
+                    node.span,
+                )
+            elif a != 0 and b != 0 and (r == a or r == -b if name == "sub" else r in (a, b)):
                 small = node.args[1] if r == a else node.args[0]
                 if g.nodes[small].op.name != "const":
                     cancel = True
-                    values.warn(("absorb", i), f"{g.snippet(i)}: {g.snippet(small)} = {fmt_value(vals[small])} "
-                                f"is lost entirely next to {fmt_value(r, 17)} at {node.name}", node.span)
-        elif name in _UNDERFLOW and not underflow and vals[i] == 0:
-            if all(vals[j] != 0 for j in node.args if g.nodes[j].op.name != "const") and name != "powc" or (
-                    name == "powc" and vals[node.args[0]] != 0):
-                underflow = True
-                values.warn(("underflow", i), f"{g.snippet(i)}: the value underflows to 0 at {node.name}",
-                            node.span)
+                    values.warn(
+                        ("absorb", i),
+                        f"{g.snippet(i)}: {g.snippet(small)} = {fmt_value(vals[small])} "
+                        f"is lost entirely next to {fmt_value(r, 17)} at {node.name}",
+                        node.span,
+                    )
+        elif (
+            name in _UNDERFLOW
+            and not underflow
+            and vals[i] == 0
+            and (
+                (all(vals[j] != 0 for j in node.args if g.nodes[j].op.name != "const") and name != "powc")
+                or (name == "powc" and vals[node.args[0]] != 0)
+            )
+        ):
+            underflow = True
+            values.warn(("underflow", i), f"{g.snippet(i)}: the value underflows to 0 at {node.name}", node.span)
 
 
 def partials(values: Values, i: int, through: list[Any] | None = None) -> tuple:

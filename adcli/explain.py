@@ -65,8 +65,11 @@ def num(v: Any, digits: int) -> str:
 def output_letter(g: Graph) -> str:
     """y, as textbooks call the output, unless an input is already called y."""
     names = set(g.input_names)
-    return next(c for c in ("y", "f", "out", "_y") if c not in names and not any(
-        n.startswith(c) and n[len(c):].isdigit() for n in names))
+    return next(
+        c
+        for c in ("y", "f", "out", "_y")
+        if c not in names and not any(n.startswith(c) and n[len(c) :].isdigit() for n in names)
+    )
 
 
 def output_labels(g: Graph) -> dict[int, str]:
@@ -205,8 +208,10 @@ def tangent_lines(values: Values, steps: list[TangentStep], digits: int) -> list
 
 
 def seed_line(g: Graph, direction: list[Any], digits: int) -> str:
-    parts = [f"{dot(g.nodes[i].name or '')} = {fmt_value(0.0 if d is None else d, digits)}"
-             for i, d in zip(g.inputs, direction)]
+    parts = [
+        f"{dot(g.nodes[i].name or '')} = {fmt_value(0.0 if d is None else d, digits)}"
+        for i, d in zip(g.inputs, direction)
+    ]
     return "seed " + ", ".join(parts)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-
 from .evaluate import Values, partials, run_sweep, times
 
 

@@ -18,7 +18,7 @@ from .ops import OPS, Op
 
 
 class Node:
-    __slots__ = ("op", "args", "param", "span", "name", "label", "xextra")
+    __slots__ = ("args", "label", "name", "op", "param", "span", "xextra")
 
     def __init__(self, op: Op, args: tuple[int, ...], param: Any, span: tuple[int, int]):
         self.op = op
@@ -95,7 +95,7 @@ class Graph:
             if not np.isfinite(value):
                 raise AdcliError(
                     DOMAIN,
-                    f"the constant {self.source[span[0]:span[1]]} is not finite ({value})",
+                    f"the constant {self.source[span[0] : span[1]]} is not finite ({value})",
                     self.source,
                     span,
                 )

@@ -95,9 +95,7 @@ class _Builder:
         if name in CONSTANTS:
             return (self.g.const(CONSTANTS[name], name, (s, e)), s, e)
         if name in FUNCTIONS:
-            raise self._err(
-                NAME, f"{name} is a function: call it as {name}(...)", s, e, hint=f"write {name}(x)"
-            )
+            raise self._err(NAME, f"{name} is a function: call it as {name}(...)", s, e, hint=f"write {name}(x)")
         return (self.g.input(name, (s, e)), s, e)
 
     # -- operators ------------------------------------------------------------
@@ -217,7 +215,6 @@ class _Builder:
         node = self.g.nodes[x[0]]
         if node.name is None and not node.is_leaf:
             node.name = name
-        return None
 
     def outputs(self, c):
         return c
@@ -225,7 +222,6 @@ class _Builder:
     def start(self, c):
         outs = c[-1]
         self.result = ([o[0] for o in outs], [(o[1], o[2]) for o in outs])
-        return None
 
 
 @lru_cache(maxsize=1)
@@ -266,7 +262,7 @@ _OPERAND = {"NUMBER", "NAME", "LPAR", "MINUS", "PLUS"}
 
 
 def _describe_expected(expected: set[str]) -> str:
-    if _OPERAND <= expected:
+    if expected >= _OPERAND:
         rest = sorted(expected - _OPERAND)
         parts = ["an expression"] + [_TERMINALS.get(t, t) for t in rest]
     else:
@@ -296,7 +292,11 @@ def parse(source: str, label: str = "expression") -> Graph:
         pos = exc.pos_in_stream
         ch = source[pos]
         raise AdcliError(
-            PARSE, f"unexpected character {ch!r}", source, (pos, pos + 1), label=label,
+            PARSE,
+            f"unexpected character {ch!r}",
+            source,
+            (pos, pos + 1),
+            label=label,
             hint=_char_hint(ch),
         ) from None
     except UnexpectedToken as exc:
@@ -368,13 +368,11 @@ def parse_constant(text: str, label: str) -> float:
     if g.inputs:
         name = g.nodes[g.inputs[0]].name
         s, e = g.nodes[g.inputs[0]].span
-        raise AdcliError(
-            NAME, f"a value must be a constant, but it uses the name {name}", text, (s, e), label=label
-        )
+        raise AdcliError(NAME, f"a value must be a constant, but it uses the name {name}", text, (s, e), label=label)
     if len(g.outputs) != 1:
         raise AdcliError(PARSE, "a value must be a single number", text, (0, len(text)), label=label)
     node = g.nodes[g.outputs[0]]
     return float(node.param)
 
 
-__all__ = ["parse", "parse_constant", "grammar_path", "CMP"]
+__all__ = ["CMP", "grammar_path", "parse", "parse_constant"]

@@ -72,8 +72,14 @@ def parse_range(text: str, label: str = "--range") -> tuple[float, float]:
     """``-3:3`` or ``-pi:2*pi`` -> (lo, hi) with lo < hi, both finite."""
     pieces = text.split(":")
     if len(pieces) != 2:
-        raise AdcliError(INPUT, f"{label} needs two values separated by a colon", text, (0, max(len(text), 1)),
-                         hint=f"write e.g. {label} -3:3", label=label)
+        raise AdcliError(
+            INPUT,
+            f"{label} needs two values separated by a colon",
+            text,
+            (0, max(len(text), 1)),
+            hint=f"write e.g. {label} -3:3",
+            label=label,
+        )
     out = []
     off = 0
     for piece in pieces:
@@ -93,14 +99,18 @@ def parse_range(text: str, label: str = "--range") -> tuple[float, float]:
             exc.source, exc.label = text, label
             raise
         if not math.isfinite(v):
-            raise AdcliError(INPUT, f"{stripped} is {fmt_value(v)}: the range must be finite", text, span,
-                             label=label)
+            raise AdcliError(INPUT, f"{stripped} is {fmt_value(v)}: the range must be finite", text, span, label=label)
         out.append(v)
         off += len(piece) + 1
     lo, hi = out
     if not lo < hi:
-        raise AdcliError(INPUT, f"the range {fmt_value(lo)}:{fmt_value(hi)} is empty: the first value must be "
-                         "smaller", text, (0, len(text)), label=label)
+        raise AdcliError(
+            INPUT,
+            f"the range {fmt_value(lo)}:{fmt_value(hi)} is empty: the first value must be smaller",
+            text,
+            (0, len(text)),
+            label=label,
+        )
     return lo, hi
 
 
@@ -111,12 +121,16 @@ def _axis_input(g: Graph, wrt: str | None) -> int:
             return 0
         if not names:
             raise AdcliError(USAGE, "plot needs an expression with an input to put on the horizontal axis")
-        raise AdcliError(USAGE, f"plot needs --wrt: which input goes on the horizontal axis ({', '.join(names)})",
-                         hint=f"e.g. --wrt {names[0]} --at {','.join(n + '=1' for n in names[1:])}")
+        raise AdcliError(
+            USAGE,
+            f"plot needs --wrt: which input goes on the horizontal axis ({', '.join(names)})",
+            hint=f"e.g. --wrt {names[0]} --at {','.join(n + '=1' for n in names[1:])}",
+        )
     positions = resolve_wrt(g, wrt)
     if len(positions) != 1:
-        raise AdcliError(USAGE, f"plot draws against one input, but --wrt names {len(positions)}", wrt,
-                         (0, len(wrt)), label="--wrt")
+        raise AdcliError(
+            USAGE, f"plot draws against one input, but --wrt names {len(positions)}", wrt, (0, len(wrt)), label="--wrt"
+        )
     return positions[0]
 
 
@@ -127,13 +141,18 @@ def _fixed_inputs(g: Graph, axis: int, at: str | None) -> dict[str, float]:
     for name, (_, span) in point.items():
         if name not in names:
             have = ", ".join(names) if names else "none"
-            raise AdcliError(NAME, f"{name} is not an input of the expression (its inputs: {have})", at, span,
-                             label="--at")
+            raise AdcliError(
+                NAME, f"{name} is not an input of the expression (its inputs: {have})", at, span, label="--at"
+            )
     missing = [n for k, n in enumerate(names) if k != axis and n not in point]
     if missing:
-        raise AdcliError(INPUT, f"missing value{'s' if len(missing) > 1 else ''} for {', '.join(missing)} "
-                         f"(only {names[axis]} varies along the plot)",
-                         hint=f"add --at {','.join(m + '=...' for m in missing)}", label="--at")
+        raise AdcliError(
+            INPUT,
+            f"missing value{'s' if len(missing) > 1 else ''} for {', '.join(missing)} "
+            f"(only {names[axis]} varies along the plot)",
+            hint=f"add --at {','.join(m + '=...' for m in missing)}",
+            label="--at",
+        )
     return {n: point[n][0] for k, n in enumerate(names) if k != axis}
 
 
@@ -144,8 +163,14 @@ def samples(lo: float, hi: float, n: int) -> np.ndarray:
     return np.linspace(lo, hi, n)
 
 
-def run_plot(expr: str, wrt: str | None = None, range_text: str = "-3:3", at: str | None = None,
-             hessian: bool = False, n: int = IMAGE_SAMPLES) -> PlotData:
+def run_plot(
+    expr: str,
+    wrt: str | None = None,
+    range_text: str = "-3:3",
+    at: str | None = None,
+    hessian: bool = False,
+    n: int = IMAGE_SAMPLES,
+) -> PlotData:
     """f and its derivative(s) along one input, at ``n`` samples of the range."""
     from . import reverse
 
@@ -168,20 +193,23 @@ def run_plot(expr: str, wrt: str | None = None, range_text: str = "-3:3", at: st
             err.message = f"f is undefined on the whole range {fmt_value(lo)}:{fmt_value(hi)}; first, {err.message}"
             err.hint = err.hint or "try another --range"
             raise err
-        raise AdcliError(DOMAIN, f"f is not finite anywhere on the range {fmt_value(lo)}:{fmt_value(hi)}",
-                         hint="try another --range")
+        raise AdcliError(
+            DOMAIN, f"f is not finite anywhere on the range {fmt_value(lo)}:{fmt_value(hi)}", hint="try another --range"
+        )
     f = np.where(bad, np.nan, f)
     df = np.where(bad, np.nan, df)
     warnings = list(values.warnings)
     d2f = None
     if hessian:
         d2f = _second_derivative(g, inputs, axis, ~bad, warnings)
-    return PlotData(g, names[axis], lo, hi, fixed, x, f, df, d2f, int(np.count_nonzero(bad)),
-                    values.first_error, warnings)
+    return PlotData(
+        g, names[axis], lo, hi, fixed, x, f, df, d2f, int(np.count_nonzero(bad)), values.first_error, warnings
+    )
 
 
-def _second_derivative(g: Graph, inputs: list[np.ndarray], axis: int, ok: np.ndarray,
-                       warnings: list[Warning_]) -> np.ndarray:
+def _second_derivative(
+    g: Graph, inputs: list[np.ndarray], axis: int, ok: np.ndarray, warnings: list[Warning_]
+) -> np.ndarray:
     """∂²f/∂x² by forward-over-reverse, at the samples where f is defined (one pass)."""
     from .derivatives import run_hessian
 
@@ -272,13 +300,13 @@ def text_plot(data: PlotData, width: int = MAX_WIDTH, height: int = TEXT_HEIGHT,
             if out0 and out1:  # both outside: same side, or a pole
                 prev = r
                 continue
-            a, b = sorted((int(round(min(max(r0, 0), hp - 1))), int(round(min(max(r1, 0), hp - 1)))))
+            a, b = sorted((round(min(max(r0, 0), hp - 1)), round(min(max(r1, 0), hp - 1))))
             mid = (a + b) // 2
             for rr in range(a, b + 1):  # the first half of a steep rise in the previous column
                 jj = j - 1 if (rr <= mid) == (r0 < r1) else j
                 _set(grid, rr, jj)
         elif 0 <= r <= hp - 1:
-            _set(grid, int(round(r)), j)
+            _set(grid, round(r), j)
         prev = r
     for (label, _, _), y in zip(curves[1:], ys[1:]):
         mark = MARKS[label]
@@ -288,10 +316,10 @@ def text_plot(data: PlotData, width: int = MAX_WIDTH, height: int = TEXT_HEIGHT,
                 continue
             r = pixel(v)
             if 0 <= r <= hp - 1:
-                rr = int(round(r)) // 4
+                rr = round(r) // 4
                 if grid[rr][c] == 0 and not marks[rr][c]:
                     marks[rr][c] = mark
-    zero_row = int(round(pixel(0.0))) // 4 if lo < 0 < hi else None
+    zero_row = round(pixel(0.0)) // 4 if lo < 0 < hi else None
     lines = []
     for rr in range(rows):
         cells = []
@@ -314,8 +342,7 @@ def text_plot(data: PlotData, width: int = MAX_WIDTH, height: int = TEXT_HEIGHT,
             label, tick = "", "│"
         lines.append(f"{label:>{lab_w}} {tick}{''.join(cells)}".rstrip())
     lines += _x_axis(data, lab_w, cols, digits)
-    legend = "   ".join(
-        [f"⠉⠉ {curves[0][1]}"] + [f"{MARKS[label] * 2} {long}" for label, long, _ in curves[1:]])
+    legend = "   ".join([f"⠉⠉ {curves[0][1]}"] + [f"{MARKS[label] * 2} {long}" for label, long, _ in curves[1:]])
     fixed = ", ".join(f"{k}={fmt_value(v, digits + 3)}" for k, v in data.fixed.items())
     notes = [legend] + ([f"with {fixed}"] if fixed else [])
     if data.undefined:
@@ -346,13 +373,14 @@ def gap_intervals(data: PlotData) -> list[tuple[float, float]]:
 def gaps_text(data: PlotData, digits: int = 3) -> str:
     """``gaps: f is undefined for x in [-1, -0.0146] (46 of 138 samples); at x=-1, log(x): ...``"""
     runs = gap_intervals(data)
-    shown = [f"[{fmt_value(a, digits)}, {fmt_value(b, digits)}]" if a != b else fmt_value(a, digits)
-             for a, b in runs[:3]]
+    shown = [
+        f"[{fmt_value(a, digits)}, {fmt_value(b, digits)}]" if a != b else fmt_value(a, digits) for a, b in runs[:3]
+    ]
     where = ", ".join(shown) + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
     text = f"gaps: f is undefined for {data.name} in {where} ({data.undefined} of {len(data.x)} samples)"
     err = data.first_error
     if err is not None:
-        m = re.match(r"^(.*) at (?:point \d+ \()?(.*?)\)?: (.*)$", err.message, re.S)
+        m = re.match(r"^(.*) at (?:point \d+ \()?(.*?)\)?: (.*)$", err.message, re.DOTALL)
         text += f"; at {m.group(2)}, {m.group(1)}: {m.group(3)}" if m else f"; {err.message}"
     else:
         text += "; f is not finite there"
@@ -382,7 +410,7 @@ def resample(data: PlotData, n: int) -> tuple[np.ndarray, list[np.ndarray]]:
 def _x_axis(data: PlotData, lab_w: int, cols: int, digits: int) -> list[str]:
     ticks = [(0, data.lo), (cols - 1, data.hi)]
     if data.lo < 0 < data.hi:
-        c0 = int(round(-data.lo / (data.hi - data.lo) * (cols - 1)))
+        c0 = round(-data.lo / (data.hi - data.lo) * (cols - 1))
         if 6 < c0 < cols - 7:
             ticks.insert(1, (c0, 0.0))
     else:
@@ -404,8 +432,8 @@ def _x_axis(data: PlotData, lab_w: int, cols: int, digits: int) -> list[str]:
     placed = False
     for a, b in ((ticks[-2][0], ticks[-1][0]), (ticks[0][0], ticks[1][0])):
         start = (a + b) // 2 - len(name) // 2
-        if start > 0 and all(ch == " " for ch in labels[start - 2:start + len(name) + 2]):
-            labels[start:start + len(name)] = list(name)
+        if start > 0 and all(ch == " " for ch in labels[start - 2 : start + len(name) + 2]):
+            labels[start : start + len(name)] = list(name)
             placed = True
             break
     label_line = "".join(labels).rstrip()
@@ -425,17 +453,24 @@ def _matplotlib():
         matplotlib.use("Agg", force=True)
         from matplotlib.figure import Figure
     except ImportError:
-        raise AdcliError(USAGE, "writing an image needs matplotlib, which is not installed",
-                         hint='pip install "adcli[plot]" (or pip install matplotlib); without --output, '
-                              "plot draws in the terminal") from None
+        raise AdcliError(
+            USAGE,
+            "writing an image needs matplotlib, which is not installed",
+            hint='pip install "adcli[plot]" (or pip install matplotlib); without --output, plot draws in the terminal',
+        ) from None
     return Figure
 
 
 def _image_path(output: str) -> Path:
     path = Path(output)
     if path.suffix.lower() not in IMAGE_FORMATS:
-        raise AdcliError(USAGE, f"cannot tell the image format of {output!r}: end the name in .png, .svg or .pdf",
-                         output, (0, len(output)), label="--output")
+        raise AdcliError(
+            USAGE,
+            f"cannot tell the image format of {output!r}: end the name in .png, .svg or .pdf",
+            output,
+            (0, len(output)),
+            label="--output",
+        )
     if path.parent and not path.parent.exists():
         raise AdcliError(FILE, f"cannot write {output}: the folder {path.parent} does not exist")
     if path.is_dir():
@@ -471,9 +506,12 @@ def write_image(data: PlotData, output: str) -> Path:
         ax = fig.subplots()
         curves = data.curves()
         lo, hi = y_limits([c[2] for c in curves])
-        styles = [{"color": "C0", "lw": 2.0}, {"color": "C1", "lw": 1.6, "ls": "--"},
-                  {"color": "C2", "lw": 1.4, "ls": ":"}]
-        for (label, long, y), style in zip(curves, styles):
+        styles = [
+            {"color": "C0", "lw": 2.0},
+            {"color": "C1", "lw": 1.6, "ls": "--"},
+            {"color": "C2", "lw": 1.4, "ls": ":"},
+        ]
+        for (_label, long, y), style in zip(curves, styles):
             ax.plot(data.x, broken(y, lo, hi), label=long, **style)
         ax.axhline(0.0, color="0.5", lw=0.8)
         ax.set_xlim(data.lo, data.hi)
@@ -495,9 +533,12 @@ def write_descent_image(result: Any, output: str, n: int = 201) -> Path:
     moving = result.wrt
     if len(moving) not in (1, 2):
         names = result.inputs
-        raise AdcliError(USAGE, f"--plot draws a function of one or two inputs, but {len(moving)} move here "
-                         f"({', '.join(names[k] for k in moving)})",
-                         hint="choose one or two with --wrt; the others stay at their --at values")
+        raise AdcliError(
+            USAGE,
+            f"--plot draws a function of one or two inputs, but {len(moving)} move here "
+            f"({', '.join(names[k] for k in moving)})",
+            hint="choose one or two with --wrt; the others stay at their --at values",
+        )
     Figure = _matplotlib()
     import matplotlib as mpl
 
@@ -527,7 +568,7 @@ def write_descent_image(result: Any, output: str, n: int = 201) -> Path:
             ax.plot(pts[0, moving[0]], pts[0, moving[1]], "s", color="k", ms=7, label="start")
             ax.plot(pts[-1, moving[0]], pts[-1, moving[1]], "*", color="C1", ms=14, mec="k", label="end")
         else:
-            (x0, x1), = boxes
+            ((x0, x1),) = boxes
             xs = np.linspace(x0, x1, n)
             ys = _grid_values(g, base, moving, [xs])
             ax.plot(xs, ys, color="C0", lw=2, label="f")

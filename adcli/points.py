@@ -11,8 +11,8 @@ import sys
 
 import numpy as np
 
-from .errors import INPUT, AdcliError
 from .core import read_text_file, split_top_level
+from .errors import INPUT, AdcliError
 
 
 def read_points(arg: str, names: list[str], stdin=None) -> list[np.ndarray]:
@@ -31,22 +31,35 @@ def read_points(arg: str, names: list[str], stdin=None) -> list[np.ndarray]:
         span = _field_span(header_line, k)
         if h not in names:
             have = ", ".join(names) if names else "none"
-            raise AdcliError(INPUT, f"column {h!r} is not an input of the expression (its inputs: {have})",
-                             header_line, span, label=where)
+            raise AdcliError(
+                INPUT,
+                f"column {h!r} is not an input of the expression (its inputs: {have})",
+                header_line,
+                span,
+                label=where,
+            )
         if h in seen:
             raise AdcliError(INPUT, f"column {h} appears twice", header_line, span, label=where)
         seen.add(h)
     missing = [n for n in names if n not in seen]
     if missing:
-        raise AdcliError(INPUT, f"{label} has no column for {', '.join(missing)}", header_line,
-                         (0, len(header_line)), label=where, hint="the header line names every input")
-    body = [(k, line) for k, line in enumerate(lines[header_at + 1:], start=header_at + 1)
-            if line.strip() and not line.lstrip().startswith("#")]
+        raise AdcliError(
+            INPUT,
+            f"{label} has no column for {', '.join(missing)}",
+            header_line,
+            (0, len(header_line)),
+            label=where,
+            hint="the header line names every input",
+        )
+    body = [
+        (k, line)
+        for k, line in enumerate(lines[header_at + 1 :], start=header_at + 1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     if not body:
         raise AdcliError(INPUT, f"{label} has a header but no points")
     try:
-        data = np.loadtxt(io.StringIO("\n".join(line for _, line in body)), delimiter=",", ndmin=2,
-                          dtype=np.float64)
+        data = np.loadtxt(io.StringIO("\n".join(line for _, line in body)), delimiter=",", ndmin=2, dtype=np.float64)
     except ValueError:
         data = None
     if data is None or data.shape[1] != len(header):
@@ -56,8 +69,9 @@ def read_points(arg: str, names: list[str], stdin=None) -> list[np.ndarray]:
     if bad.any():
         r, c = np.argwhere(bad)[0]
         k, line = body[r]
-        raise AdcliError(INPUT, f"{header[c]} is not a finite number", line, _field_span(line, c),
-                         label=f"{label}, line {k + 1}")
+        raise AdcliError(
+            INPUT, f"{header[c]} is not a finite number", line, _field_span(line, c), label=f"{label}, line {k + 1}"
+        )
     return [np.ascontiguousarray(data[:, header.index(n)]) for n in names]
 
 
@@ -75,14 +89,14 @@ def _locate_bad_field(body: list[tuple[int, str]], width: int, label: str) -> No
         fields = line.split(",")
         where = f"{label}, line {k + 1}"
         if len(fields) != width:
-            raise AdcliError(INPUT, f"expected {width} values, found {len(fields)}", line, (0, len(line)),
-                             label=where)
+            raise AdcliError(INPUT, f"expected {width} values, found {len(fields)}", line, (0, len(line)), label=where)
         for c, f in enumerate(fields):
             try:
                 float(f)
             except ValueError:
-                raise AdcliError(INPUT, f"{f.strip()!r} is not a number", line, _field_span(line, c),
-                                 label=where) from None
+                raise AdcliError(
+                    INPUT, f"{f.strip()!r} is not a number", line, _field_span(line, c), label=where
+                ) from None
 
 
 def random_points(n: int, seed: int | None, box: str, names: list[str]) -> list[np.ndarray]:
@@ -106,8 +120,7 @@ def random_points(n: int, seed: int | None, box: str, names: list[str]) -> list[
             ranges[name] = _range(rng, box, span)
         missing = [m for m in names if m not in ranges]
         if missing:
-            raise AdcliError(INPUT, f"--box gives no range for {', '.join(missing)}", box, (0, len(box)),
-                             label="--box")
+            raise AdcliError(INPUT, f"--box gives no range for {', '.join(missing)}", box, (0, len(box)), label="--box")
     rng_ = np.random.default_rng(seed)
     return [rng_.uniform(ranges[name][0], ranges[name][1], size=n) for name in names]
 
@@ -117,13 +130,13 @@ def _range(text: str, source: str, span: tuple[int, int]) -> tuple[float, float]
 
     lo, colon, hi = text.partition(":")
     if not colon:
-        raise AdcliError(INPUT, f"{text.strip()!r} is not a range: write lo:hi, e.g. -2:2", source, span,
-                         label="--box")
+        raise AdcliError(INPUT, f"{text.strip()!r} is not a range: write lo:hi, e.g. -2:2", source, span, label="--box")
     try:
         a, b = parse_constant(lo, "--box"), parse_constant(hi, "--box")
     except AdcliError as exc:
         raise AdcliError(INPUT, f"bad range {text.strip()!r}: {exc.message}", source, span, label="--box") from None
     if not a < b:
-        raise AdcliError(INPUT, f"empty range {text.strip()!r}: the low end must be below the high end", source,
-                         span, label="--box")
+        raise AdcliError(
+            INPUT, f"empty range {text.strip()!r}: the low end must be below the high end", source, span, label="--box"
+        )
     return (a, b)

@@ -14,7 +14,6 @@ import numpy as np
 from .errors import AdcliError, Warning_
 from .graph import fmt_value
 
-
 # -- JSON ------------------------------------------------------------------------
 
 
@@ -186,8 +185,15 @@ def table_text(headers: list[str], rows: list[list[str]], right: set[int], width
     for r in rows:
         table.add_row(*r)
     buf = io.StringIO()
-    Console(file=buf, width=width or _width(), color_system=None, no_color=True, highlight=False,
-            force_terminal=False, soft_wrap=False).print(table)
+    Console(
+        file=buf,
+        width=width or _width(),
+        color_system=None,
+        no_color=True,
+        highlight=False,
+        force_terminal=False,
+        soft_wrap=False,
+    ).print(table)
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
 
 
@@ -200,8 +206,9 @@ def _width() -> int:
     return shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80
 
 
-def trace_text(rows, digits: int, adjoint_headers: list[str] | None = None,
-               tangent_headers: list[str] | None = None) -> str:
+def trace_text(
+    rows, digits: int, adjoint_headers: list[str] | None = None, tangent_headers: list[str] | None = None
+) -> str:
     """The trace table: node, definition, value, and the adjoint or tangent column(s)."""
     from .explain import bar, dot
 
@@ -225,8 +232,7 @@ def trace_text(rows, digits: int, adjoint_headers: list[str] | None = None,
 def trace_json(rows) -> dict:
     nodes = []
     for r in rows:
-        d: dict[str, Any] = {"name": r.name, "op": r.op, "args": r.args, "definition": r.definition,
-                             "value": r.value}
+        d: dict[str, Any] = {"name": r.name, "op": r.op, "args": r.args, "definition": r.definition, "value": r.value}
         if r.output:
             d["output"] = r.output
         if r.adjoints is not None:
@@ -247,8 +253,14 @@ def adjoint_steps_json(values, steps) -> list[dict]:
         if s.source < 0:
             d.update(seed=True, total=s.total)
         else:
-            d.update(source=g.nodes[s.source].name, formula=partial_formula(g, s.source, s.arg),
-                     adjoint=s.adjoint, partial=s.partial, contribution=s.contribution, total=s.total)
+            d.update(
+                source=g.nodes[s.source].name,
+                formula=partial_formula(g, s.source, s.arg),
+                adjoint=s.adjoint,
+                partial=s.partial,
+                contribution=s.contribution,
+                total=s.total,
+            )
         out.append(d)
     return out
 
@@ -257,10 +269,17 @@ def tangent_steps_json(values, steps) -> list[dict]:
     from .explain import partial_formula
 
     g = values.graph
-    return [{"node": g.nodes[s.node].name,
-             "terms": [{"arg": g.nodes[a].name, "formula": partial_formula(g, s.node, k), "partial": p,
-                        "tangent": t} for k, a, p, t in s.terms],
-             "tangent": s.total} for s in steps]
+    return [
+        {
+            "node": g.nodes[s.node].name,
+            "terms": [
+                {"arg": g.nodes[a].name, "formula": partial_formula(g, s.node, k), "partial": p, "tangent": t}
+                for k, a, p, t in s.terms
+            ],
+            "tangent": s.total,
+        }
+        for s in steps
+    ]
 
 
 def grad_explained_text(result, digits: int, trace: bool, steps: bool) -> str:
@@ -278,13 +297,17 @@ def grad_explained_text(result, digits: int, trace: bool, steps: bool) -> str:
         if result.mode == "reverse":
             lines = explain.adjoint_lines(values, result.adjoint_steps or [], digits)
             y = explain.output_letter(g)
-            lines += [f"∂{y}/∂{names[k]} = {explain.bar(names[k])} = {fmt_value(gk, digits)}"
-                      for k, gk in zip(result.wrt, result.gradient)]
+            lines += [
+                f"∂{y}/∂{names[k]} = {explain.bar(names[k])} = {fmt_value(gk, digits)}"
+                for k, gk in zip(result.wrt, result.gradient)
+            ]
             parts.append("\n".join(lines))
         else:
             y = explain.output_letter(g)
-            finals = [f"  ∂{y}/∂{names[k]} = {explain.dot(y)} = {fmt_value(result.gradient[j], digits)}"
-                      for j, k in enumerate(result.wrt)]
+            finals = [
+                f"  ∂{y}/∂{names[k]} = {explain.dot(y)} = {fmt_value(result.gradient[j], digits)}"
+                for j, k in enumerate(result.wrt)
+            ]
             parts.append(_forward_sweeps(values, result.wrt, result.tangent_steps or [], digits, finals))
     parts.append(grad_text(result, digits))
     return "\n\n".join(parts)
@@ -373,8 +396,7 @@ def trace_result_json(result, steps: bool) -> dict:
     from . import explain
 
     values = result.problem.values
-    doc: dict[str, Any] = {"inputs": result.problem.inputs, "point": result.problem.point_dict(),
-                           "mode": result.mode}
+    doc: dict[str, Any] = {"inputs": result.problem.inputs, "point": result.problem.point_dict(), "mode": result.mode}
     doc.update(trace_json(explain.trace_rows(values, result.adjoints, result.tangents)))
     if steps and result.adjoint_steps is not None:
         doc["steps"] = [adjoint_steps_json(values, st) for st in result.adjoint_steps]
@@ -395,8 +417,11 @@ def _point_rows(result, kind: str):
     names = p.inputs
     cols = [np.asarray(a) for a in p.point]
     n = len(cols[0]) if cols else 1
-    values = [np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in result.value] if kind == "eval" else \
-        [np.broadcast_to(np.asarray(result.value, dtype=float), (n,))]
+    values = (
+        [np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in result.value]
+        if kind == "eval"
+        else [np.broadcast_to(np.asarray(result.value, dtype=float), (n,))]
+    )
     grads = [] if kind == "eval" else [np.broadcast_to(np.asarray(g_, dtype=float), (n,)) for g_ in result.gradient]
     bad = np.broadcast_to(np.asarray(p.values.undefined), (n,))
     return names, cols, n, values, grads, bad
@@ -412,8 +437,9 @@ def points_output(kind: str, result, fmt: str) -> str:
     if fmt == "csv":
         vh = ["value"] if len(values) == 1 else [f"value{k + 1}" for k in range(len(values))]
         out.append(",".join(names + vh + [f"d_{x}" for x in gnames] + ["error"]))
-        rows = zip(*[c.tolist() for c in cols], *[v.tolist() for v in values], *[g_.tolist() for g_ in grads],
-                   bad.tolist())
+        rows = zip(
+            *[c.tolist() for c in cols], *[v.tolist() for v in values], *[g_.tolist() for g_ in grads], bad.tolist()
+        )
         k_in = len(names)
         for row in rows:
             *nums, b = row
@@ -479,8 +505,14 @@ def graph_text(drawing, digits: int) -> str:
                 continue
             for k in range(len(kids) - 1, -1, -1):
                 last = k == len(kids) - 1
-                stack.append((kids[k], child_lead + ("└── " if last else "├── "),
-                              child_lead + ("    " if last else "│   "), depth + 1))
+                stack.append(
+                    (
+                        kids[k],
+                        child_lead + ("└── " if last else "├── "),
+                        child_lead + ("    " if last else "│   "),
+                        depth + 1,
+                    )
+                )
     return "\n".join(lines)
 
 
@@ -529,8 +561,9 @@ def graph_output(drawing, fmt: str, digits: int) -> str:
 # -- jvp, vjp, jacobian, hessian, hvp, implicit -------------------------------------------
 
 
-def matrix_text(corner: str, col_labels: list[str], row_labels: list[str], cells: list[list[str]],
-                width: int | None = None) -> str:
+def matrix_text(
+    corner: str, col_labels: list[str], row_labels: list[str], cells: list[list[str]], width: int | None = None
+) -> str:
     """A labelled table of numbers, each column aligned on the decimal points. Columns
     that do not fit ``width`` (default: the terminal, 80 when piped) continue in a
     further block below, with the row labels repeated."""
@@ -563,8 +596,11 @@ def matrix_text(corner: str, col_labels: list[str], row_labels: list[str], cells
 
 def _f_letter(g, prefer: str = "f") -> str:
     names = set(g.input_names)
-    return next(c for c in (prefer, "f", "y", "out", "_f") if c not in names and not any(
-        n.startswith(c) and n[len(c):].isdigit() for n in names))
+    return next(
+        c
+        for c in (prefer, "f", "y", "out", "_f")
+        if c not in names and not any(n.startswith(c) and n[len(c) :].isdigit() for n in names)
+    )
 
 
 def output_names(g, prefer: str = "f") -> list[str]:
@@ -612,11 +648,13 @@ def jvp_json(result) -> dict:
 def jvp_text(result, digits: int) -> str:
     names = result.problem.inputs
     outs = output_names(result.problem.graph)
-    return "\n\n".join([
-        _table("", [names[k] for k in result.wrt], [_column("v", result.direction, digits)]),
-        _table("", outs, [_column("value", result.value, digits), _column("J·v", result.jvp, digits)]),
-        _sweeps(result.sweeps, "forward"),
-    ])
+    return "\n\n".join(
+        [
+            _table("", [names[k] for k in result.wrt], [_column("v", result.direction, digits)]),
+            _table("", outs, [_column("value", result.value, digits), _column("J·v", result.jvp, digits)]),
+            _sweeps(result.sweeps, "forward"),
+        ]
+    )
 
 
 # vjp ---------------------------------------------------------------------------
@@ -640,11 +678,13 @@ def vjp_json(result) -> dict:
 def vjp_text(result, digits: int) -> str:
     names = result.problem.inputs
     outs = output_names(result.problem.graph)
-    return "\n\n".join([
-        _table("", outs, [_column("value", result.value, digits), _column("u", result.cotangent, digits)]),
-        _table("", [names[k] for k in result.wrt], [_column("uᵀ·J", result.vjp, digits)]),
-        _sweeps(result.sweeps, "reverse"),
-    ])
+    return "\n\n".join(
+        [
+            _table("", outs, [_column("value", result.value, digits), _column("u", result.cotangent, digits)]),
+            _table("", [names[k] for k in result.wrt], [_column("uᵀ·J", result.vjp, digits)]),
+            _sweeps(result.sweeps, "reverse"),
+        ]
+    )
 
 
 # jacobian ------------------------------------------------------------------------
@@ -676,8 +716,7 @@ def jacobian_sweeps_line(result) -> str:
 def jacobian_text(result, digits: int) -> str:
     names = result.problem.inputs
     outs = output_names(result.problem.graph)
-    cols = [_column(f"∂/∂{names[k]}", [row[j] for row in result.jacobian], digits)
-            for j, k in enumerate(result.wrt)]
+    cols = [_column(f"∂/∂{names[k]}", [row[j] for row in result.jacobian], digits) for j, k in enumerate(result.wrt)]
     table = _table("", outs, cols) if cols else "(no inputs to differentiate with respect to)"
     return table + "\n\n" + jacobian_sweeps_line(result)
 
@@ -741,12 +780,17 @@ def hvp_json(result) -> dict:
 
 def hvp_text(result, digits: int) -> str:
     names = result.problem.inputs
-    return "\n\n".join([
-        _value_and_gradient(result, digits),
-        _table("", [names[k] for k in result.wrt],
-               [_column("v", result.direction, digits), _column("H·v", result.hvp, digits)]),
-        "forward-over-reverse: 1 sweep (a reverse sweep on dual numbers); H is not formed",
-    ])
+    return "\n\n".join(
+        [
+            _value_and_gradient(result, digits),
+            _table(
+                "",
+                [names[k] for k in result.wrt],
+                [_column("v", result.direction, digits), _column("H·v", result.hvp, digits)],
+            ),
+            "forward-over-reverse: 1 sweep (a reverse sweep on dual numbers); H is not formed",
+        ]
+    )
 
 
 # implicit ------------------------------------------------------------------------------
@@ -770,8 +814,11 @@ def implicit_json(result) -> dict:
         "warnings": warnings_json(result.warnings),
     }
     if result.newton is not None:
-        doc["newton"] = {"start": dict(zip(ys, result.newton.start)), "iterations": result.newton.iterations,
-                         "residual": result.newton.residual}
+        doc["newton"] = {
+            "start": dict(zip(ys, result.newton.start)),
+            "iterations": result.newton.iterations,
+            "residual": result.newton.residual,
+        }
     return doc
 
 
@@ -783,11 +830,12 @@ def implicit_text(result, digits: int) -> str:
     parts = []
     if result.newton is not None:
         nw = result.newton
-        solved = ", ".join(f"{y} = {fmt_value(result.problem.point[k], digits)}"
-                           for y, k in zip(ys, result.solve))
+        solved = ", ".join(f"{y} = {fmt_value(result.problem.point[k], digits)}" for y, k in zip(ys, result.solve))
         start = ", ".join(f"{y} = {fmt_value(s, digits)}" for y, s in zip(ys, nw.start))
-        parts.append(f"Newton: {solved} after {nw.iterations} iteration{'s' if nw.iterations != 1 else ''} "
-                     f"from {start} (max |F| = {fmt_value(nw.residual, 3)})")
+        parts.append(
+            f"Newton: {solved} after {nw.iterations} iteration{'s' if nw.iterations != 1 else ''} "
+            f"from {start} (max |F| = {fmt_value(nw.residual, 3)})"
+        )
     if m == 1:
         y = ys[0]
         rows = [("F", fmt_value(result.value[0], digits))]
@@ -796,20 +844,29 @@ def implicit_text(result, digits: int) -> str:
         parts.append(aligned(rows))
         d = "d" if len(xs) == 1 else "∂"
         if xs:
-            parts.append("\n".join(f"{d}{y}/{d}{x} = -F_{x}/F_{y} = {fmt_value(result.derivative[0][j], digits)}"
-                                    for j, x in enumerate(xs)))
+            parts.append(
+                "\n".join(
+                    f"{d}{y}/{d}{x} = -F_{x}/F_{y} = {fmt_value(result.derivative[0][j], digits)}"
+                    for j, x in enumerate(xs)
+                )
+            )
     else:
         eqs = [f"F{i + 1}" for i in range(m)]
         parts.append(_table("", eqs, [_column("value", result.value, digits)]))
-        parts.append(_table("F_y", eqs, [_column(f"∂/∂{y}", [r[j] for r in result.F_y], digits)
-                                        for j, y in enumerate(ys)]))
+        parts.append(
+            _table("F_y", eqs, [_column(f"∂/∂{y}", [r[j] for r in result.F_y], digits) for j, y in enumerate(ys)])
+        )
         if xs:
-            parts.append(_table("F_x", eqs, [_column(f"∂/∂{x}", [r[j] for r in result.F_x], digits)
-                                            for j, x in enumerate(xs)]))
+            parts.append(
+                _table("F_x", eqs, [_column(f"∂/∂{x}", [r[j] for r in result.F_x], digits) for j, x in enumerate(xs)])
+            )
             ylabel, xlabel = f"({', '.join(ys)})", (xs[0] if len(xs) == 1 else f"({', '.join(xs)})")
-            parts.append(f"d{ylabel}/d{xlabel} = -F_y⁻¹ F_x:\n"
-                         + _table("", ys, [_column(f"∂/∂{x}", [r[j] for r in result.derivative], digits)
-                                           for j, x in enumerate(xs)]))
+            parts.append(
+                f"d{ylabel}/d{xlabel} = -F_y⁻¹ F_x:\n"
+                + _table(
+                    "", ys, [_column(f"∂/∂{x}", [r[j] for r in result.derivative], digits) for j, x in enumerate(xs)]
+                )
+            )
     if not xs:
         parts.append("(no other inputs: nothing to differentiate with respect to)")
     return "\n\n".join(parts)
@@ -995,8 +1052,9 @@ def _dual_rows(values, adjoints) -> list[list[Any]]:
         node = g.nodes[i]
         v, vt = _parts(values.vals[i])
         a, at = _parts(adjoints[i])
-        rows.append([node.name or "", "input" if node.op.name == "input" else g.definition(i), v, vt, a, at,
-                     outs.get(i, "")])
+        rows.append(
+            [node.name or "", "input" if node.op.name == "input" else g.definition(i), v, vt, a, at, outs.get(i, "")]
+        )
     return rows
 
 
@@ -1004,15 +1062,28 @@ def dual_trace_text(values, adjoints, digits: int) -> str:
     from .explain import bar, dot
 
     headers = ["node", "definition", "value", dot("v"), bar("v"), dot(bar("v")), ""]
-    body = [[r[0], r[1]] + [fmt_value(x, digits) for x in r[2:6]] + [f"= {r[6]}" if r[6] else ""]
-            for r in _dual_rows(values, adjoints)]
+    body = [
+        [r[0], r[1]] + [fmt_value(x, digits) for x in r[2:6]] + [f"= {r[6]}" if r[6] else ""]
+        for r in _dual_rows(values, adjoints)
+    ]
     return table_text(headers, body, right={2, 3, 4, 5})
 
 
 def dual_trace_json(values, adjoints) -> dict:
-    return {"nodes": [{"name": r[0], "definition": r[1], "value": r[2], "tangent": r[3], "adjoint": r[4],
-                       "adjoint_tangent": r[5], **({"output": r[6]} if r[6] else {})}
-                      for r in _dual_rows(values, adjoints)]}
+    return {
+        "nodes": [
+            {
+                "name": r[0],
+                "definition": r[1],
+                "value": r[2],
+                "tangent": r[3],
+                "adjoint": r[4],
+                "adjoint_tangent": r[5],
+                **({"output": r[6]} if r[6] else {}),
+            }
+            for r in _dual_rows(values, adjoints)
+        ]
+    }
 
 
 def dual_step_lines(values, steps, digits: int) -> list[str]:
@@ -1035,17 +1106,20 @@ def dual_step_lines(values, steps, digits: int) -> list[str]:
             continue  # a constant's adjoint is never used
         t = g.nodes[s.target].name or ""
         if s.source < 0:
-            lines.append(f"{explain.bar(outs.get(s.target, 'y'))} = {explain.bar(t)} = "
-                         f"{dual_text(s.total, digits)}   (seed)")
+            lines.append(
+                f"{explain.bar(outs.get(s.target, 'y'))} = {explain.bar(t)} = {dual_text(s.total, digits)}   (seed)"
+            )
             continue
         src = g.nodes[s.source].name or ""
         if s.source != current:
             current = s.source
             lines.append(f"{src} = {g.definition(s.source)}")
         formula = explain.partial_formula(g, s.source, s.arg)
-        lines.append(f"  {explain.bar(t)} += {explain.bar(src)} · ∂{src}/∂{t} = {explain.bar(src)} · "
-                     f"{explain._factor(formula)} = {dual_text(s.adjoint, digits)} · {dual_text(s.partial, digits)}"
-                     f" = {dual_text(s.contribution, digits)}   ({explain.bar(t)} = {dual_text(s.total, digits)})")
+        lines.append(
+            f"  {explain.bar(t)} += {explain.bar(src)} · ∂{src}/∂{t} = {explain.bar(src)} · "
+            f"{explain._factor(formula)} = {dual_text(s.adjoint, digits)} · {dual_text(s.partial, digits)}"
+            f" = {dual_text(s.contribution, digits)}   ({explain.bar(t)} = {dual_text(s.total, digits)})"
+        )
     return lines
 
 
@@ -1064,9 +1138,17 @@ def dual_steps_json(values, steps) -> list[dict]:
         if s.source < 0:
             out.append({"target": g.nodes[s.target].name, "seed": True, "total": d(s.total)})
         else:
-            out.append({"target": g.nodes[s.target].name, "source": g.nodes[s.source].name,
-                        "formula": partial_formula(g, s.source, s.arg), "adjoint": d(s.adjoint),
-                        "partial": d(s.partial), "contribution": d(s.contribution), "total": d(s.total)})
+            out.append(
+                {
+                    "target": g.nodes[s.target].name,
+                    "source": g.nodes[s.source].name,
+                    "formula": partial_formula(g, s.source, s.arg),
+                    "adjoint": d(s.adjoint),
+                    "partial": d(s.partial),
+                    "contribution": d(s.contribution),
+                    "total": d(s.total),
+                }
+            )
     return out
 
 
@@ -1120,8 +1202,10 @@ _DERIVATIVE_RENDERERS = {
     "jacobian": (jacobian_explained_text, jacobian_explained_json),
     "hessian": (hessian_explained_text, hessian_explained_json),
     "hvp": (hvp_explained_text, hvp_explained_json),
-    "implicit": (lambda r, digits, trace=False, steps=False: implicit_text(r, digits),
-                 lambda r, trace=False, steps=False: implicit_json(r)),
+    "implicit": (
+        lambda r, digits, trace=False, steps=False: implicit_text(r, digits),
+        lambda r, trace=False, steps=False: implicit_json(r),
+    ),
 }
 
 
@@ -1162,7 +1246,10 @@ def _check_reference(result) -> str:
 
 def _check_columns(result, digits: int, row) -> tuple[list[str], list[str]]:
     """Headers and cells of the value columns for one row's kind of check."""
-    v = lambda x: fmt_value(x, digits)  # noqa: E731
+
+    def v(x):
+        return fmt_value(x, digits)
+
     if result.against == "grad":
         return ["AD", "your formula", "FD"], [v(row.ad), v(row.expected), v(row.fd)]
     if result.against == "forward":
@@ -1174,7 +1261,10 @@ def _check_columns(result, digits: int, row) -> tuple[list[str], list[str]]:
 
 def check_failure_line(result, row, digits: int, prefix: str = "") -> str:
     """One self-contained line naming the derivative, the point and both values."""
-    v = lambda x: fmt_value(x, digits)  # noqa: E731
+
+    def v(x):
+        return fmt_value(x, digits)
+
     where = result.point_text(row.point_index, digits)
     if result.against == "grad":
         what = f"AD {v(row.ad)} but your formula gives {v(row.expected)}"
@@ -1261,22 +1351,31 @@ def _check_points_table(result) -> str:
     body = []
     for rows in groups.values():
         compared = [r for r in rows if r.status in ("pass", "fail")]
-        worst = max(compared, key=lambda r: (r.rel_err if r.rel_err == r.rel_err else math.inf), default=None)
+        worst = max(compared, key=lambda r: r.rel_err if r.rel_err == r.rel_err else math.inf, default=None)
         max_abs = max((r.abs_err for r in compared), key=lambda e: e if e == e else math.inf, default=0.0)
-        body.append([
-            result.label(rows[0]),
-            _err(max_abs),
-            _err(worst.rel_err) if worst else "-",
-            f"point {worst.point_index + 1}" if worst is not None and worst.point_index is not None else "-",
-            str(sum(r.status == "fail" for r in rows)),
-            str(sum(r.status == "kink" for r in rows)),
-        ])
+        body.append(
+            [
+                result.label(rows[0]),
+                _err(max_abs),
+                _err(worst.rel_err) if worst else "-",
+                f"point {worst.point_index + 1}" if worst is not None and worst.point_index is not None else "-",
+                str(sum(r.status == "fail" for r in rows)),
+                str(sum(r.status == "kink" for r in rows)),
+            ]
+        )
     return table_text(["", "max abs err", "max rel err", "worst at", "fail", "kink"], body, right={1, 2, 4, 5})
 
 
 def check_row_json(result, r) -> dict:
-    d: dict[str, Any] = {"input": r.input, "ad": r.ad, "fd": r.fd, "abs_err": r.abs_err, "rel_err": r.rel_err,
-                         "ok": r.ok, "status": r.status}
+    d: dict[str, Any] = {
+        "input": r.input,
+        "ad": r.ad,
+        "fd": r.fd,
+        "abs_err": r.abs_err,
+        "rel_err": r.rel_err,
+        "ok": r.ok,
+        "status": r.status,
+    }
     if r.output is not None:
         d["output"] = r.output
     if r.expected is not None:
@@ -1306,10 +1405,13 @@ def check_json(result) -> dict:
     if result.single:
         doc["point"] = result.point(None)
     else:
-        doc.update(points=result.n_points, checked=result.n_points - len(result.skipped),
-                   skipped=len(result.skipped),
-                   skipped_points=[{"point_index": i, "at": result.point(i)} for i in result.skipped],
-                   source=result.source)
+        doc.update(
+            points=result.n_points,
+            checked=result.n_points - len(result.skipped),
+            skipped=len(result.skipped),
+            skipped_points=[{"point_index": i, "at": result.point(i)} for i in result.skipped],
+            source=result.source,
+        )
         if result.skip_reason:
             doc["skip_reason"] = result.skip_reason
     if result.seed is not None:
@@ -1342,7 +1444,16 @@ def cases_text(res, digits: int = 6) -> str:
         r = c.result
         state = "FAIL" if not r.ok else ("kink" if r.count("kink") else "ok")
         against = "formula" if r.against == "grad" else ("forward" if r.against == "forward" else "FD")
-        body.append([str(c.line), _clip(c.expression, 26), _clip(c.at, 14), against, "-" if _max_rel(r) is None else _err(_max_rel(r)), state])
+        body.append(
+            [
+                str(c.line),
+                _clip(c.expression, 26),
+                _clip(c.at, 14),
+                against,
+                "-" if _max_rel(r) is None else _err(_max_rel(r)),
+                state,
+            ]
+        )
     out = [table_text(["line", "expression", "point", "against", "rel err", ""], body, right={0, 4})]
     n, nf = len(res.cases), sum(not c.result.ok for c in res.cases)
     tol = f"rtol {res.rtol:g}, atol {res.atol:g}"
@@ -1366,14 +1477,32 @@ def cases_json(res) -> dict:
     cases, rows = [], []
     for c in res.cases:
         r = c.result
-        cases.append({"line": c.line, "expression": c.expression, "at": c.at, "grad": c.grad, "against": r.against,
-                      "ok": r.ok, "failed": r.count("fail"), "kinks": r.count("kink"), "max_rel_err": _max_rel(r)})
+        cases.append(
+            {
+                "line": c.line,
+                "expression": c.expression,
+                "at": c.at,
+                "grad": c.grad,
+                "against": r.against,
+                "ok": r.ok,
+                "failed": r.count("fail"),
+                "kinks": r.count("kink"),
+                "max_rel_err": _max_rel(r),
+            }
+        )
         for row in r.rows:
             d = check_row_json(r, row)
             d["case"] = c.line
             rows.append(d)
-    return {"ok": res.ok, "cases_file": res.label, "method": res.method, "rtol": res.rtol, "atol": res.atol,
-            "cases": cases, "rows": rows}
+    return {
+        "ok": res.ok,
+        "cases_file": res.label,
+        "method": res.method,
+        "rtol": res.rtol,
+        "atol": res.atol,
+        "cases": cases,
+        "rows": rows,
+    }
 
 
 # -- descend and plot ----------------------------------------------------------------------
@@ -1388,8 +1517,11 @@ def _descend_rows(result, digits: int) -> tuple[list[str], list[list[str]], set[
     rows = []
     for it in result.iterations:
         row = [str(it.k)] + [fmt_value(it.point[p], digits) for p in result.wrt]
-        row += [fmt_value(it.value, digits), fmt_value(it.grad_norm, 3),
-                "" if it.step is None else fmt_value(it.step, 3)]
+        row += [
+            fmt_value(it.value, digits),
+            fmt_value(it.grad_norm, 3),
+            "" if it.step is None else fmt_value(it.step, 3),
+        ]
         if has_note:
             row.append(it.note)
         rows.append(row)
@@ -1413,8 +1545,9 @@ def descend_text(result, digits: int = 6, show_all: bool = False) -> str:
         return "\n\n".join(parts)
     import textwrap
 
-    fixed = [f"{n}={fmt_value(v, digits)}" for k, (n, v) in enumerate(zip(names, result.final.point))
-             if k not in result.wrt]
+    fixed = [
+        f"{n}={fmt_value(v, digits)}" for k, (n, v) in enumerate(zip(names, result.final.point)) if k not in result.wrt
+    ]
     final = result.final
     summary = textwrap.wrap(result.summary, 80, break_on_hyphens=False)
     if fixed:
@@ -1431,19 +1564,36 @@ def descend_json(result) -> dict:
     moving = [names[p] for p in result.wrt]
     iterations = []
     for it in result.iterations:
-        d: dict[str, Any] = {"k": it.k, "point": dict(zip(names, it.point)), "value": it.value,
-                             "gradient": dict(zip(moving, it.gradient)), "grad_norm": it.grad_norm,
-                             "step": it.step}
+        d: dict[str, Any] = {
+            "k": it.k,
+            "point": dict(zip(names, it.point)),
+            "value": it.value,
+            "gradient": dict(zip(moving, it.gradient)),
+            "grad_norm": it.grad_norm,
+            "step": it.step,
+        }
         if it.note:
             d["note"] = it.note
         iterations.append(d)
     final = result.final
     doc: dict[str, Any] = {
-        "inputs": names, "wrt": moving, "method": result.method, "lr": result.lr, "momentum": result.momentum,
-        "tol": result.tol, "iters": result.max_iters, "start": dict(zip(names, result.iterations[0].point)),
-        "point": dict(zip(names, final.point)), "value": final.value, "grad_norm": final.grad_norm,
-        "iterations_done": final.k, "converged": result.converged, "stopped": result.stopped,
-        "reason": result.summary, "iterations": iterations, "warnings": warnings_json(result.warnings),
+        "inputs": names,
+        "wrt": moving,
+        "method": result.method,
+        "lr": result.lr,
+        "momentum": result.momentum,
+        "tol": result.tol,
+        "iters": result.max_iters,
+        "start": dict(zip(names, result.iterations[0].point)),
+        "point": dict(zip(names, final.point)),
+        "value": final.value,
+        "grad_norm": final.grad_norm,
+        "iterations_done": final.k,
+        "converged": result.converged,
+        "stopped": result.stopped,
+        "reason": result.summary,
+        "iterations": iterations,
+        "warnings": warnings_json(result.warnings),
     }
     if result.error is not None:
         doc["error"] = error_json(result.error)["error"]
@@ -1459,13 +1609,21 @@ def plot_text(data, digits: int = 3, width: int | None = None) -> str:
 
 def plot_json(data) -> dict:
     """The samples; null where f is undefined."""
+
     def col(a):
         return [None if not np.isfinite(v) else float(v) for v in np.asarray(a, dtype=np.float64)]
 
     from .plot import gap_intervals
 
-    doc: dict[str, Any] = {"inputs": data.graph.input_names, "wrt": data.name, "range": [data.lo, data.hi],
-                           "at": data.fixed, "x": col(data.x), "f": col(data.f), "df": col(data.df)}
+    doc: dict[str, Any] = {
+        "inputs": data.graph.input_names,
+        "wrt": data.name,
+        "range": [data.lo, data.hi],
+        "at": data.fixed,
+        "x": col(data.x),
+        "f": col(data.f),
+        "df": col(data.df),
+    }
     if data.d2f is not None:
         doc["d2f"] = col(data.d2f)
     doc["gaps"] = [list(g_) for g_ in gap_intervals(data)]
@@ -1509,20 +1667,25 @@ def points_docs_output(doc: dict, problem, fmt: str) -> str:
         row = _at_point(doc, i, n)
         row["point"] = {x: float(np.asarray(v)[i]) for x, v in zip(problem.inputs, problem.point)}
         if bad[i]:
-            row = {"point": row["point"],
-                   "error": {"kind": "domain", "message": "the expression is undefined at this point"}}
+            row = {
+                "point": row["point"],
+                "error": {"kind": "domain", "message": "the expression is undefined at this point"},
+            }
         if fmt == "jsonl":
             lines.append(dumps(row))
             continue
         flat: dict = {}
         _flatten({k: v for k, v in row.items() if k != "error"}, "", flat)
-        flat = {k[len("point_"):] if k.startswith("point_") else k: v for k, v in flat.items()}
+        flat = {k.removeprefix("point_"): v for k, v in flat.items()}
         if header is None:
             good = next((j for j in range(n) if not bad[j]), None)
             template: dict = {}
             _flatten({k: v for k, v in _at_point(doc, good if good is not None else 0, n).items()}, "", template)
-            numeric = [k for k, v in template.items() if not isinstance(v, str) and not k.startswith("point_")
-                       and k != "sweeps"]  # per-point numbers only; names and modes are in the header
+            numeric = [
+                k
+                for k, v in template.items()
+                if not isinstance(v, str) and not k.startswith("point_") and k != "sweeps"
+            ]  # per-point numbers only; names and modes are in the header
             header = list(problem.inputs) + numeric + ["error"]
             lines.append(",".join(header))
         vals = []

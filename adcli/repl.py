@@ -245,32 +245,44 @@ class Session:
         owner = self.declared_params().get(name)
         if owner is not None and owner != name:
             decl = self.defs[owner]
-            raise err(NAME, f"{name} is an input of {decl.name}({', '.join(decl.params or ())})",
-                      hint="choose another name")
+            raise err(
+                NAME, f"{name} is an input of {decl.name}({', '.join(decl.params or ())})", hint="choose another name"
+            )
         params = self._params(params_text, m.start(2), line) if params_text is not None else None
         if not body:
             raise err(PARSE, f"nothing after {name} =", (m.end() - 1, m.end()), hint=f"write {name} = x^2, say")
         if ";" in body or "\n" in body:
             k = body_start + min(i for i in (body.find(";"), body.find("\n")) if i >= 0)
-            raise err(PARSE, "a definition is a single expression", (k, k + 1),
-                      hint="define each step on its own line")
+            raise err(PARSE, "a definition is a single expression", (k, k + 1), hint="define each step on its own line")
         pieces = _split_top(body)
         if len(pieces) > 1:
             k = body_start + pieces[1][1] - 1
-            raise err(PARSE, "a definition is a single expression", (k, k + 1),
-                      hint=f"define each output by itself, then: jacobian {name}1, {name}2")
+            raise err(
+                PARSE,
+                "a definition is a single expression",
+                (k, k + 1),
+                hint=f"define each output by itself, then: jacobian {name}1, {name}2",
+            )
         refs = frozenset(names_in(body))
         if name in refs:
             k = body_start + _find_name(body, name)
-            raise err(NAME, f"{name} refers to itself", (k, k + len(name)),
-                      hint="a definition may use earlier ones; give the new one another name")
+            raise err(
+                NAME,
+                f"{name} refers to itself",
+                (k, k + len(name)),
+                hint="a definition may use earlier ones; give the new one another name",
+            )
         defs = dict(self.defs)
         defs[name] = Definition(name, params, body, refs)
         if name in needed(refs, defs):
             via = [r for r in names_in(body) if r in defs and name in needed([r], defs)]
             k = body_start + _find_name(body, via[0])
-            raise err(NAME, f"{name} would depend on itself through {via[0]}", (k, k + len(via[0])),
-                      hint="a definition may use earlier ones, but not the other way round as well")
+            raise err(
+                NAME,
+                f"{name} would depend on itself through {via[0]}",
+                (k, k + len(via[0])),
+                hint="a definition may use earlier ones, but not the other way round as well",
+            )
         from .parse import parse
 
         prog, base = self.program(body, defs)
@@ -284,8 +296,12 @@ class Session:
             if extra:
                 k = _find_name(body, extra[0])
                 span = (body_start + k, body_start + k + len(extra[0])) if k >= 0 else name_span
-                raise err(NAME, f"{extra[0]} is not among the inputs of {name}({', '.join(params)})", span,
-                          hint=f"add it: {name}({', '.join(params + (extra[0],))}) = ...")
+                raise err(
+                    NAME,
+                    f"{extra[0]} is not among the inputs of {name}({', '.join(params)})",
+                    span,
+                    hint=f"add it: {name}({', '.join(params + (extra[0],))}) = ...",
+                )
             inputs = params
         defs[name].inputs = inputs
         self.defs[name] = defs[name]  # a redefinition keeps its place
@@ -305,7 +321,10 @@ class Session:
         raise AdcliError(
             INPUT,
             f"{stripped} gives a value, not a formula: the point is set with at",
-            text, (lead, lead + len(stripped)), hint=f"write: at {at}", label=line.label,
+            text,
+            (lead, lead + len(stripped)),
+            hint=f"write: at {at}",
+            label=line.label,
         )
 
     def _params(self, params_text: str, start: int, line: Line) -> tuple[str, ...]:
@@ -315,14 +334,26 @@ class Session:
             k = start + off + len(piece) - len(piece.lstrip())
             span = (k, k + max(len(p), 1))
             if not re.fullmatch(_NAME, p):
-                raise AdcliError(PARSE, f"{p!r} is not an input name" if p else "empty input name",
-                                 line.text, span, hint="write f(x1, x2) = ...", label=line.label)
+                raise AdcliError(
+                    PARSE,
+                    f"{p!r} is not an input name" if p else "empty input name",
+                    line.text,
+                    span,
+                    hint="write f(x1, x2) = ...",
+                    label=line.label,
+                )
             if p in out:
                 raise AdcliError(PARSE, f"{p} is listed twice", line.text, span, label=line.label)
             if p in FUNCTIONS or p in CONSTANTS or p in self.defs:
                 what = "a function" if p in FUNCTIONS else "a constant" if p in CONSTANTS else "defined"
-                raise AdcliError(NAME, f"{p} cannot be an input: it is {what}", line.text, span,
-                                 hint="choose another name", label=line.label)
+                raise AdcliError(
+                    NAME,
+                    f"{p} cannot be an input: it is {what}",
+                    line.text,
+                    span,
+                    hint="choose another name",
+                    label=line.label,
+                )
             out.append(p)
         return tuple(out)
 
@@ -366,7 +397,7 @@ class Session:
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             reply = Reply(code=130)
-        except Exception as exc:  # noqa: BLE001 - a bug: reported in one line, and the session goes on
+        except Exception as exc:
             sys.stderr.write(f"adcli: internal error: {type(exc).__name__}: {exc}\nplease report this line\n")
             reply = Reply(code=70)
         if reply.text:
@@ -398,8 +429,14 @@ class Session:
                 close = difflib.get_close_matches(word, self.command_names() + list(REPL_COMMANDS), n=2, cutoff=0.75)
                 if after and (after[0].isalnum() or after[0] in "(_") and close:
                     s = first.start(1)
-                    raise AdcliError(USAGE, f"unknown command {word}", text, (s, s + len(word)),
-                                     hint="did you mean " + " or ".join(close) + "?", label=line.label)
+                    raise AdcliError(
+                        USAGE,
+                        f"unknown command {word}",
+                        text,
+                        (s, s + len(word)),
+                        hint="did you mean " + " or ".join(close) + "?",
+                        label=line.label,
+                    )
         return self.run_command("grad", text, line)
 
     def run_command(self, name: str, rest: str, line: Line) -> Reply:
@@ -525,9 +562,14 @@ def _mode(s: Session, arg: str, offset: int, line: Line) -> Reply:
         return Reply(f"mode {s.mode}")
     if arg not in MODES:
         close = difflib.get_close_matches(arg, MODES, n=1, cutoff=0.3)
-        raise AdcliError(USAGE, f"unknown mode {arg!r}: use forward or reverse", line.text,
-                         (offset, offset + len(arg)), hint=f"did you mean {close[0]}?" if close else None,
-                         label=line.label)
+        raise AdcliError(
+            USAGE,
+            f"unknown mode {arg!r}: use forward or reverse",
+            line.text,
+            (offset, offset + len(arg)),
+            hint=f"did you mean {close[0]}?" if close else None,
+            label=line.label,
+        )
     s.mode, s.mode_set = arg, True
     return Reply()
 
@@ -555,14 +597,21 @@ def _clear(s: Session, arg: str, offset: int, line: Line) -> Reply:
         if name in s.defs:
             users = [d.name for d in s.defs.values() if name in d.refs]
             if users:
-                raise AdcliError(USAGE, f"{', '.join(users)} uses {name}", line.text, span,
-                                 hint=f"clear {', '.join(users)} first", label=line.label)
+                raise AdcliError(
+                    USAGE,
+                    f"{', '.join(users)} uses {name}",
+                    line.text,
+                    span,
+                    hint=f"clear {', '.join(users)} first",
+                    label=line.label,
+                )
             del s.defs[name]
         elif name in s.point:
             del s.point[name]
         else:
-            raise AdcliError(NAME, f"{name or 'nothing'} is neither defined nor in the point", line.text, span,
-                             label=line.label)
+            raise AdcliError(
+                NAME, f"{name or 'nothing'} is neither defined nor in the point", line.text, span, label=line.label
+            )
     return Reply()
 
 
@@ -576,9 +625,14 @@ def _help(s: Session, arg: str, offset: int, line: Line) -> Reply:
     if arg in s.group.commands:
         return Reply(s.command_help(arg))
     close = difflib.get_close_matches(arg, s.command_names() + list(REPL_COMMANDS), n=2, cutoff=0.6)
-    raise AdcliError(NAME, f"no command {arg}", line.text, (offset, offset + len(arg)),
-                     hint="did you mean " + " or ".join(close) + "?" if close else "`help` lists them",
-                     label=line.label)
+    raise AdcliError(
+        NAME,
+        f"no command {arg}",
+        line.text,
+        (offset, offset + len(arg)),
+        hint="did you mean " + " or ".join(close) + "?" if close else "`help` lists them",
+        label=line.label,
+    )
 
 
 @repl_command("quit", "quit", "leave (Ctrl-D leaves too)", aliases=("exit",))
@@ -611,8 +665,14 @@ def _shlex(text: str, line: Line) -> list[str]:
     try:
         return shlex.split(text)
     except ValueError as exc:
-        raise AdcliError(USAGE, f"cannot split the options: {exc}", line.text, (len(line.text), len(line.text) + 1),
-                         hint="close the quote", label=line.label) from None
+        raise AdcliError(
+            USAGE,
+            f"cannot split the options: {exc}",
+            line.text,
+            (len(line.text), len(line.text) + 1),
+            hint="close the quote",
+            label=line.label,
+        ) from None
 
 
 def split_command(rest: str, line: Line) -> tuple[str, str | None, int, list[str]]:
@@ -642,8 +702,13 @@ def split_command(rest: str, line: Line) -> tuple[str, str | None, int, list[str
         elif depth == 0 and (k == 0 or rest[k - 1].isspace()):
             if rest.startswith("--", k) and k + 2 < len(rest) and rest[k + 2].isalpha():
                 opt_starts.append(k)
-            elif (at_word is None and rest.startswith("at", k) and k + 2 < len(rest) and rest[k + 2].isspace()
-                    and _POINT_ITEM_AHEAD.match(rest, k + 2)):
+            elif (
+                at_word is None
+                and rest.startswith("at", k)
+                and k + 2 < len(rest)
+                and rest[k + 2].isspace()
+                and _POINT_ITEM_AHEAD.match(rest, k + 2)
+            ):
                 at_word = k
     expr_end = min([end, *opt_starts] + ([at_word] if at_word is not None else []))
     opts_text = rest[expr_end:end]
@@ -836,8 +901,12 @@ def candidates(session: Session, before: str) -> list[tuple[str, str, str]]:
     word = opt.group(1) if opt else re.search(r"\w*$", before).group(0)  # type: ignore[union-attr]
     head = before[: len(before) - len(word)]
     cmds = [(n, "command") for n in sorted(session.command_names())] + [(n, "session") for n in sorted(REPL_COMMANDS)]
-    names = ([(n, "defined") for n in session.defs] + [(n, "input") for n in session.known_inputs()]
-             + [(n, "function") for n in sorted(FUNCTIONS)] + [(n, "constant") for n in sorted(CONSTANTS)])
+    names = (
+        [(n, "defined") for n in session.defs]
+        + [(n, "input") for n in session.known_inputs()]
+        + [(n, "function") for n in sorted(FUNCTIONS)]
+        + [(n, "constant") for n in sorted(CONSTANTS)]
+    )
     first = _FIRST_WORD_RE.match(head)
     if not head.strip():
         pool = cmds + names
@@ -934,5 +1003,15 @@ def main(file: str | None = None) -> int:
     return run_script(session, _decoded(sys.stdin.buffer), "stdin")
 
 
-__all__ = ["REPL_COMMANDS", "Line", "Reply", "Session", "candidates", "history_path", "main", "repl_command",
-           "run_interactive", "run_script"]
+__all__ = [
+    "REPL_COMMANDS",
+    "Line",
+    "Reply",
+    "Session",
+    "candidates",
+    "history_path",
+    "main",
+    "repl_command",
+    "run_interactive",
+    "run_script",
+]

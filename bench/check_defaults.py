@@ -25,8 +25,21 @@ from adcli import check
 from adcli.evaluate import evaluate
 from adcli.parse import parse
 
-UNARY = ["sin({})", "cos({})", "exp(({})/2)", "tanh({})", "sigmoid({})", "softplus({})", "atan({})",
-         "log(1+({})^2)", "sqrt(1+({})^2)", "({})^2", "({})^3", "1/(1+({})^2)", "cosh(({})/2)"]
+UNARY = [
+    "sin({})",
+    "cos({})",
+    "exp(({})/2)",
+    "tanh({})",
+    "sigmoid({})",
+    "softplus({})",
+    "atan({})",
+    "log(1+({})^2)",
+    "sqrt(1+({})^2)",
+    "({})^2",
+    "({})^3",
+    "1/(1+({})^2)",
+    "cosh(({})/2)",
+]
 BINARY = ["({})+({})", "({})-({})", "({})*({})", "({})/(2+sin({}))", "hypot({},{}+3)"]
 NAMES = ["x1", "x2", "x3", "x4", "x5"]
 
@@ -70,9 +83,11 @@ def main() -> None:
                 if abs(r.ad) > 1e-3:
                     detectable += 1
                     detected += abs(r.ad * (1 + 1e-4) - r.fd) > a.atol + a.rtol * abs(r.fd)
-    print(f"{a.method}, rtol {a.rtol:g}, atol {a.atol:g}: {total} derivatives, {fails} false failures, "
-          f"{rescued} settled by Ridders; a 1e-4 relative error caught in {detected}/{detectable}; "
-          f"{time.time() - t0:.1f}s")
+    print(
+        f"{a.method}, rtol {a.rtol:g}, atol {a.atol:g}: {total} derivatives, {fails} false failures, "
+        f"{rescued} settled by Ridders; a 1e-4 relative error caught in {detected}/{detectable}; "
+        f"{time.time() - t0:.1f}s"
+    )
 
 
 if __name__ == "__main__":

@@ -75,8 +75,10 @@ def cold_start(repeats: int) -> list[str]:
     rows = ["| command | median | best | ratio to numpy import | target | met |", "|---|---:|---:|---:|---:|---|"]
     for k, (m, b) in res.items():
         t = targets.get(k)
-        rows.append(f"| `{k}` | {fmt_t(m)} | {fmt_t(b)} | {m / base:.2f} | {'≤ %.1f' % t if t else ''} | "
-                    f"{ok(m / base <= t) if t else ''} |")
+        rows.append(
+            f"| `{k}` | {fmt_t(m)} | {fmt_t(b)} | {m / base:.2f} | {f'≤ {t:.1f}' if t else ''} | "
+            f"{ok(m / base <= t) if t else ''} |"
+        )
     return rows
 
 
@@ -115,23 +117,40 @@ def many_points(n: int, repeats: int) -> list[str]:
     _, (g1, g2) = ad_grad()
     _, h1, h2 = hand_grad()
     err = max(float(np.max(np.abs(g1 - h1))), float(np.max(np.abs(g2 - h2))))
-    res = {name: median_of(f, repeats, warmup=3) for name, f in
-           [("hand value", hand_value), ("hand grad", hand_grad), ("adcli value", ad_value), ("adcli grad", ad_grad)]}
+    res = {
+        name: median_of(f, repeats, warmup=3)
+        for name, f in [
+            ("hand value", hand_value),
+            ("hand grad", hand_grad),
+            ("adcli value", ad_value),
+            ("adcli grad", ad_grad),
+        ]
+    }
     peers = _peer_points(x1, x2, repeats)
-    rows = [f"{n:,} points of `{README_EXPR}` (in-process; max |adcli - hand| = {err:.1e}).", "",
-            "| method | value: median (best) | value + gradient: median (best) | ratio grad/value |",
-            "|---|---:|---:|---:|"]
-    rows.append(f"| numpy, hand-written gradient (baseline) | {fmt_t(res['hand value'][0])} ({fmt_t(res['hand value'][1])})"
-                f" | {fmt_t(res['hand grad'][0])} ({fmt_t(res['hand grad'][1])}) | "
-                f"{res['hand grad'][0] / res['hand value'][0]:.2f} |")
-    rows.append(f"| adcli (reverse mode) | {fmt_t(res['adcli value'][0])} ({fmt_t(res['adcli value'][1])})"
-                f" | {fmt_t(res['adcli grad'][0])} ({fmt_t(res['adcli grad'][1])}) | "
-                f"{res['adcli grad'][0] / res['adcli value'][0]:.2f} |")
+    rows = [
+        f"{n:,} points of `{README_EXPR}` (in-process; max |adcli - hand| = {err:.1e}).",
+        "",
+        "| method | value: median (best) | value + gradient: median (best) | ratio grad/value |",
+        "|---|---:|---:|---:|",
+    ]
+    rows.append(
+        f"| numpy, hand-written gradient (baseline) | {fmt_t(res['hand value'][0])} ({fmt_t(res['hand value'][1])})"
+        f" | {fmt_t(res['hand grad'][0])} ({fmt_t(res['hand grad'][1])}) | "
+        f"{res['hand grad'][0] / res['hand value'][0]:.2f} |"
+    )
+    rows.append(
+        f"| adcli (reverse mode) | {fmt_t(res['adcli value'][0])} ({fmt_t(res['adcli value'][1])})"
+        f" | {fmt_t(res['adcli grad'][0])} ({fmt_t(res['adcli grad'][1])}) | "
+        f"{res['adcli grad'][0] / res['adcli value'][0]:.2f} |"
+    )
     rows += peers
     r1 = res["adcli grad"][0] / res["hand grad"][0]
     r2 = res["adcli grad"][0] / res["adcli value"][0]
-    rows += ["", f"- adcli grad / hand-written grad = **{r1:.2f}** (target ≤ 1.5: {ok(r1 <= 1.5)})",
-             f"- adcli grad / adcli value = **{r2:.2f}** (target ≤ 2.5: {ok(r2 <= 2.5)})"]
+    rows += [
+        "",
+        f"- adcli grad / hand-written grad = **{r1:.2f}** (target ≤ 1.5: {ok(r1 <= 1.5)})",
+        f"- adcli grad / adcli value = **{r2:.2f}** (target ≤ 2.5: {ok(r2 <= 2.5)})",
+    ]
     return rows
 
 
@@ -158,8 +177,7 @@ def _peer_points(x1, x2, repeats) -> list[str]:
 
         jax.config.update("jax_enable_x64", True)
         jnp = jax.numpy
-        vg = jax.jit(jax.vmap(jax.value_and_grad(lambda p, q: jnp.log((p + q) ** 2 + jnp.sin(p * q)),
-                                                 argnums=(0, 1))))
+        vg = jax.jit(jax.vmap(jax.value_and_grad(lambda p, q: jnp.log((p + q) ** 2 + jnp.sin(p * q)), argnums=(0, 1))))
         a, b = jnp.asarray(x1), jnp.asarray(x2)
         m, best = median_of(lambda: jax.block_until_ready(vg(a, b)), repeats, 3)
         rows.append(f"| JAX jit(vmap(value_and_grad)) | | {fmt_t(m)} ({fmt_t(best)}) | |")
@@ -215,8 +233,9 @@ print(json.dumps(out))
 
 def _child(n: int, what: str, timeout: float) -> dict:
     try:
-        p = subprocess.run([sys.executable, "-c", LARGE_CHILD, str(n), what], capture_output=True, text=True,
-                           timeout=timeout)
+        p = subprocess.run(
+            [sys.executable, "-c", LARGE_CHILD, str(n), what], capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return {"timeout": timeout}
     if p.returncode != 0:
@@ -228,27 +247,41 @@ def large(n: int, sympy_timeout: float) -> list[str]:
     lark = _child(n, "lark", 3600)
     ad = _child(n, "adcli", 3600)
     sy = _child(n, "sympy", sympy_timeout)
-    rows = [f"`sum_{{i<{n:,}}} sin(x_i*x_(i+1)) + (x_i-x_(i+1))^2*exp(-x_i^2/10)`: {ad.get('chars', 0):,} characters,"
+    rows = [
+        (
+            f"`sum_{{i<{n:,}}} sin(x_i*x_(i+1)) + (x_i-x_(i+1))^2*exp(-x_i^2/10)`: {ad.get('chars', 0):,} characters,"
             f" {ad.get('nodes', 0):,} graph nodes; gradient max error against the closed form "
-            f"{ad.get('err', float('nan')):.1e}.", "",
-            "| what | time | peak memory |", "|---|---:|---:|",
+            f"{ad.get('err', float('nan')):.1e}."
+        ),
+        "",
+        "| what | time | peak memory |",
+        "|---|---:|---:|",
+        (
             f"| Lark LALR parse to a tree, project grammar (baseline) | {fmt_t(lark['seconds'])} | "
-            f"{lark['peak_rss_gib']:.2f} GiB |",
+            f"{lark['peak_rss_gib']:.2f} GiB |"
+        ),
+        (
             f"| adcli parse + value + gradient | {fmt_t(ad['seconds'])} (parse {fmt_t(ad['parse'])}, "
-            f"value + gradient {fmt_t(ad['grad'])}) | {ad['peak_rss_gib']:.2f} GiB |"]
+            f"value + gradient {fmt_t(ad['grad'])}) | {ad['peak_rss_gib']:.2f} GiB |"
+        ),
+    ]
     if "timeout" in sy:
         rows.append(f"| SymPy parse_expr + diff w.r.t. every input | > {sympy_timeout:.0f} s (stopped) | |")
         sympy_ratio = f"> {sympy_timeout / ad['seconds']:.0f}"
         sympy_ok = sympy_timeout / ad["seconds"] >= 10
     else:
-        rows.append(f"| SymPy parse_expr + diff w.r.t. every input | {fmt_t(sy['seconds'])} | "
-                    f"{sy['peak_rss_gib']:.2f} GiB |")
+        rows.append(
+            f"| SymPy parse_expr + diff w.r.t. every input | {fmt_t(sy['seconds'])} | {sy['peak_rss_gib']:.2f} GiB |"
+        )
         sympy_ratio = f"{sy['seconds'] / ad['seconds']:.0f}"
         sympy_ok = sy["seconds"] / ad["seconds"] >= 10
     r = ad["seconds"] / lark["seconds"]
-    rows += ["", f"- adcli / Lark alone = **{r:.2f}** (target ≤ 1.3: {ok(r <= 1.3)})",
-             f"- SymPy / adcli = **{sympy_ratio}** (target ≥ 10: {ok(sympy_ok)})",
-             f"- peak memory {ad['peak_rss_gib']:.2f} GiB (target < 2 GB: {ok(ad['peak_rss_gib'] < 1.86)})"]
+    rows += [
+        "",
+        f"- adcli / Lark alone = **{r:.2f}** (target ≤ 1.3: {ok(r <= 1.3)})",
+        f"- SymPy / adcli = **{sympy_ratio}** (target ≥ 10: {ok(sympy_ok)})",
+        f"- peak memory {ad['peak_rss_gib']:.2f} GiB (target < 2 GB: {ok(ad['peak_rss_gib'] < 1.86)})",
+    ]
     return rows
 
 
@@ -299,7 +332,9 @@ def repl(repeats: int) -> list[str]:
                     s.handle("grad f")
 
             m, b = median_of(cmd, repeats * 10, warmup=3)
-            return [f"| `grad f` in the REPL, in-process | {fmt_t(m)} (best {fmt_t(b)}) | target < 5 ms: {ok(m < 5e-3)} |"]
+            return [
+                f"| `grad f` in the REPL, in-process | {fmt_t(m)} (best {fmt_t(b)}) | target < 5 ms: {ok(m < 5e-3)} |"
+            ]
         except Exception as exc:  # pragma: no cover
             note = f"(REPL session API not usable: {exc}; measured the command core instead)"
     else:
@@ -320,16 +355,20 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
     args = ap.parse_args()
     quick = args.quick
-    import numpy
     import lark
+    import numpy
 
     head = [
-        "# adcli benchmark results", "",
+        "# adcli benchmark results",
+        "",
         f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {platform.machine()}, nproc={os.cpu_count()}, {platform.platform()}",
         f"- Python {platform.python_version()}, numpy {numpy.__version__}, lark {lark.__version__}",
-        f"- Command: `python bench/run.py{' --quick' if quick else ''}`; medians of repeated runs, "
-        "ratios against a baseline measured in the same run.", "",
+        (
+            f"- Command: `python bench/run.py{' --quick' if quick else ''}`; medians of repeated runs, "
+            "ratios against a baseline measured in the same run."
+        ),
+        "",
     ]
     sections = [
         ("## Cold start (whole process)", cold_start(5 if quick else 15)),

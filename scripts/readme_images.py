@@ -33,18 +33,31 @@ WIDTH = 80  # the terminal the pictures show
 # (file, title, command lines as a user types them). A .png is written by the
 # command itself (its output name is the file); a .svg records the output.
 SHOTS: list[tuple[str, str, list[str]]] = [
-    ("textbook.svg", "adcli grad: trace and adjoint steps",
-     ['adcli grad "(x1-x2)^2 + cos(x1+x2)" --at x1=1,x2=2 --trace --steps']),
-    ("check.svg", "adcli check: AD against finite differences",
-     ['adcli check "log((x1+x2)^2 + sin(x1*x2))" --at x1=1,x2=2']),
-    ("descend.svg", "adcli descend: Newton and gradient descent",
-     ['adcli descend "(x-1)^2 + 10*(y+2)^2" --at x=0,y=0 --method newton',
-      'adcli descend "(x-1)^2 + 10*(y+2)^2" --at x=0,y=0 --lr 0.05 --iters 200']),
-    ("plot_terminal.svg", "adcli plot in the terminal",
-     ['adcli plot "sin(x)*x" --range -6:6']),
+    (
+        "textbook.svg",
+        "adcli grad: trace and adjoint steps",
+        ['adcli grad "(x1-x2)^2 + cos(x1+x2)" --at x1=1,x2=2 --trace --steps'],
+    ),
+    (
+        "check.svg",
+        "adcli check: AD against finite differences",
+        ['adcli check "log((x1+x2)^2 + sin(x1*x2))" --at x1=1,x2=2'],
+    ),
+    (
+        "descend.svg",
+        "adcli descend: Newton and gradient descent",
+        [
+            'adcli descend "(x-1)^2 + 10*(y+2)^2" --at x=0,y=0 --method newton',
+            'adcli descend "(x-1)^2 + 10*(y+2)^2" --at x=0,y=0 --lr 0.05 --iters 200',
+        ],
+    ),
+    ("plot_terminal.svg", "adcli plot in the terminal", ['adcli plot "sin(x)*x" --range -6:6']),
     ("plot.png", "", ['adcli plot "sin(x)*x" --wrt x --range -6:6 --output plot.png']),
-    ("descend_path.png", "", ['adcli descend "(1-x)^2 + 100*(y-x^2)^2" --at x=-1.2,y=1 --method newton '
-                              '--plot descend_path.png']),
+    (
+        "descend_path.png",
+        "",
+        ['adcli descend "(1-x)^2 + 100*(y-x^2)^2" --at x=-1.2,y=1 --method newton --plot descend_path.png'],
+    ),
 ]
 
 # A REPL session: each line typed, then what the REPL answered.
@@ -74,11 +87,21 @@ def _env() -> dict[str, str]:
 
 def run(line: str, cwd: Path, stdin: str | None = None) -> str:
     """What a user sees for one command line: stdout, then stderr (warnings)."""
-    proc = subprocess.run(_argv(line), input=stdin, check=False, capture_output=True, text=True, encoding="utf-8",
-                          cwd=cwd, env=_env(), timeout=120)
+    proc = subprocess.run(
+        _argv(line),
+        input=stdin,
+        check=False,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd,
+        env=_env(),
+        timeout=120,
+    )
     if proc.returncode != 0:
-        raise SystemExit(f"readme_images: `{line}` failed with exit code {proc.returncode}:\n"
-                         f"{proc.stdout}{proc.stderr}")
+        raise SystemExit(
+            f"readme_images: `{line}` failed with exit code {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+        )
     err = "".join(ln for ln in proc.stderr.splitlines(keepends=True) if not ln.startswith("wrote "))
     return proc.stdout.rstrip("\n") + ("\n" + err.rstrip("\n") if err.strip() else "")
 
@@ -90,8 +113,14 @@ def save_svg(path: Path, title: str, blocks: list[tuple[str, str]], prompt: str 
 
     lines = [prompt + typed for typed, _ in blocks] + [ln for _, out in blocks for ln in out.splitlines()]
     width = max(60, min(110, max(len(ln) for ln in lines) + 1))
-    console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True,
-                      color_system="truecolor", legacy_windows=False)
+    console = Console(
+        record=True,
+        width=width,
+        file=io.StringIO(),
+        force_terminal=True,
+        color_system="truecolor",
+        legacy_windows=False,
+    )
     for k, (typed, out) in enumerate(blocks):
         if k and prompt == "$ ":
             console.print()
@@ -115,6 +144,7 @@ def shot(name: str, title: str, commands: list[str], out: Path) -> str:
 def repl_shot(out: Path) -> str:
     """Feed the session to ``adcli repl`` one line more at a time; what each
     line printed is the difference from the run before."""
+
     def upto(k: int) -> str:
         if k == 0:
             return ""
@@ -127,7 +157,7 @@ def repl_shot(out: Path) -> str:
         before, after = outputs[k], outputs[k + 1]
         if not after.startswith(before):
             raise SystemExit("readme_images: the REPL's output is not stable from one run to the next")
-        blocks.append((line, after[len(before):].strip("\n")))
+        blocks.append((line, after[len(before) :].strip("\n")))
     save_svg(out / REPL_FILE, "adcli repl", blocks, prompt=PROMPT)
     return REPL_FILE
 

@@ -73,7 +73,10 @@ def test_log_example_passes_with_tiny_errors():
 def test_central_difference_matches_a_hand_computed_one():
     # f = x1·exp(x2) at (0.5, 0.3), central differences with the step cbrt(eps)·max(1, |x|)
     x1, x2 = 0.5, 0.3
-    f = lambda a, b: a * math.exp(b)  # noqa: E731
+
+    def f(a, b):
+        return a * math.exp(b)
+
     h = np.finfo(float).eps ** (1 / 3)
     fd1 = (f(x1 + h, x2) - f(x1 - h, x2)) / ((x1 + h) - (x1 - h))
     fd2 = (f(x1, x2 + h) - f(x1, x2 - h)) / ((x2 + h) - (x2 - h))
@@ -119,8 +122,13 @@ def test_random_points_smooth_function_quiet():
         p = row["at"]
         x1, x2, x3, x4, x5 = (p[k] for k in ("x1", "x2", "x3", "x4", "x5"))
         q = 1 / (1 + (x1 * x5) ** 2)
-        grad = {"x1": math.cos(x1) * x2 + q * x5, "x2": math.sin(x1), "x3": math.exp(x3 / 2) / 2,
-                "x4": -2 * x4 / (1 + x4**2) * x5, "x5": -math.log(1 + x4**2) + q * x1}
+        grad = {
+            "x1": math.cos(x1) * x2 + q * x5,
+            "x2": math.sin(x1),
+            "x3": math.exp(x3 / 2) / 2,
+            "x4": -2 * x4 / (1 + x4**2) * x5,
+            "x5": -math.log(1 + x4**2) + q * x1,
+        }
         assert row["ad"] == pytest.approx(grad[row["input"]], rel=1e-12, abs=1e-14)
         assert all(-2 <= v <= 2 for v in p.values())
 
@@ -306,8 +314,9 @@ def test_mode_both_scalar_and_dot_product():
     code, doc = cli_json("check", "x*y + sin(x)", "--at", "x=1,y=2", "--mode", "both")
     assert code == 0 and doc["against"] == "forward"
     assert [(r["ad"], r["forward"]) for r in doc["rows"]] == [(2 + math.cos(1), 2 + math.cos(1)), (1.0, 1.0)]
-    code, doc = cli_json("check", "x*y*z, sin(x) + cos(y), exp(z/2)", "--at", "x=0.5,y=-1,z=2", "--mode", "both",
-                         "--seed", "4")
+    code, doc = cli_json(
+        "check", "x*y*z, sin(x) + cos(y), exp(z/2)", "--at", "x=0.5,y=-1,z=2", "--mode", "both", "--seed", "4"
+    )
     assert code == 0
     (row,) = doc["rows"]
     u, v = np.array(doc["u"]), np.array(doc["v"])
@@ -491,8 +500,13 @@ def test_cases_from_stdin():
 
 def _script(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, ADCLI=f"{sys.executable} -m adcli", NO_COLOR="1")
-    return subprocess.run(["bash", str(ROOT / "examples" / "check-gradients.sh"), *args], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["bash", str(ROOT / "examples" / "check-gradients.sh"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_example_script_passes_and_fails_loudly(tmp_path):
@@ -525,9 +539,11 @@ def test_run_check_api_and_text():
 
 
 def test_tables_fit_80_columns(tmp_path):
-    for args in (["check", LOG_EXPR, "--at", "x1=1,x2=2", "--grad", "1, 2"],
-                 ["check", SMOOTH5, "--random", "20", "--seed", "2"],
-                 ["check", "x*y, x+y", "--at", "x=1,y=2", "--mode", "both"]):
+    for args in (
+        ["check", LOG_EXPR, "--at", "x1=1,x2=2", "--grad", "1, 2"],
+        ["check", SMOOTH5, "--random", "20", "--seed", "2"],
+        ["check", "x*y, x+y", "--at", "x=1,y=2", "--mode", "both"],
+    ):
         out = cli(*args).stdout
         table = [line for line in out.splitlines() if not line.startswith(("FAIL", "ok", "note"))]
         assert all(len(line) <= 80 for line in table), out
@@ -535,8 +551,18 @@ def test_tables_fit_80_columns(tmp_path):
 
 # -- no false alarms on smooth functions ---------------------------------------------------------
 
-_UNARY = ["sin({})", "cos({})", "exp(({})/2)", "tanh({})", "atan({})", "sigmoid({})", "softplus({})",
-          "log(1 + ({})^2)", "({})^2", "1/(1 + ({})^2)"]
+_UNARY = [
+    "sin({})",
+    "cos({})",
+    "exp(({})/2)",
+    "tanh({})",
+    "atan({})",
+    "sigmoid({})",
+    "softplus({})",
+    "log(1 + ({})^2)",
+    "({})^2",
+    "1/(1 + ({})^2)",
+]
 _BINARY = ["({}) + ({})", "({}) - ({})", "({}) * ({})"]
 
 smooth = st.recursive(
@@ -568,7 +594,8 @@ def test_grad_check_appends_the_table_and_fails_on_a_wrong_rule(monkeypatch):
     assert "∂f/∂x" in good.stdout and "central FD" in good.stdout
     doc = json.loads(CliRunner().invoke(app, ["grad", "x^2*sin(x)", "--at", "x=1.3", "--check", "--json"]).stdout)
     assert doc["check"]["ok"] is True and doc["gradient"]["x"] == pytest.approx(
-        2 * 1.3 * math.sin(1.3) + 1.3**2 * math.cos(1.3), rel=1e-14)
+        2 * 1.3 * math.sin(1.3) + 1.3**2 * math.cos(1.3), rel=1e-14
+    )
     wrong_rule(monkeypatch, "sin")
     bad = CliRunner().invoke(app, ["grad", "x^2*sin(x)", "--at", "x=1.3", "--check"])
     assert bad.exit_code == 1

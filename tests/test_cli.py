@@ -80,8 +80,11 @@ def test_readme_first_command():
     r = ok("grad", EX1, "--at", "x1=1,x2=2")
     s = 9 + math.sin(2)
     got = rows(r.stdout)
-    assert got == {"f": round(math.log(s), 5), "∂f/∂x1": round((6 + 2 * math.cos(2)) / s, 6),
-                   "∂f/∂x2": round((6 + math.cos(2)) / s, 6)}
+    assert got == {
+        "f": round(math.log(s), 5),
+        "∂f/∂x1": round((6 + 2 * math.cos(2)) / s, 6),
+        "∂f/∂x2": round((6 + math.cos(2)) / s, 6),
+    }
     assert r.stdout.splitlines() == ["f       2.29347", "∂f/∂x1  0.521501", "∂f/∂x2  0.563496"]
 
 
@@ -109,8 +112,14 @@ def test_acceptance_exact_gradient_json(expr, mode):
 
 
 def test_readme_stdin_json_example():
-    r = ok("grad", "-", "--at", "x1=1,x2=2", "--json",
-           input="t1 = x1 - x2; t2 = t1^2; t3 = x1 + x2; t4 = cos(t3); t2 + t4\n")
+    r = ok(
+        "grad",
+        "-",
+        "--at",
+        "x1=1,x2=2",
+        "--json",
+        input="t1 = x1 - x2; t2 = t1^2; t3 = x1 + x2; t4 = cos(t3); t2 + t4\n",
+    )
     doc = json.loads(r.stdout)
     assert doc["gradient"] == {"x1": G1, "x2": G2}
     assert list(doc)[:6] == ["inputs", "point", "mode", "value", "gradient", "sweeps"]
@@ -357,8 +366,11 @@ def test_leading_minus_expression_containing_h_is_not_help(expr):
     # click clusters short options: "-sinh(x)" must not be read as "-s -i -n -h"
     r = ok("grad", expr, "--at", "x=0.5,h=2" if "h*" in expr else "x=0.5", "--json")
     doc = json.loads(r.stdout)
-    want = {"-sinh(x)": (-math.sinh(0.5), -math.cosh(0.5)), "-tanh(x)*1": (-math.tanh(0.5), math.tanh(0.5) ** 2 - 1),
-            "-h*x": (-1.0, -2.0)}[expr]
+    want = {
+        "-sinh(x)": (-math.sinh(0.5), -math.cosh(0.5)),
+        "-tanh(x)*1": (-math.tanh(0.5), math.tanh(0.5) ** 2 - 1),
+        "-h*x": (-1.0, -2.0),
+    }[expr]
     assert doc["value"] == pytest.approx(want[0], rel=1e-15)
     assert doc["gradient"]["x"] == pytest.approx(want[1], rel=1e-15)
 
@@ -406,7 +418,7 @@ def test_abs_relu_sign_at_zero(mode):
     assert g == {"x": 0.0} and w and "relu" in w[0]
     g, w, v = conv("sign(x) + x", "x=0", mode)
     assert g == {"x": 1.0} and w
-    g, w, v = conv("abs(x)", "x=-3", mode)  # away from the kink: no warning
+    g, w, _v = conv("abs(x)", "x=-3", mode)  # away from the kink: no warning
     assert g == {"x": -1.0} and w == []
 
 
@@ -416,7 +428,7 @@ def test_max_min_tie(mode):
     assert g == {"x": 0.5, "y": 0.5} and w and "tie" in w[0]
     g, w, v = conv("min(x, y)", "x=2,y=2", mode)
     assert g == {"x": 0.5, "y": 0.5} and w
-    g, w, v = conv("max(x, y)", "x=2,y=1", mode)
+    g, w, _v = conv("max(x, y)", "x=2,y=1", mode)
     assert g == {"x": 1.0, "y": 0.0} and w == []
 
 
@@ -427,7 +439,7 @@ def test_where_at_switch(mode):
     assert g == {"x": 2.0} and w and "where" in w[0]
     g, w, v = conv("where(x > 0, 2*x, -3*x)", "x=0", mode)
     assert g == {"x": -3.0} and w
-    g, w, v = conv("where(x == 1, 5*x, x^2)", "x=1", mode)
+    g, w, _v = conv("where(x == 1, 5*x, x^2)", "x=1", mode)
     assert g == {"x": 5.0} and w
 
 
@@ -469,16 +481,22 @@ def test_where_drops_the_other_branch_exactly(mode):
 def test_hypot_origin_and_pow_zero_base(mode):
     g, w, v = conv("hypot(x, y)", "x=0,y=0", mode)
     assert g == {"x": 0.0, "y": 0.0} and w
-    g, w, v = conv("x^y", "x=0,y=2", mode)
+    g, w, _v = conv("x^y", "x=0,y=2", mode)
     assert g == {"x": 0.0, "y": 0.0} and w
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     "expr,at,want",
-    [("asin(x)", "x=1", "Infinity"), ("asin(x)", "x=-1", "Infinity"), ("acos(x)", "x=1", "-Infinity"),
-     ("cbrt(x)", "x=0", "Infinity"), ("x^0.5", "x=0", "Infinity"), ("acosh(x)", "x=1", "Infinity"),
-     ("-sqrt(x)", "x=0", "-Infinity")],
+    [
+        ("asin(x)", "x=1", "Infinity"),
+        ("asin(x)", "x=-1", "Infinity"),
+        ("acos(x)", "x=1", "-Infinity"),
+        ("cbrt(x)", "x=0", "Infinity"),
+        ("x^0.5", "x=0", "Infinity"),
+        ("acosh(x)", "x=1", "Infinity"),
+        ("-sqrt(x)", "x=0", "-Infinity"),
+    ],
 )
 def test_infinite_derivatives_are_announced(expr, at, want, mode):
     doc = json.loads(ok("grad", "--json", "--mode", mode, "--at", at, "--", expr).stdout)
@@ -491,7 +509,7 @@ def test_dead_path_with_infinite_partial_stays_zero(mode):
     # 0 * inf = 0: y multiplies a sqrt at 0 by 0
     g, w, v = conv("0*sqrt(x) + y", "x=0,y=2", mode)
     assert g == {"x": 0.0, "y": 1.0}
-    g, w, v = conv("where(y > 0, y, sqrt(x))", "x=0,y=2", mode)
+    g, _w, _v = conv("where(y > 0, y, sqrt(x))", "x=0,y=2", mode)
     assert g == {"x": 0.0, "y": 1.0}
 
 
@@ -528,11 +546,18 @@ def test_subprocess_readme_examples(tmp_path):
 
 
 def test_subprocess_stdin_and_errors(tmp_path):
-    p = _run(["grad", "-", "--at", "x1=1,x2=2", "--json"], tmp_path,
-             input="t1 = x1 - x2; t2 = t1^2; t3 = x1 + x2; t4 = cos(t3); t2 + t4")
+    p = _run(
+        ["grad", "-", "--at", "x1=1,x2=2", "--json"],
+        tmp_path,
+        input="t1 = x1 - x2; t2 = t1^2; t3 = x1 + x2; t4 = cos(t3); t2 + t4",
+    )
     assert p.returncode == 0 and json.loads(p.stdout)["gradient"] == {"x1": G1, "x2": G2}
-    for args in (["grad", "log((x1+x2", "--at", "x1=1,x2=2"], ["grad", "log(x-3)", "--at", "x=1"],
-                 ["grad", "x", "--at", "x=1", "--digits", "x"], ["nope"]):
+    for args in (
+        ["grad", "log((x1+x2", "--at", "x1=1,x2=2"],
+        ["grad", "log(x-3)", "--at", "x=1"],
+        ["grad", "x", "--at", "x=1", "--digits", "x"],
+        ["nope"],
+    ):
         p = _run(args, tmp_path)
         assert p.returncode == 2, (args, p.stdout, p.stderr)
         assert "Traceback" not in p.stderr and p.stderr.strip()
@@ -541,8 +566,13 @@ def test_subprocess_stdin_and_errors(tmp_path):
 
 
 def test_python_dash_m(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "adcli", "grad", "x^3", "--at", "x=-2", "--json"],
-                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "adcli", "grad", "x^3", "--at", "x=-2", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["gradient"] == {"x": 12.0}
 
@@ -550,14 +580,48 @@ def test_python_dash_m(tmp_path):
 # -- fuzzing through the CLI -----------------------------------------------------------------------
 
 GARBAGE_ALPHABET = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
-TOKENS = ["x", "y", "x1", "=", ",", ",,", "(", ")", "1", "-1", "1e400", "pi", "e", "log(", "sqrt(", "/", "0", "^",
-          "where(", ">", "==", ";", "\n", " ", "abc", "@", "-", "nan", "inf", "#"]
+TOKENS = [
+    "x",
+    "y",
+    "x1",
+    "=",
+    ",",
+    ",,",
+    "(",
+    ")",
+    "1",
+    "-1",
+    "1e400",
+    "pi",
+    "e",
+    "log(",
+    "sqrt(",
+    "/",
+    "0",
+    "^",
+    "where(",
+    ">",
+    "==",
+    ";",
+    "\n",
+    " ",
+    "abc",
+    "@",
+    "-",
+    "nan",
+    "inf",
+    "#",
+]
 garbage = st.one_of(st.text(GARBAGE_ALPHABET, max_size=25), st.lists(st.sampled_from(TOKENS), max_size=12).map("".join))
 
 
 @settings(max_examples=150, deadline=None)
-@given(expr=garbage, at=garbage, command=st.sampled_from(["eval", "grad"]),
-       extra=st.sampled_from([[], ["--json"], ["--mode", "forward"], ["--wrt", "x"]]))
+@given(
+    expr=garbage,
+    at=garbage,
+    command=st.sampled_from(["eval", "grad"]),
+    extra=st.sampled_from([[], ["--json"], ["--mode", "forward"], ["--wrt", "x"]]),
+)
 def test_fuzz_cli_garbage(expr, at, command, extra):
     if expr.startswith("@/dev") or expr == "-":
         expr = " " + expr

@@ -16,12 +16,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from adcli import core
+from adcli import core, forward, reverse
 from adcli.cli import app
 from adcli.errors import AdcliError
 from adcli.evaluate import evaluate
 from adcli.parse import parse
-from adcli import forward, reverse
 
 N = 100_000
 MODES = ("reverse", "forward")
@@ -137,8 +136,11 @@ def test_10000_nested_sin():
 
 def test_10000_nested_mixed_functions():
     m = 10_000
-    text = "".join("exp(tanh(" if k % 2 else "log(1 + " for k in range(m)) + "x" + "".join(
-        "))" if k % 2 else ")" for k in reversed(range(m)))
+    text = (
+        "".join("exp(tanh(" if k % 2 else "log(1 + " for k in range(m))
+        + "x"
+        + "".join("))" if k % 2 else ")" for k in reversed(range(m)))
+    )
     x0 = 0.3
     # f_k(u) = log(1 + u) for even k, exp(tanh(u)) for odd k, innermost applied first
     v, d = x0, 1.0
@@ -192,7 +194,9 @@ def test_10000_named_steps():
 def test_deep_cli_json_and_errors(tmp_path):
     runner = CliRunner()
     f = tmp_path / "deep.expr"
-    f.write_text("(" * N + "sin(" * 1000 + "x" + ")" * 1000 + ")" * N + " + " + " + ".join(["x"] * 1000), encoding="utf-8")
+    f.write_text(
+        "(" * N + "sin(" * 1000 + "x" + ")" * 1000 + ")" * N + " + " + " + ".join(["x"] * 1000), encoding="utf-8"
+    )
     r = runner.invoke(app, ["grad", f"@{f}", "--at", "x=0.5", "--json"])
     assert r.exit_code == 0, r.output
     v, d = 0.5, 1.0

@@ -139,7 +139,8 @@ def at_text(x) -> str:
     return ",".join(f"x{i + 1}={float(v)!r}" for i, v in enumerate(x))
 
 
-WRT = lambda n: ",".join(f"x{i}" for i in range(1, n + 1))
+def WRT(n):
+    return ",".join(f"x{i}" for i in range(1, n + 1))
 
 
 @pytest.mark.parametrize("n, seed", [(2, 0), (5, 1), (10, 2)])
@@ -234,14 +235,25 @@ NAMES = ("x", "y", "z")
 SYM = {n: sp.Symbol(n, real=True) for n in NAMES}
 
 UNARY = [
-    ("sin({})", sp.sin), ("cos({})", sp.cos), ("exp({})", sp.exp), ("tanh({})", sp.tanh),
-    ("atan({})", sp.atan), ("asinh({})", sp.asinh), ("sigmoid({})", lambda a: 1 / (1 + sp.exp(-a))),
-    ("softplus({})", lambda a: sp.log(1 + sp.exp(a))), ("sqrt(({})^2 + 1)", lambda a: sp.sqrt(a**2 + 1)),
-    ("log(({})^2 + 1)", lambda a: sp.log(a**2 + 1)), ("({})^2", lambda a: a**2), ("({})^3", lambda a: a**3),
-    ("-({})", lambda a: -a), ("cbrt(({})^2 + 2)", lambda a: sp.cbrt(a**2 + 2)),
+    ("sin({})", sp.sin),
+    ("cos({})", sp.cos),
+    ("exp({})", sp.exp),
+    ("tanh({})", sp.tanh),
+    ("atan({})", sp.atan),
+    ("asinh({})", sp.asinh),
+    ("sigmoid({})", lambda a: 1 / (1 + sp.exp(-a))),
+    ("softplus({})", lambda a: sp.log(1 + sp.exp(a))),
+    ("sqrt(({})^2 + 1)", lambda a: sp.sqrt(a**2 + 1)),
+    ("log(({})^2 + 1)", lambda a: sp.log(a**2 + 1)),
+    ("({})^2", lambda a: a**2),
+    ("({})^3", lambda a: a**3),
+    ("-({})", lambda a: -a),
+    ("cbrt(({})^2 + 2)", lambda a: sp.cbrt(a**2 + 2)),
 ]
 BINARY = [
-    ("({}) + ({})", lambda a, b: a + b), ("({}) - ({})", lambda a, b: a - b), ("({})*({})", lambda a, b: a * b),
+    ("({}) + ({})", lambda a, b: a + b),
+    ("({}) - ({})", lambda a, b: a - b),
+    ("({})*({})", lambda a, b: a * b),
     ("({})/(({})^2 + 1)", lambda a, b: a / (b**2 + 1)),
     ("pow(({})^2 + 1, {})", lambda a, b: (a**2 + 1) ** b),
     ("atan2({}, ({})^2 + 1)", lambda a, b: sp.atan2(a, b**2 + 1)),
@@ -250,8 +262,7 @@ BINARY = [
 
 leaf = st.one_of(
     st.sampled_from(NAMES).map(lambda n: (n, SYM[n])),
-    st.sampled_from([2, 3, -1, 0.5, -1.5]).map(
-        lambda c: (f"({c})" if c < 0 else str(c), sp.Rational(str(c)))),
+    st.sampled_from([2, 3, -1, 0.5, -1.5]).map(lambda c: (f"({c})" if c < 0 else str(c), sp.Rational(str(c)))),
 )
 
 
@@ -259,7 +270,8 @@ def _extend(children):
     return st.one_of(
         st.tuples(st.sampled_from(UNARY), children).map(lambda t: (t[0][0].format(t[1][0]), t[0][1](t[1][1]))),
         st.tuples(st.sampled_from(BINARY), children, children).map(
-            lambda t: (t[0][0].format(t[1][0], t[2][0]), t[0][1](t[1][1], t[2][1]))),
+            lambda t: (t[0][0].format(t[1][0], t[2][0]), t[0][1](t[1][1], t[2][1]))
+        ),
     )
 
 
@@ -369,16 +381,20 @@ def test_implicit_newton_solves_first():
 def test_implicit_two_equations():
     # sphere x^2 + y^2 + z^2 = 1 cut by the plane z = x + y, solved for (y, z) as functions of x.
     x = 0.3
-    doc = cli_json("implicit", "x^2 + y^2 + z^2 - 1, x + y - z", "--solve", "y,z",
-                   "--at", f"x={x},y=0.5,z=0.8", "--newton")
+    doc = cli_json(
+        "implicit", "x^2 + y^2 + z^2 - 1, x + y - z", "--solve", "y,z", "--at", f"x={x},y=0.5,z=0.8", "--newton"
+    )
     y, z = doc["point"]["y"], doc["point"]["z"]
     assert x**2 + y**2 + z**2 == pytest.approx(1, abs=1e-14) and z == pytest.approx(x + y, abs=1e-14)
     # by hand: z = x + y, so x^2 + y^2 + (x+y)^2 = 1 -> 2x + 2y y' + 2(x+y)(1 + y') = 0
     dy = -(x + (x + y)) / (y + (x + y))
     assert doc["derivative"]["y"]["x"] == pytest.approx(dy, rel=1e-12)
     assert doc["derivative"]["z"]["x"] == pytest.approx(1 + dy, rel=1e-12)
+
     # independently: a finite difference of the exact solution y(x) of the quadratic 2y^2 + 2xy + 2x^2 - 1 = 0
-    ysol = lambda t: (-t + math.sqrt(t * t - 2 * (2 * t * t - 1))) / 2
+    def ysol(t):
+        return (-t + math.sqrt(t * t - 2 * (2 * t * t - 1))) / 2
+
     h = 1e-6
     assert doc["derivative"]["y"]["x"] == pytest.approx((ysol(x + h) - ysol(x - h)) / (2 * h), rel=1e-7)
 
@@ -423,7 +439,10 @@ def test_implicit_newton_vectorised_over_points():
         (["implicit", "x^2 + y^2 - 1", "--solve", "q", "--at", "x=1,y=0"], "not an input"),
         (["implicit", "x^2 + y^2 - 1", "--at", "x=1,y=0"], "--solve"),
         (["implicit", "y^2 + 1", "--solve", "y", "--at", "y=0.5", "--newton"], "did not converge"),
-        (["implicit", "x^2 + y^2 + 1", "--solve", "y", "--at", "x=0,y=1", "--newton"], "Newton iteration 2: ∂F/∂y is 0"),
+        (
+            ["implicit", "x^2 + y^2 + 1", "--solve", "y", "--at", "x=0,y=1", "--newton"],
+            "Newton iteration 2: ∂F/∂y is 0",
+        ),
         (["implicit", "log(y) - 5", "--solve", "y", "--at", "y=1000", "--newton"], "left the domain"),
     ],
 )
@@ -529,10 +548,19 @@ def test_dual_tangent_matches_finite_differences():
 
 def test_dual_arithmetic_and_comparisons():
     a, b = Dual(2.0, 1.0), Dual(3.0, -1.0)
-    for got, want in [(a * b, (6.0, 1.0)), (a / b, (2 / 3, 1 / 3 + 2 / 9)), (a - 1, (1.0, 1.0)),
-                      (1 - a, (-1.0, -1.0)), (2 / a, (1.0, -0.5)), (-a, (-2.0, -1.0)), (a**3, (8.0, 12.0)),
-                      (2**a, (4.0, 4 * math.log(2))), (a**b, (8.0, 12 * 1 - 8 * math.log(2))),
-                      (np.sin(a), (math.sin(2), math.cos(2))), (np.float64(3) * a, (6.0, 3.0))]:
+    for got, want in [
+        (a * b, (6.0, 1.0)),
+        (a / b, (2 / 3, 1 / 3 + 2 / 9)),
+        (a - 1, (1.0, 1.0)),
+        (1 - a, (-1.0, -1.0)),
+        (2 / a, (1.0, -0.5)),
+        (-a, (-2.0, -1.0)),
+        (a**3, (8.0, 12.0)),
+        (2**a, (4.0, 4 * math.log(2))),
+        (a**b, (8.0, 12 * 1 - 8 * math.log(2))),
+        (np.sin(a), (math.sin(2), math.cos(2))),
+        (np.float64(3) * a, (6.0, 3.0)),
+    ]:
         assert (float(got.primal), float(got.tangent)) == pytest.approx(want, rel=1e-15)
     assert (a < b) is np.True_ and bool(np.any(a > 2)) is False and bool(a == Dual(2.0, 5.0))
     arr = Dual(np.array([-1.0, 1.0]), np.array([1.0, 1.0]))

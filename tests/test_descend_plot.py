@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -46,7 +47,7 @@ def test_gradient_descent_reaches_the_minimum():
     # y's curvature is 20, so lr = 0.05 lands y exactly in one step; x shrinks by 0.9 a step.
     assert doc["iterations"][1]["point"] == pytest.approx({"x": 0.1, "y": -2.0})
     values = [it["value"] for it in doc["iterations"]]
-    assert all(b <= a for a, b in zip(values, values[1:]))
+    assert all(b <= a for a, b in itertools.pairwise(values))
 
 
 def test_gradient_descent_text_table():
@@ -97,13 +98,16 @@ def test_iteration_limit_is_not_an_error():
     assert "not converged after 3 iterations" in r.stdout
 
 
-@pytest.mark.parametrize("args, words", [
-    (["x^2", "--at", "x=1", "--lr", "1.5"], ["diverged", "rose", "smaller --lr"]),
-    (["x^2", "--at", "x=1", "--lr", "1.1", "--iters", "500"], ["diverged"]),
-    (["log(x)", "--at", "x=1", "--lr", "3"], ["diverged", "left the domain", "log(x)"]),
-    (["exp(x^2)", "--at", "x=2", "--lr", "1"], ["diverged", "the value is inf"]),
-    (["-x^2", "--at", "x=1", "--lr", "0.5", "--iters", "1000"], ["unbounded below"]),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["x^2", "--at", "x=1", "--lr", "1.5"], ["diverged", "rose", "smaller --lr"]),
+        (["x^2", "--at", "x=1", "--lr", "1.1", "--iters", "500"], ["diverged"]),
+        (["log(x)", "--at", "x=1", "--lr", "3"], ["diverged", "left the domain", "log(x)"]),
+        (["exp(x^2)", "--at", "x=2", "--lr", "1"], ["diverged", "the value is inf"]),
+        (["-x^2", "--at", "x=1", "--lr", "0.5", "--iters", "1000"], ["unbounded below"]),
+    ],
+)
 def test_divergence_is_a_clear_error(args, words):
     r = cli("descend", *args)
     no_traceback(r)
@@ -117,22 +121,25 @@ def test_divergence_is_a_clear_error(args, words):
     assert doc["error"]["kind"] == "diverged" and "diverged" in doc["error"]["message"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["x^2", "--at", "x=1", "--lr", "0"], "--lr must be a positive number"),
-    (["x^2", "--at", "x=1", "--lr", "nan"], "--lr must be a positive number"),
-    (["x^2", "--at", "x=1", "--momentum", "1"], "--momentum must be in [0, 1)"),
-    (["x^2", "--at", "x=1", "--method", "bfgs"], "unknown method"),
-    (["x^2", "--at", "x=1", "--method", "newton", "--momentum", "0.5"], "--method gd only"),
-    (["x^2", "--at", "x=1", "--tol", "-1"], "--tol"),
-    (["x^2, x", "--at", "x=1"], "needs a scalar expression"),
-    (["x^2", "--at", "y=1"], "not an input"),
-    (["x^2 +", "--at", "x=1"], "error"),
-    (["x^2", "--at", "x=1", "--wrt", "z"], "not an input"),
-    (["x^2", "--at", "x=1", "--plot", "path.txt"], "end the name in .png"),
-    (["x^2+y^2", "--at", "x=1e300,y=1"], "cannot start here: the value is inf"),
-    (["asin(x)+y", "--at", "x=-1,y=2"], "cannot start here: the gradient is not finite"),
-    (["log(x)", "--at", "x=-1"], "log needs an argument > 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["x^2", "--at", "x=1", "--lr", "0"], "--lr must be a positive number"),
+        (["x^2", "--at", "x=1", "--lr", "nan"], "--lr must be a positive number"),
+        (["x^2", "--at", "x=1", "--momentum", "1"], "--momentum must be in [0, 1)"),
+        (["x^2", "--at", "x=1", "--method", "bfgs"], "unknown method"),
+        (["x^2", "--at", "x=1", "--method", "newton", "--momentum", "0.5"], "--method gd only"),
+        (["x^2", "--at", "x=1", "--tol", "-1"], "--tol"),
+        (["x^2, x", "--at", "x=1"], "needs a scalar expression"),
+        (["x^2", "--at", "y=1"], "not an input"),
+        (["x^2 +", "--at", "x=1"], "error"),
+        (["x^2", "--at", "x=1", "--wrt", "z"], "not an input"),
+        (["x^2", "--at", "x=1", "--plot", "path.txt"], "end the name in .png"),
+        (["x^2+y^2", "--at", "x=1e300,y=1"], "cannot start here: the value is inf"),
+        (["asin(x)+y", "--at", "x=-1,y=2"], "cannot start here: the gradient is not finite"),
+        (["log(x)", "--at", "x=-1"], "log needs an argument > 0"),
+    ],
+)
 def test_descend_bad_input(args, message):
     r = cli("descend", *args)
     no_traceback(r)
@@ -157,8 +164,13 @@ def test_descend_plot_writes_the_path(tmp_path):
 
 
 def test_plot_png_acceptance(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "adcli", "plot", "sin(x)*x", "--wrt", "x", "--range", "-6:6",
-                        "--output", "plot.png"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "adcli", "plot", "sin(x)*x", "--wrt", "x", "--range", "-6:6", "--output", "plot.png"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     data = (tmp_path / "plot.png").read_bytes()
     assert data.startswith(PNG_SIGNATURE)
@@ -204,7 +216,7 @@ def test_plot_points_are_right():
     assert d.f == pytest.approx(np.sin(d.x) * d.x)
     assert d.df == pytest.approx(np.cos(d.x) * d.x + np.sin(d.x))
     d = run_plot("x^2*y + y^3", "x", "-2:2", "y=0.5", hessian=True, n=5)
-    assert d.f == pytest.approx(d.x ** 2 * 0.5 + 0.125)
+    assert d.f == pytest.approx(d.x**2 * 0.5 + 0.125)
     assert d.df == pytest.approx(d.x)
     assert d.d2f == pytest.approx(np.ones(5))
 
@@ -226,8 +238,14 @@ def test_undefined_points_are_gaps():
 
 
 def test_poles_and_sqrt_edges_do_not_crash(tmp_path):
-    for expr, rng in [("tan(x)", "-3:3"), ("1/x", "-1:1"), ("sqrt(1-x^2)", "-2:2"), ("x/x", "-1:1"),
-                      ("where(x > 0, log(x), 0)", "-1:1"), ("exp(1000*x)", "0:1")]:
+    for expr, rng in [
+        ("tan(x)", "-3:3"),
+        ("1/x", "-1:1"),
+        ("sqrt(1-x^2)", "-2:2"),
+        ("x/x", "-1:1"),
+        ("where(x > 0, log(x), 0)", "-1:1"),
+        ("exp(1000*x)", "0:1"),
+    ]:
         r = cli("plot", expr, "--range", rng, "--hessian")
         no_traceback(r)
         assert r.exit_code == 0, (expr, r.output)
@@ -237,20 +255,23 @@ def test_poles_and_sqrt_edges_do_not_crash(tmp_path):
         assert img.read_bytes().startswith(PNG_SIGNATURE)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["log(x)", "--range", "-2:-1"], "undefined on the whole range"),
-    (["x*y"], "plot needs --wrt"),
-    (["x*y", "--wrt", "x"], "missing value for y"),
-    (["x*y", "--wrt", "x,y", "--at", "y=1"], "one input"),
-    (["x^2", "--range", "3:1"], "is empty"),
-    (["x^2", "--range", "1"], "two values separated by a colon"),
-    (["x^2", "--range", "0:foo"], "error"),
-    (["x^2", "--at", "z=1"], "not an input"),
-    (["x^2", "--output", "plot.bmp"], "end the name in .png"),
-    (["x^2", "--output", "/nonexistent/dir/p.png"], "does not exist"),
-    (["x^2, x"], "needs a scalar expression"),
-    (["2"], "needs an expression with an input"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["log(x)", "--range", "-2:-1"], "undefined on the whole range"),
+        (["x*y"], "plot needs --wrt"),
+        (["x*y", "--wrt", "x"], "missing value for y"),
+        (["x*y", "--wrt", "x,y", "--at", "y=1"], "one input"),
+        (["x^2", "--range", "3:1"], "is empty"),
+        (["x^2", "--range", "1"], "two values separated by a colon"),
+        (["x^2", "--range", "0:foo"], "error"),
+        (["x^2", "--at", "z=1"], "not an input"),
+        (["x^2", "--output", "plot.bmp"], "end the name in .png"),
+        (["x^2", "--output", "/nonexistent/dir/p.png"], "does not exist"),
+        (["x^2, x"], "needs a scalar expression"),
+        (["2"], "needs an expression with an input"),
+    ],
+)
 def test_plot_bad_input(args, message):
     r = cli("plot", *args)
     no_traceback(r)
@@ -272,10 +293,12 @@ def test_missing_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_help_is_fast_and_imports_no_matplotlib():
-    code = ("import sys; from typer.testing import CliRunner; from adcli.cli import app; "
-            "r = CliRunner().invoke(app, ['plot', '--help']); assert r.exit_code == 0, r.output; "
-            "assert 'Examples' in r.output; "
-            "assert not [m for m in ('matplotlib', 'numpy') if m in sys.modules], sorted(sys.modules)")
+    code = (
+        "import sys; from typer.testing import CliRunner; from adcli.cli import app; "
+        "r = CliRunner().invoke(app, ['plot', '--help']); assert r.exit_code == 0, r.output; "
+        "assert 'Examples' in r.output; "
+        "assert not [m for m in ('matplotlib', 'numpy') if m in sys.modules], sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
@@ -296,8 +319,12 @@ def test_run_plot_errors_are_adcli_errors():
 
 def test_readme_image_script_runs(tmp_path):
     script = ROOT / "scripts" / "readme_images.py"
-    r = subprocess.run([sys.executable, str(script), "--out", str(tmp_path), "--only", "textbook.svg",
-                        "plot_terminal.svg"], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, str(script), "--out", str(tmp_path), "--only", "textbook.svg", "plot_terminal.svg"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     svg = (tmp_path / "textbook.svg").read_text(encoding="utf-8")
     assert svg.lstrip().startswith("<svg") and "2.14112" in svg and "(seed)" in svg

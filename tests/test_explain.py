@@ -74,10 +74,10 @@ def test_textbook_forward_values_and_adjoint_contributions():
 def test_program_form_shows_step_names():
     out = run("grad", PROGRAM, "--at", "x1=1,x2=2", "--trace", "--steps").stdout
     for name, definition in [("t1", "x1 - x2"), ("t2", "t1^2"), ("t3", "x1 + x2"), ("t4", "cos(t3)")]:
-        assert re.search(rf"^{name}\s+{re.escape(definition)}\s", out, re.M), name
+        assert re.search(rf"^{name}\s+{re.escape(definition)}\s", out, re.MULTILINE), name
     assert "t̄1 += t̄2 · ∂t2/∂t1 = 1 · (2·t1)" in out
     assert "t̄3 += t̄4 · ∂t4/∂t3 = 1 · (-sin(t3))" in out
-    assert not re.search(r"^v[2-5]\s", out, re.M)  # no anonymous names for named steps
+    assert not re.search(r"^v[2-5]\s", out, re.MULTILINE)  # no anonymous names for named steps
 
 
 def test_two_paths_summed_into_x():
@@ -115,8 +115,14 @@ def test_steps_sum_to_the_gradient_json():
 def test_trace_json_structure():
     doc = json.loads(run("trace", BACKPROP, "--at", "x1=1,x2=2", "--json").stdout)
     nodes = {n["name"]: n for n in doc["nodes"]}
-    assert nodes["v1"] == {"name": "v1", "op": "sub", "args": ["x1", "x2"], "definition": "x1 - x2",
-                           "value": -1.0, "adjoint": -2.0}
+    assert nodes["v1"] == {
+        "name": "v1",
+        "op": "sub",
+        "args": ["x1", "x2"],
+        "definition": "x1 - x2",
+        "value": -1.0,
+        "adjoint": -2.0,
+    }
     assert nodes["v2"]["op"] == "powc" and nodes["v2"]["args"] == ["v1"]
     assert nodes["v4"]["op"] == "cos" and nodes["v4"]["value"] == pytest.approx(math.cos(3))
     assert nodes["x1"]["adjoint"] == -2.1411200080598674

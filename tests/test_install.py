@@ -62,6 +62,7 @@ def test_wheel_install_runs_from_elsewhere(tmp_path):
     assert doc["gradient"] == {"x1": -2.1411200080598674, "x2": 1.8588799919401329}
     p = _run([adcli, "grad", "log((x1+x2)^2+sin(x1*x2))", "--at", "x1=1,x2=2"], work)
     assert p.stdout.splitlines() == ["f       2.29347", "∂f/∂x1  0.521501", "∂f/∂x2  0.563496"]
-    p = subprocess.run([str(adcli), "grad", "log((x1+x2", "--at", "x1=1,x2=2"], cwd=work, capture_output=True,
-                       text=True, timeout=60)
+    p = subprocess.run(
+        [str(adcli), "grad", "log((x1+x2", "--at", "x1=1,x2=2"], cwd=work, capture_output=True, text=True, timeout=60
+    )
     assert p.returncode == 2 and "expected ')'" in p.stderr and "Traceback" not in p.stderr

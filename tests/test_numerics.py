@@ -36,8 +36,12 @@ def test_hazards_warn_and_name_the_node(expr, at, needle):
 
 
 def test_no_warning_on_harmless_arithmetic():
-    for expr, at in [("log((x1+x2)^2+sin(x1*x2))", "x1=1,x2=2"), ("x - y", "x=3,y=3"), ("x - x + 1", "x=2"),
-                     ("(x1-x2)^2 + cos(x1+x2)", "x1=1,x2=2")]:
+    for expr, at in [
+        ("log((x1+x2)^2+sin(x1*x2))", "x1=1,x2=2"),
+        ("x - y", "x=3,y=3"),
+        ("x - x + 1", "x=2"),
+        ("(x1-x2)^2 + cos(x1+x2)", "x1=1,x2=2"),
+    ]:
         r = run("grad", expr, "--at", at)
         assert r.exit_code == 0 and r.stderr == "", (expr, r.stderr)
 

@@ -17,7 +17,7 @@ from fractions import Fraction
 import mpmath
 import pytest
 import sympy as sp
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adcli import core
@@ -84,7 +84,7 @@ def plus(a):
 
 
 def powc(a, c: Fraction, style: int = 0):
-    cs = str(float(c)) if not c.denominator == 1 else str(c.numerator)
+    cs = str(float(c)) if c.denominator != 1 else str(c.numerator)
     if style == 0:
         text = f"({a.text}^{cs})"  # 2^-1 style: a signed exponent needs no parentheses
     elif style == 1:
@@ -167,7 +167,9 @@ def call(name, *args):
 
 
 def logb(a, b):
-    return T(f"log({a.text}, {b.text})", sp.log(a.sym) / sp.log(b.sym), mpmath.log(a.val) / mpmath.log(b.val), _vars(a, b))
+    return T(
+        f"log({a.text}, {b.text})", sp.log(a.sym) / sp.log(b.sym), mpmath.log(a.val) / mpmath.log(b.val), _vars(a, b)
+    )
 
 
 CMPS = {
@@ -261,12 +263,28 @@ def bounded(a: T, choose) -> T:
 
 # Every expression kind the generator produces, and the adcli primitive it exercises.
 KINDS = {
-    "add": "add", "sub": "sub", "mul": "mul", "div": "div", "neg": "neg", "plus": None,
-    "powc": "powc", "pow": "pow", "logb": "logb", "where": "where",
-    "atan2": "atan2", "hypot": "hypot", "max": "max", "min": "min",
+    "add": "add",
+    "sub": "sub",
+    "mul": "mul",
+    "div": "div",
+    "neg": "neg",
+    "plus": None,
+    "powc": "powc",
+    "pow": "pow",
+    "logb": "logb",
+    "where": "where",
+    "atan2": "atan2",
+    "hypot": "hypot",
+    "max": "max",
+    "min": "min",
     **{name: name for name in UNARY},
 }
-POWC_EXPONENTS = [Fraction(k) for k in (2, 3, -1, -2, 0, 1, 4)] + [Fraction(1, 2), Fraction(3, 2), Fraction(-1, 2), Fraction(5, 2)]
+POWC_EXPONENTS = [Fraction(k) for k in (2, 3, -1, -2, 0, 1, 4)] + [
+    Fraction(1, 2),
+    Fraction(3, 2),
+    Fraction(-1, 2),
+    Fraction(5, 2),
+]
 
 
 def build(kind: str, choose, sub_) -> T:
@@ -347,6 +365,7 @@ def trees(draw, point: dict, depth: int, top: bool = True) -> T:
             return draw(st.sampled_from([PI, E]))
         return const(draw(st.sampled_from(CONSTS)))
     kind = draw(st.sampled_from(draw(st.sampled_from(GROUPS))))
+
     def choose(seq):
         return draw(st.sampled_from(list(seq)))
 
@@ -379,7 +398,8 @@ def check_tree(t: T, point: dict) -> None:
         assert v.is_real and v.is_finite, (t.text, v)  # the generator keeps everything finite
     # the mpmath value computed while building agrees with SymPy's (checks the oracle itself)
     assert _close(t.val, ref_value, 1e-20), (t.text, t.val, ref_value)
-    assume(abs(ref_value) < 1e6 and all(abs(g) < 1e6 for g in ref_grad.values()))
+    if not (abs(ref_value) < 1e6 and all(abs(g) < 1e6 for g in ref_grad.values())):
+        return  # far out of scale: relative tolerances say little there
 
     at = ",".join(f"{n}={point[n]!r}" for n in names)
     v_r, g_r, w_r = _grad(t.text, at, "reverse")
@@ -455,15 +475,37 @@ def test_each_kind(kind, pick):
 
 # in-domain points away from kinks for each unary function
 UNARY_POINTS = {
-    "sin": [0.3, -2.5], "cos": [0.3, -2.5], "tan": [0.4, -1.2], "asin": [0.3, -0.8], "acos": [0.3, -0.8],
-    "atan": [0.3, -3.0], "sinh": [0.3, -2.0], "cosh": [0.3, -2.0], "tanh": [0.3, -2.0], "asinh": [0.3, -4.0],
-    "acosh": [1.5, 7.0], "atanh": [0.3, -0.9], "exp": [0.3, -2.0], "expm1": [1e-4, -2.0], "log": [0.3, 5.0],
-    "log1p": [1e-4, -0.5], "log2": [0.3, 5.0], "log10": [0.3, 5.0], "sqrt": [0.3, 5.0], "cbrt": [0.3, -5.0],
-    "abs": [0.3, -5.0], "sign": [0.3, -5.0], "relu": [0.3, -5.0], "sigmoid": [0.3, -5.0], "softplus": [0.3, -5.0],
+    "sin": [0.3, -2.5],
+    "cos": [0.3, -2.5],
+    "tan": [0.4, -1.2],
+    "asin": [0.3, -0.8],
+    "acos": [0.3, -0.8],
+    "atan": [0.3, -3.0],
+    "sinh": [0.3, -2.0],
+    "cosh": [0.3, -2.0],
+    "tanh": [0.3, -2.0],
+    "asinh": [0.3, -4.0],
+    "acosh": [1.5, 7.0],
+    "atanh": [0.3, -0.9],
+    "exp": [0.3, -2.0],
+    "expm1": [1e-4, -2.0],
+    "log": [0.3, 5.0],
+    "log1p": [1e-4, -0.5],
+    "log2": [0.3, 5.0],
+    "log10": [0.3, 5.0],
+    "sqrt": [0.3, 5.0],
+    "cbrt": [0.3, -5.0],
+    "abs": [0.3, -5.0],
+    "sign": [0.3, -5.0],
+    "relu": [0.3, -5.0],
+    "sigmoid": [0.3, -5.0],
+    "softplus": [0.3, -5.0],
 }
 BINARY_POINTS = {
-    "atan2": [(0.3, 0.4), (0.5, -2.0), (-0.5, -2.0)], "hypot": [(0.3, 0.4), (-2.0, 1.5)],
-    "max": [(0.3, 0.4), (-2.0, -3.0)], "min": [(0.3, 0.4), (-2.0, -3.0)],
+    "atan2": [(0.3, 0.4), (0.5, -2.0), (-0.5, -2.0)],
+    "hypot": [(0.3, 0.4), (-2.0, 1.5)],
+    "max": [(0.3, 0.4), (-2.0, -3.0)],
+    "min": [(0.3, 0.4), (-2.0, -3.0)],
     "pow": [(1.5, 0.4), (0.3, -2.5)],
 }
 

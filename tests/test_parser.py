@@ -121,8 +121,18 @@ def test_star_star_is_caret():
 
 @pytest.mark.parametrize(
     "text,value",
-    [("2", 2.0), ("0.5", 0.5), (".5", 0.5), ("1e-3", 1e-3), ("6.02E23", 6.02e23), ("1.", 1.0), ("1.5e+2", 150.0),
-     ("007", 7.0), ("1e308", 1e308), ("2.5E-310", 2.5e-310)],
+    [
+        ("2", 2.0),
+        ("0.5", 0.5),
+        (".5", 0.5),
+        ("1e-3", 1e-3),
+        ("6.02E23", 6.02e23),
+        ("1.", 1.0),
+        ("1.5e+2", 150.0),
+        ("007", 7.0),
+        ("1e308", 1e308),
+        ("2.5E-310", 2.5e-310),
+    ],
 )
 def test_numbers(text, value):
     assert const_value(text) == value
@@ -145,8 +155,10 @@ def test_names(name):
     assert shape(g) == ("add", ("powc", 2.0, ("input", name)), C(1))
 
 
-@pytest.mark.parametrize("src,pos,hint", [("x²", 1, "write x^2"), ("3*y³ + 1", 3, "write y^3"), ("a½ = 1; a½", 1, "letters"),
-                                           ("²", 0, "letters")])
+@pytest.mark.parametrize(
+    "src,pos,hint",
+    [("x²", 1, "write x^2"), ("3*y³ + 1", 3, "write y^3"), ("a½ = 1; a½", 1, "letters"), ("²", 0, "letters")],
+)
 def test_names_are_letters_digits_underscore(src, pos, hint):
     # SPEC 1: a superscript or a vulgar fraction is not part of a name
     e = err(src)
@@ -190,8 +202,33 @@ def test_pow_function_is_power():
 
 @pytest.mark.parametrize(
     "name",
-    ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "exp", "expm1",
-     "log", "log1p", "log2", "log10", "sqrt", "cbrt", "abs", "sign", "relu", "sigmoid", "softplus"],
+    [
+        "sin",
+        "cos",
+        "tan",
+        "asin",
+        "acos",
+        "atan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "asinh",
+        "acosh",
+        "atanh",
+        "exp",
+        "expm1",
+        "log",
+        "log1p",
+        "log2",
+        "log10",
+        "sqrt",
+        "cbrt",
+        "abs",
+        "sign",
+        "relu",
+        "sigmoid",
+        "softplus",
+    ],
 )
 def test_spec_unary_functions(name):
     assert shape(parse(f"{name}(x)")) == (name, X)
@@ -339,8 +376,14 @@ def test_implicit_multiplication():
 
 @pytest.mark.parametrize(
     "src,suggest,span",
-    [("sinn(x)", "sin", (0, 4)), ("sqr(x)", "sqrt", (0, 3)), ("exq(x)", "exp", (0, 3)), ("x + tanhh(x)", "tanh", (4, 9)),
-     ("lg10(x)", "log10", (0, 4)), ("atan3(y, x)", "atan2", (0, 5))],
+    [
+        ("sinn(x)", "sin", (0, 4)),
+        ("sqr(x)", "sqrt", (0, 3)),
+        ("exq(x)", "exp", (0, 3)),
+        ("x + tanhh(x)", "tanh", (4, 9)),
+        ("lg10(x)", "log10", (0, 4)),
+        ("atan3(y, x)", "atan2", (0, 5)),
+    ],
 )
 def test_unknown_function_did_you_mean(src, suggest, span):
     e = err(src)
@@ -358,8 +401,15 @@ def test_unknown_function_without_close_match():
 
 @pytest.mark.parametrize(
     "src,want",
-    [("sin(x, y)", "1 argument"), ("max(x)", "2 arguments"), ("atan2(x)", "2 arguments"), ("log(x, 2, 3)", "1 or 2"),
-     ("where(x > 0, 1)", "3 arguments"), ("exp()", "1 argument"), ("hypot(x, y, z)", "2 arguments")],
+    [
+        ("sin(x, y)", "1 argument"),
+        ("max(x)", "2 arguments"),
+        ("atan2(x)", "2 arguments"),
+        ("log(x, 2, 3)", "1 or 2"),
+        ("where(x > 0, 1)", "3 arguments"),
+        ("exp()", "1 argument"),
+        ("hypot(x, y, z)", "2 arguments"),
+    ],
 )
 def test_wrong_arity(src, want):
     e = err(src)
@@ -376,8 +426,15 @@ def test_where_needs_a_comparison_first():
     assert "where" in e.hint and e.span == (2, 3)
 
 
-@pytest.mark.parametrize("src,span,what", [("pi = 3; pi*x", (0, 2), "constant"), ("e = x; e", (0, 1), "constant"),
-                                           ("sin = x; sin", (0, 3), "function"), ("t = 1; log = t; log", (7, 10), "function")])
+@pytest.mark.parametrize(
+    "src,span,what",
+    [
+        ("pi = 3; pi*x", (0, 2), "constant"),
+        ("e = x; e", (0, 1), "constant"),
+        ("sin = x; sin", (0, 3), "function"),
+        ("t = 1; log = t; log", (7, 10), "function"),
+    ],
+)
 def test_assignment_to_constant_or_function(src, span, what):
     e = err(src)
     assert what in e.message and e.span == span
@@ -407,8 +464,18 @@ def test_number_too_large():
     assert e.span == (4, 11)
 
 
-@pytest.mark.parametrize("src,pos,ch", [("x $ 2", 2, "$"), ("sin(x) @ 3", 7, "@"), ("x[1]", 1, "["), ("2×x", 1, "×"),
-                                         ("x\x00", 1, "\x00"), ("√x", 0, "√"), ("a = 1\nb = a ! 2\nb", 12, "!")])
+@pytest.mark.parametrize(
+    "src,pos,ch",
+    [
+        ("x $ 2", 2, "$"),
+        ("sin(x) @ 3", 7, "@"),
+        ("x[1]", 1, "["),
+        ("2×x", 1, "×"),
+        ("x\x00", 1, "\x00"),
+        ("√x", 0, "√"),
+        ("a = 1\nb = a ! 2\nb", 12, "!"),
+    ],
+)
 def test_unexpected_character(src, pos, ch):
     e = err(src)
     assert e.span == (pos, pos + 1)
@@ -476,10 +543,71 @@ VALID = [
 ]
 
 TOKENS = [
-    "x", "y", "x1", "θ", "_", "sin", "log", "where", "max", "pow", "pi", "e", "sqrt", "abs", "1", "0", "2.5", ".5",
-    "1e3", "1e400", "1e-400", "6.02E23", "+", "-", "*", "/", "^", "**", "(", ")", "(", ")", ",", ";", "\n", "\r\n",
-    "=", "==", "<", "<=", ">", ">=", "!=", "!", " ", "  ", "#", "# c\n", "\\\n", "\\", "$", "@", "[", "]", "'", "\t",
-    "−", "×", "·", "√", "²", "\x00", "\x0c", "\u2028", "\ufeff",
+    "x",
+    "y",
+    "x1",
+    "θ",
+    "_",
+    "sin",
+    "log",
+    "where",
+    "max",
+    "pow",
+    "pi",
+    "e",
+    "sqrt",
+    "abs",
+    "1",
+    "0",
+    "2.5",
+    ".5",
+    "1e3",
+    "1e400",
+    "1e-400",
+    "6.02E23",
+    "+",
+    "-",
+    "*",
+    "/",
+    "^",
+    "**",
+    "(",
+    ")",
+    "(",
+    ")",
+    ",",
+    ";",
+    "\n",
+    "\r\n",
+    "=",
+    "==",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "!=",
+    "!",
+    " ",
+    "  ",
+    "#",
+    "# c\n",
+    "\\\n",
+    "\\",
+    "$",
+    "@",
+    "[",
+    "]",
+    "'",
+    "\t",
+    "−",
+    "×",
+    "·",
+    "√",
+    "²",
+    "\x00",
+    "\x0c",
+    "\u2028",
+    "\ufeff",
 ]
 
 
@@ -515,8 +643,14 @@ def test_fuzz_token_soup(tokens):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(VALID), st.lists(st.tuples(st.sampled_from(["del", "ins", "swap", "dup"]), st.integers(0, 10**6),
-                                                    st.sampled_from(TOKENS)), min_size=1, max_size=4))
+@given(
+    st.sampled_from(VALID),
+    st.lists(
+        st.tuples(st.sampled_from(["del", "ins", "swap", "dup"]), st.integers(0, 10**6), st.sampled_from(TOKENS)),
+        min_size=1,
+        max_size=4,
+    ),
+)
 def test_fuzz_mutated_valid_expressions(src, edits):
     for kind, k, tok in edits:
         if not src:
@@ -524,14 +658,14 @@ def test_fuzz_mutated_valid_expressions(src, edits):
             continue
         i = k % len(src)
         if kind == "del":
-            src = src[:i] + src[i + 1:]
+            src = src[:i] + src[i + 1 :]
         elif kind == "ins":
             src = src[:i] + tok + src[i:]
         elif kind == "swap" and i + 1 < len(src):
-            src = src[:i] + src[i + 1] + src[i] + src[i + 2:]
+            src = src[:i] + src[i + 1] + src[i] + src[i + 2 :]
         else:
             j = (k // 7) % len(src)
-            src = src[:i] + src[min(i, j):max(i, j)] + src[i:]
+            src = src[:i] + src[min(i, j) : max(i, j)] + src[i:]
     check_parse_total(src)
 
 

@@ -54,7 +54,7 @@ def test_csv_output_and_column_order_from_header(tmp_path):
     assert r.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert [float(rows[0]["x1"]), float(rows[0]["x2"])] == [1.0, 2.0]
-    v, g1, g2 = grad_by_hand(1.0, 2.0)
+    v, g1, _g2 = grad_by_hand(1.0, 2.0)
     assert float(rows[0]["value"]) == pytest.approx(v, rel=1e-15)
     assert float(rows[0]["d_x1"]) == pytest.approx(g1, rel=1e-14)
     assert float(rows[1]["d_x2"]) == pytest.approx(grad_by_hand(0.5, 3.0)[2], rel=1e-14)
@@ -140,8 +140,9 @@ def test_points_on_jvp_vjp_jacobian_hessian(tmp_path):
     jvp = [json.loads(s) for s in run("jvp", expr, "--points", str(f), "--dir", "2,-1").stdout.splitlines()]
     jac = [json.loads(s) for s in run("jacobian", expr, "--points", str(f), "--mode", "reverse").stdout.splitlines()]
     vjp = [json.loads(s) for s in run("vjp", expr, "--points", str(f), "--cotangent", "1,-1").stdout.splitlines()]
-    hes = list(csv.DictReader(io.StringIO(run("hessian", "x1^2*x2 + sin(x2)", "--points", str(f),
-                                               "--format", "csv").stdout)))
+    hes = list(
+        csv.DictReader(io.StringIO(run("hessian", "x1^2*x2 + sin(x2)", "--points", str(f), "--format", "csv").stdout))
+    )
     for k, (a, b) in enumerate(pts):
         J = [[b + math.cos(a), a], [2 * a, math.exp(b)]]
         assert jvp[k]["point"] == {"x1": a, "x2": b}

@@ -38,8 +38,12 @@ def interactive(keys: str, session: Session | None = None, history=None) -> int:
     """Type ``keys`` into the prompt_toolkit session through a pipe."""
     with create_pipe_input() as inp:
         inp.send_text(keys)
-        return run_interactive(session or Session(), input=inp, output=DummyOutput(),
-                               history=history if history is not None else InMemoryHistory())
+        return run_interactive(
+            session or Session(),
+            input=inp,
+            output=DummyOutput(),
+            history=history if history is not None else InMemoryHistory(),
+        )
 
 
 def lines_of(out: str) -> list[str]:
@@ -179,8 +183,11 @@ def test_mode_is_passed_only_once_set(capsys):
     calls = []
     s.invoke = lambda name, args: calls.append(args) or 0  # type: ignore[method-assign]
     script("at x=1\ngrad x^2\nmode reverse\ngrad x^2\ngrad x^2 --mode forward\n", s)
-    assert calls == [["x^2", "--at", "x=1"], ["x^2", "--at", "x=1", "--mode", "reverse"],
-                     ["x^2", "--at", "x=1", "--mode", "forward"]]
+    assert calls == [
+        ["x^2", "--at", "x=1"],
+        ["x^2", "--at", "x=1", "--mode", "reverse"],
+        ["x^2", "--at", "x=1", "--mode", "forward"],
+    ]
     capsys.readouterr()
 
 
@@ -188,11 +195,14 @@ def test_command_line_forms(capsys):
     s = Session()
     calls = []
     s.invoke = lambda name, args: calls.append((name, args)) or 0  # type: ignore[method-assign]
-    script("f = x*y\nat x=1, y=2\n"
-           "grad f --steps at x=3, y=max(1,2) --json\n"
-           "grad f # a comment --json\n"
-           "trace \"f --y\" at x=5\n"
-           "graph f\n", s)
+    script(
+        "f = x*y\nat x=1, y=2\n"
+        "grad f --steps at x=3, y=max(1,2) --json\n"
+        "grad f # a comment --json\n"
+        'trace "f --y" at x=5\n'
+        "graph f\n",
+        s,
+    )
     assert calls == [
         ("grad", ["f = x*y\nf", "--at", "x=3,y=max(1,2)", "--steps", "--json"]),
         ("grad", ["f = x*y\nf", "--at", "x=1,y=2"]),
@@ -268,7 +278,7 @@ def test_expression_starting_with_minus_is_not_an_option(capsys):
 
 
 def test_quoted_expression_and_options(capsys):
-    assert script("grad \"x*y\" at x=2, y=5 --wrt y,x\n") == 0
+    assert script('grad "x*y" at x=2, y=5 --wrt y,x\n') == 0
     assert capsys.readouterr().out.splitlines() == ["f      10", "∂f/∂y   2", "∂f/∂x   5"]
 
 
@@ -304,7 +314,7 @@ def test_readme_transcript_is_real():
     section = readme.split("## The REPL", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"\n((?:    .*\n|\n)+)", section.split("A real session:", 1)[1]).group(1)
     lines = [line[4:] for line in block.strip("\n").splitlines()]
-    inputs = [line[len("adcli> "):] for line in lines if line.startswith("adcli> ")]
+    inputs = [line[len("adcli> ") :] for line in lines if line.startswith("adcli> ")]
     expected = "".join(line + "\n" for line in lines if not line.startswith("adcli> "))
     assert len(inputs) >= 5 and "0.521501" in expected
     s = Session()
@@ -322,8 +332,15 @@ def test_help_lists_every_command_of_the_app(capsys):
     for name in group.commands:
         if name != "repl":
             assert f"  {name} " in out, name
-    for word in ("at x1=1, x2=2", "mode forward|reverse", "vars", "clear [NAME]", "help [COMMAND]", "quit",
-                 "f(x1, x2) = EXPR"):
+    for word in (
+        "at x1=1, x2=2",
+        "mode forward|reverse",
+        "vars",
+        "clear [NAME]",
+        "help [COMMAND]",
+        "quit",
+        "f(x1, x2) = EXPR",
+    ):
         assert word in out
 
 
@@ -500,8 +517,7 @@ def test_examples_run_cleanly(example, capsys):
 
 
 def test_textbook_examples_exist():
-    assert {p.name for p in EXAMPLES.glob("*.adcli")} >= {"backprop.adcli", "dual_numbers.adcli",
-                                                          "log_example.adcli"}
+    assert {p.name for p in EXAMPLES.glob("*.adcli")} >= {"backprop.adcli", "dual_numbers.adcli", "log_example.adcli"}
 
 
 # -- the same command, the same bytes ---------------------------------------------------
@@ -524,10 +540,14 @@ def repl_out(text: str, capsys) -> tuple[int, str, str]:
     [
         (f"grad {LOG} at x1=1, x2=2", ["grad", LOG, "--at", "x1=1,x2=2"]),
         (f"grad {LOG} at x1=1, x2=2 --json", ["grad", LOG, "--at", "x1=1,x2=2", "--json"]),
-        ("grad (x1-x2)^2 + cos(x1+x2) at x1=1, x2=2 --trace --steps",
-         ["grad", "(x1-x2)^2 + cos(x1+x2)", "--at", "x1=1,x2=2", "--trace", "--steps"]),
-        ("grad exp(x)*sin(x) at x=0 --mode forward --steps", ["grad", "exp(x)*sin(x)", "--at", "x=0",
-                                                              "--mode", "forward", "--steps"]),
+        (
+            "grad (x1-x2)^2 + cos(x1+x2) at x1=1, x2=2 --trace --steps",
+            ["grad", "(x1-x2)^2 + cos(x1+x2)", "--at", "x1=1,x2=2", "--trace", "--steps"],
+        ),
+        (
+            "grad exp(x)*sin(x) at x=0 --mode forward --steps",
+            ["grad", "exp(x)*sin(x)", "--at", "x=0", "--mode", "forward", "--steps"],
+        ),
         ("eval x*y, x+y at x=pi/4, y=2", ["eval", "x*y, x+y", "--at", "x=pi/4,y=2"]),
         ("graph sin(x*y) + x*y", ["graph", "sin(x*y) + x*y"]),
     ],
@@ -543,8 +563,7 @@ def test_byte_identical_with_the_cli(line, argv, capsys):
 def test_byte_identical_with_the_cli_in_a_subprocess():
     session = f"f = {LOG}\ng = f^2 + x1\nat x1=1, x2=2\nmode forward\ngrad g --trace --steps\n"
     r = run_adcli("repl", stdin=session)
-    c = run_adcli("grad", f"f = {LOG}\ng = f^2 + x1\ng", "--at", "x1=1,x2=2", "--mode", "forward",
-                  "--trace", "--steps")
+    c = run_adcli("grad", f"f = {LOG}\ng = f^2 + x1\ng", "--at", "x1=1,x2=2", "--mode", "forward", "--trace", "--steps")
     assert r.returncode == c.returncode == 0
     assert r.stdout == c.stdout and b"\xe2\x88\x82f/\xe2\x88\x82x1" in r.stdout
 

@@ -20,7 +20,9 @@ import pytest
 ADCLI = shutil.which("adcli")
 LOG = "log((x1+x2)^2 + sin(x1*x2))"
 TIMEOUT = 30
-_ESCAPES = re.compile(r"\x1b\[[0-9;?<=>]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]|[\x00-\x08\x0e-\x1f]")
+_ESCAPES = re.compile(
+    r"\x1b\[[0-9;?<=>]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[@-Z\\-_]|[\x00-\x08\x0e-\x1f]"
+)
 
 
 class Term:
@@ -29,12 +31,19 @@ class Term:
     def __init__(self, state_home, args: tuple[str, ...] = ("repl",)):
         assert ADCLI, "adcli is not installed"
         env = dict(os.environ)
-        env.update(XDG_STATE_HOME=str(state_home), TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8",
-                   PROMPT_TOOLKIT_NO_CPR="1", NO_COLOR="1")
+        env.update(
+            XDG_STATE_HOME=str(state_home),
+            TERM="xterm",
+            LANG="C.UTF-8",
+            LC_ALL="C.UTF-8",
+            PROMPT_TOOLKIT_NO_CPR="1",
+            NO_COLOR="1",
+        )
         env.pop("COLUMNS", None)
         env.pop("LINES", None)
-        self.child = pexpect.spawn(ADCLI, list(args), env=env, encoding="utf-8",
-                                   codec_errors="replace", dimensions=(40, 120), timeout=TIMEOUT)
+        self.child = pexpect.spawn(
+            ADCLI, list(args), env=env, encoding="utf-8", codec_errors="replace", dimensions=(40, 120), timeout=TIMEOUT
+        )
         self.text = ""  # everything so far, escapes stripped
         self.mark = 0  # wait_for searches from here
 
@@ -55,8 +64,9 @@ class Term:
                 self.mark = m.end()
                 return m
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {pattern!r}; screen text after mark:\n"
-                                     f"{self.text[self.mark:][-2000:]}")
+                raise AssertionError(
+                    f"timed out waiting for {pattern!r}; screen text after mark:\n{self.text[self.mark :][-2000:]}"
+                )
             self._pump()
 
     def since(self, start: int) -> str:
