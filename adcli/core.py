@@ -313,7 +313,7 @@ def points_exit_code(problem: Problem) -> int:
     bad = problem.values.undefined
     if np.any(bad):
         n = int(np.count_nonzero(bad))
-        total = len(problem.point[0]) if problem.point else 1
+        total = int(np.size(problem.point[0])) if problem.point else 1
         first = problem.values.first_error
         sys.stderr.write(
             f"error: the expression is undefined at {n} of {total} points"
@@ -353,13 +353,14 @@ def run_trace(problem: Problem, mode: str = "reverse", wrt: str | None = None, r
             adjs.append(adj)
             steps.append(st)
         return TraceResult(problem, mode, positions, adjs, None, steps if record else None, None, values.warnings)
-    tans, tsteps = [], []
+    tans: list[list[Any]] = []
+    tsteps: list[list[forward.TangentStep]] = []
     for k in positions:
         direction: list[Any] = [None] * len(g.inputs)
         direction[k] = np.float64(1.0)
-        tan, st = forward.jvp(values, direction, record=record)
+        tan, tst = forward.jvp(values, direction, record=record)
         tans.append(tan)
-        tsteps.append(st)
+        tsteps.append(tst)
     return TraceResult(problem, mode, positions, None, tans, None, tsteps if record else None, values.warnings)
 
 

@@ -212,6 +212,9 @@ def _power(a: Any, b: Any) -> Any:
 class DualNS:
     """The ``xp`` namespace for dual numbers, generated from the registry."""
 
+    pow: Any  # filled in from the registry below, like every primitive
+    powc: Any
+
     @staticmethod
     def select(cond, a, b):
         cond = primal(cond)

@@ -289,7 +289,7 @@ def parse(source: str, label: str = "expression") -> Graph:
         exc.label = label
         raise
     except UnexpectedCharacters as exc:
-        pos = exc.pos_in_stream
+        pos = exc.pos_in_stream or 0
         ch = source[pos]
         raise AdcliError(
             PARSE,

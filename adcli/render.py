@@ -577,7 +577,9 @@ def matrix_text(
         shown = [" " * (wi - _int_width(s)) + s + " " * (wf - (len(s) - _int_width(s))) for s in entries]
         w = max(len(head), wi + wf)
         cols.append((head.rjust(w), [s.rjust(w) for s in shown], w))
-    blocks, current, used = [], [], lw
+    blocks: list[Any] = []
+    current: list[Any] = []
+    used = lw
     for col in cols:
         if current and used + 3 + col[2] > width:
             blocks.append(current)
@@ -1450,7 +1452,7 @@ def cases_text(res, digits: int = 6) -> str:
                 _clip(c.expression, 26),
                 _clip(c.at, 14),
                 against,
-                "-" if _max_rel(r) is None else _err(_max_rel(r)),
+                "-" if (m := _max_rel(r)) is None else _err(m),
                 state,
             ]
         )

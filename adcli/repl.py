@@ -967,7 +967,7 @@ def run_interactive(session: Session, *, input: Any = None, output: Any = None, 
     from prompt_toolkit import PromptSession
     from prompt_toolkit.styles import Style
 
-    prompt = PromptSession(
+    prompt: PromptSession = PromptSession(
         history=open_history() if history is None else history,
         key_bindings=_key_bindings(),
         completer=make_completer(session),
