@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -615,7 +616,7 @@ TOKENS = [
 garbage = st.one_of(st.text(GARBAGE_ALPHABET, max_size=25), st.lists(st.sampled_from(TOKENS), max_size=12).map("".join))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     expr=garbage,
     at=garbage,

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
+from budget import examples
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import rosen, rosen_der, rosen_hess, rosen_hess_prod
@@ -291,7 +292,7 @@ def _finite(*arrays) -> bool:
     return all(np.all(np.isfinite(np.asarray(a, dtype=float))) for a in arrays)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.lists(expressions, min_size=1, max_size=3), points)
 def test_jacobian_forward_equals_reverse(exprs, point):
     problem, names = _load([e[0] for e in exprs], point)
@@ -308,7 +309,7 @@ def test_jacobian_forward_equals_reverse(exprs, point):
             assert F[i, j] == pytest.approx(ref, rel=1e-9, abs=1e-9 * max(1.0, np.abs(F).max()))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(expressions, points)
 def test_hessian_symmetric_and_equal_to_sympy(expr, point):
     problem, names = _load([expr[0]], point)
@@ -331,7 +332,7 @@ def test_hessian_symmetric_and_equal_to_sympy(expr, point):
 vectors = st.lists(st.floats(-2, 2), min_size=3, max_size=3)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.lists(expressions, min_size=1, max_size=3), points, vectors, vectors)
 def test_dot_product_identity(exprs, point, u, v):
     problem, names = _load([e[0] for e in exprs], point)

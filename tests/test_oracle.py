@@ -17,6 +17,7 @@ from fractions import Fraction
 import mpmath
 import pytest
 import sympy as sp
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -432,7 +433,7 @@ KINK_MESSAGES = [o.kink[1] for o in OPS.values() if o.kink is not None]
 POINT_COORD = st.floats(-2, 2, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(data=st.data())
 def test_random_expressions_forward_reverse_sympy(data):
     point = {n: data.draw(POINT_COORD, label=n) for n in ("x", "y", "z")}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -636,13 +637,13 @@ def check_parse_total(src: str) -> None:
     assert all(0 <= o < len(g.nodes) for o in g.outputs)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=25))
 def test_fuzz_token_soup(tokens):
     check_parse_total("".join(tokens))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     st.sampled_from(VALID),
     st.lists(
@@ -669,13 +670,13 @@ def test_fuzz_mutated_valid_expressions(src, edits):
     check_parse_total(src)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(st.characters(exclude_categories=("Cs",)), max_size=40))
 def test_fuzz_random_unicode(src):
     check_parse_total(src)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(alphabet="xy12.e+-*/^()<=>!,;#\n \\", max_size=30))
 def test_fuzz_ascii_alphabet(src):
     check_parse_total(src)
