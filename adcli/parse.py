@@ -261,13 +261,23 @@ _TERMINALS = {
 _OPERAND = {"NUMBER", "NAME", "LPAR", "MINUS", "PLUS"}
 
 
+_BINARY = {"STAR", "SLASH", "POW"}
+
+
 def _describe_expected(expected: set[str]) -> str:
+    """What may come next, in words. After a complete operand LALR accepts every
+    operator and every closer that any enclosing context might need; say
+    "an operator" for the lot instead of listing them."""
+    expected = set(expected) - {"_NL"}
     if expected >= _OPERAND:
-        rest = sorted(expected - _OPERAND)
-        parts = ["an expression"] + [_TERMINALS.get(t, t) for t in rest]
+        parts = ["an expression"] + sorted(_TERMINALS.get(t, t) for t in expected - _OPERAND)
+    elif expected >= _BINARY:
+        closers = [_TERMINALS[t] for t in ("RPAR", "COMMA") if t in expected]
+        parts = ["an operator"] + closers
+        if "$END" in expected:
+            parts.append("the end of the input")
     else:
         parts = sorted(_TERMINALS.get(t, t) for t in expected)
-    parts = [p for p in parts if p != "a new line"]
     if len(parts) > 1:
         return ", ".join(parts[:-1]) + " or " + parts[-1]
     return parts[0] if parts else "something else"
@@ -339,14 +349,23 @@ def _token_error(exc, source: str, label: str) -> AdcliError:
         span = (pos, max(tok.end_pos, pos + 1))
     hint = None
     prev = exc.token_history[-1] if getattr(exc, "token_history", None) else None
-    if prev is None and pos > 0:
-        prev = None
     if tok.type in ("NAME", "NUMBER", "LPAR") and prev is not None and prev.type in ("NUMBER", "NAME", "RPAR"):
         a, b = str(prev), str(tok)
         hint = f"implicit multiplication is not supported: write {a}*{b}"
-        what = f"missing operator between {a!r} and {b!r}"
         span = (prev.start_pos, max(tok.end_pos, prev.end_pos))
-    elif tok.type == "EQUAL" or str(tok) == "=":
+        return AdcliError(PARSE, f"missing operator between {a!r} and {b!r}", source, span, hint=hint, label=label)
+    last = re.split(r"[;\n]", source.rstrip())[-1]
+    if tok.type == "$END" and re.match(r"\s*[^\W\d]\w*\s*=(?!=)", last):
+        name = last.split("=")[0].strip()
+        return AdcliError(
+            PARSE,
+            "the program ends with an assignment: a program ends with its output expression",
+            source,
+            span,
+            hint=f"add the output after a ';', e.g. {last.strip()}; {name}^2",
+            label=label,
+        )
+    if tok.type == "EQUAL" or str(tok) == "=":
         hint = "write == to compare (inside where), or name a step as: name = expression; output"
     elif tok.type == "CMP":
         hint = "a comparison is only allowed as the condition of where(cond, a, b)"

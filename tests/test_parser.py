@@ -695,3 +695,17 @@ def test_parse_is_reentrant_after_errors():
         g = parse("t * y")
         assert g.input_names == ["t", "y"]
         assert shape(g) == ("mul", ("input", "t"), Y)
+
+
+def test_program_ending_in_an_assignment_says_so():
+    with pytest.raises(AdcliError) as e:
+        parse("t1 = x - y; t2 = t1^2")
+    assert "ends with an assignment" in e.value.message
+    assert "t2 = t1^2; t2^2" in e.value.hint
+
+
+def test_missing_operator_message_lists_no_unrelated_tokens():
+    with pytest.raises(AdcliError) as e:
+        parse("2x + 1")
+    assert e.value.message == "missing operator between '2' and 'x'"
+    assert e.value.span == (0, 2)
