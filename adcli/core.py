@@ -115,9 +115,13 @@ def resolve_point(g: Graph, at: str | None, label: str = "--at") -> list[float]:
     point = parse_point(at, label) if at is not None else {}
     for name, (_, span) in point.items():
         if name not in known:
-            have = listing(names)
             raise AdcliError(
-                NAME, f"{name} is not an input of the expression (its inputs: {have})", at, span, label=label
+                NAME,
+                f"{name} is not an input of the expression (its inputs: {listing(names)})",
+                at,
+                span,
+                label=label,
+                hint=did_you_mean(name, [n for n in names if n not in point]),
             )
     missing = [n for n in names if n not in point]
     if missing:
@@ -156,6 +160,13 @@ def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
         seen.add(k)
         out.append(k)
     return out
+
+
+def did_you_mean(name: str, candidates: list[str]) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+    return "did you mean " + " or ".join(close) + "?" if close else None
 
 
 def listing(names: list[str], most: int = 8) -> str:

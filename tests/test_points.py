@@ -161,3 +161,9 @@ def test_overflow_over_many_points_with_a_constant_argument():
     docs = [json.loads(line) for line in r.stdout.splitlines()]
     assert docs[0]["value"] == "Infinity" and docs[1]["value"] == 0.5
     assert "1/x: the value is inf" in r.stderr
+
+
+def test_misspelt_point_name_gets_a_suggestion():
+    r = run("grad", "alpha*x + y", "--at", "x=1,y=2,alpah=3")
+    assert r.exit_code == 2
+    assert "alpah is not an input" in r.stderr and "did you mean alpha?" in r.stderr
