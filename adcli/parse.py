@@ -9,7 +9,6 @@ nesting. Lark's exceptions become located :class:`AdcliError` s.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import unicodedata
 from functools import lru_cache
@@ -226,17 +225,13 @@ class _Builder:
 
 @lru_cache(maxsize=1)
 def _parser():
-    from lark import Lark
+    """The LALR parser of grammar/adcli.lark, from the tables pre-built in
+    adcli/_lalr.py (scripts/gen_parser.py; tests/test_grammar_sync.py keeps
+    them in step with the grammar)."""
+    from ._lalr import Lark_StandAlone
 
     builder = _Builder()
-    lark = Lark(
-        grammar_path().read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer="contextual",
-        transformer=builder,
-        postlex=_NewlinesInParens(),
-        cache=os.environ.get("ADCLI_NO_CACHE") is None,
-    )
+    lark = Lark_StandAlone(transformer=builder, postlex=_NewlinesInParens())
     return lark, builder
 
 
@@ -285,7 +280,7 @@ def _describe_expected(expected: set[str]) -> str:
 
 def parse(source: str, label: str = "expression") -> Graph:
     """Parse ``source`` into a finalized :class:`Graph`."""
-    from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+    from ._lalr import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
     if not source.strip() or not re.sub(r"#[^\n]*", "", source).strip():  # blank, or only comments
         raise AdcliError(PARSE, f"empty {label}", source, (0, 0), label=label)

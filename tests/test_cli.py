@@ -634,3 +634,14 @@ def test_fuzz_cli_garbage(expr, at, command, extra):
         assert r.stderr.strip()
     if "--json" in extra and r.stdout.strip():
         json.loads(r.stdout)  # always valid JSON, whatever happened
+
+
+def test_fast_top_level_help_is_the_full_help():
+    """`adcli --help` builds parameterless stand-ins for speed: same text as the full app."""
+    env = {**os.environ, "COLUMNS": "100"}
+    fast = subprocess.run([sys.executable, "-m", "adcli", "--help"], capture_output=True, text=True, env=env)
+    code = "from adcli.cli import app; app(['--help'], prog_name='adcli')"
+    full = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert fast.returncode == full.returncode == 0
+    assert fast.stdout == full.stdout
+    assert "grad" in fast.stdout and "hessian" in fast.stdout
