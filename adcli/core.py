@@ -17,7 +17,7 @@ from . import forward, reverse
 from .errors import FILE, INPUT, NAME, USAGE, AdcliError, Warning_
 from .evaluate import Values, evaluate
 from .graph import Graph
-from .parse import parse, parse_constant
+from .parse import constant_at, parse
 
 MODES = ("reverse", "forward")
 
@@ -92,16 +92,8 @@ def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[
             raise AdcliError(INPUT, f"{name} is given twice", text, name_span, label=label)
         vstart = span[0] + stripped.index("=") + 1
         try:
-            v = parse_constant(value, label=f"the value of {name}")
+            v = constant_at(text, vstart, span[1], label, f"the value of {name}")
         except AdcliError as exc:
-            # Re-anchor the error in the whole --at text so the caret lands right.
-            if exc.span is not None:
-                lead_v = len(value) - len(value.lstrip()) if not value.strip() else 0
-                s, e = exc.span
-                exc.span = (vstart + s + lead_v, vstart + e + lead_v)
-            else:
-                exc.span = (vstart, span[1])
-            exc.source, exc.label = text, label
             exc.message = f"value of {name}: {exc.message}"
             raise
         point[name] = (v, span)

@@ -30,7 +30,7 @@ from .core import Problem, require_scalar, resolve_wrt, split_top_level
 from .dual import Dual, DualNS
 from .errors import DOMAIN, INPUT, NAME, USAGE, AdcliError, Warning_
 from .evaluate import Values, evaluate
-from .parse import parse_constant
+from .parse import constant_at
 
 JACOBIAN_MODES = ("auto", "forward", "reverse")
 NEWTON_MAX_ITER = 50
@@ -90,16 +90,7 @@ def parse_vector(text: str, size: int, label: str, per: str) -> list[float]:
                 label=label,
                 hint=f"write e.g. {label} " + ",".join(["1"] * size),
             )
-        try:
-            out.append(parse_constant(stripped, label=f"{label} value {len(out) + 1}"))
-        except AdcliError as exc:
-            if exc.span is not None:
-                s, e = exc.span
-                exc.span = (span[0] + s, span[0] + e)
-            else:
-                exc.span = span
-            exc.source, exc.label = text, label
-            raise
+        out.append(constant_at(text, span[0], span[1], label, f"{label} value {len(out) + 1}"))
     if len(out) != size:
         raise AdcliError(
             INPUT,

@@ -390,3 +390,17 @@ def parse_constant(text: str, label: str) -> float:
 
 
 __all__ = ["CMP", "grammar_path", "parse", "parse_constant"]
+
+
+def constant_at(source: str, start: int, end: int, label: str, what: str) -> float:
+    """The constant written at ``source[start:end]`` (an --at value, a --dir
+    entry); an error in it is anchored in the whole ``source`` text."""
+    try:
+        return parse_constant(source[start:end], label=what)
+    except AdcliError as exc:
+        if exc.span is not None:
+            exc.span = (start + exc.span[0], start + exc.span[1])
+        else:
+            exc.span = (start, max(end, start + 1))
+        exc.source, exc.label = source, label
+        raise

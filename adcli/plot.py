@@ -29,7 +29,7 @@ from .core import Problem, parse_point, require_scalar, resolve_wrt
 from .errors import DOMAIN, FILE, INPUT, NAME, USAGE, AdcliError, Warning_
 from .evaluate import Values, evaluate
 from .graph import Graph, fmt_value
-from .parse import parse, parse_constant
+from .parse import constant_at, parse
 
 IMAGE_FORMATS = (".png", ".svg", ".pdf")
 TEXT_HEIGHT = 16  # rows of the terminal plot
@@ -88,16 +88,7 @@ def parse_range(text: str, label: str = "--range") -> tuple[float, float]:
         span = (off + lead, off + lead + max(len(stripped), 1))
         if not stripped:
             raise AdcliError(INPUT, "a value is missing", text, span, hint=f"write e.g. {label} -3:3", label=label)
-        try:
-            v = parse_constant(stripped, label=f"{label} value")
-        except AdcliError as exc:
-            if exc.span is not None:
-                s, e = exc.span
-                exc.span = (span[0] + s, span[0] + e)
-            else:
-                exc.span = span
-            exc.source, exc.label = text, label
-            raise
+        v = constant_at(text, span[0], span[1], label, f"{label} value")
         if not math.isfinite(v):
             raise AdcliError(INPUT, f"{stripped} is {fmt_value(v)}: the range must be finite", text, span, label=label)
         out.append(v)
