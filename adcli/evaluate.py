@@ -158,6 +158,8 @@ def _diagnose_nonfinite(values: Values) -> None:
     """Name the node where an output first became inf or NaN (overflow, inf - inf);
     points already known to be outside the domain are not mentioned again."""
     g, vals = values.graph, values.vals
+    if values.undefined is False and all_finite(values.outputs):
+        return
     ok = np.logical_not(values.undefined)
     if all(np.all(np.isfinite(v) | ~ok) for v in values.outputs):
         return
@@ -186,7 +188,17 @@ def is_batch(values: Values) -> bool:
 
 
 def all_finite(xs: list[Any]) -> bool:
-    return all(x is None or bool(np.all(np.isfinite(x))) for x in xs)
+    """No inf or NaN anywhere. A sum is one pass with no temporary array and is
+    finite exactly when every term is, short of the sum itself overflowing
+    (then the slower exact test decides)."""
+    for x in xs:
+        if x is None or isinstance(x, Dual):
+            continue
+        if math.isfinite(float(np.sum(x))):
+            continue
+        if not np.all(np.isfinite(x)):
+            return False
+    return True
 
 
 def run_sweep(sweep, values: Values, seeds: list[Any], record: bool, watched: list[int]):
