@@ -10,6 +10,27 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         sys.stdout.write(f"adcli {__version__}\n")
         return
+    if sys.argv[1:] in (["--help"], ["-h"]) and _print_stored_help():
+        return
     from .cli import entry
 
     entry()
+
+
+def _print_stored_help() -> bool:
+    """Print the pre-rendered top-level help (scripts/gen_help.py) when the
+    terminal is at least 80 columns wide, where click's layout no longer
+    depends on the width."""
+    import shutil
+    from pathlib import Path
+
+    if shutil.get_terminal_size().columns < 80:
+        return False
+    try:
+        text = (Path(__file__).parent / "_help.txt").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    import sys
+
+    sys.stdout.write(text)
+    return True

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from budget import examples
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+import adcli
 from adcli.cli import app
 
 runner = CliRunner()
@@ -637,11 +639,18 @@ def test_fuzz_cli_garbage(expr, at, command, extra):
 
 
 def test_fast_top_level_help_is_the_full_help():
-    """`adcli --help` builds parameterless stand-ins for speed: same text as the full app."""
-    env = {**os.environ, "COLUMNS": "100"}
-    fast = subprocess.run([sys.executable, "-m", "adcli", "--help"], capture_output=True, text=True, env=env)
+    """`adcli --help` prints the stored text (wide terminals) or builds parameterless
+    stand-ins (narrow ones): either way the text the full Typer app prints."""
     code = "from adcli.cli import app; app(['--help'], prog_name='adcli')"
-    full = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert fast.returncode == full.returncode == 0
-    assert fast.stdout == full.stdout
-    assert "grad" in fast.stdout and "hessian" in fast.stdout
+    stored = (Path(adcli.__file__).parent / "_help.txt").read_text(encoding="utf-8")
+    for columns in ("100", "60"):
+        env = {**os.environ, "COLUMNS": columns}
+        fast = subprocess.run([sys.executable, "-m", "adcli", "--help"], capture_output=True, text=True, env=env)
+        full = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        assert fast.returncode == full.returncode == 0
+        assert fast.stdout == full.stdout, f"run python scripts/gen_help.py (COLUMNS={columns})"
+    wide = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "COLUMNS": "100"}
+    )
+    assert stored == wide.stdout, "run python scripts/gen_help.py"
+    assert "grad" in stored and "hessian" in stored
