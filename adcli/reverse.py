@@ -39,7 +39,20 @@ def _sweep(values: Values, cotangent: list[Any], record: bool, careful: bool):
     steps: list[AdjointStep] = []
 
     def _accumulate(target, source, k, a, p, c):
-        adj[target] = c if adj[target] is None else adj[target] + c
+        old = adj[target]
+        if old is None:
+            adj[target] = c
+        elif (
+            not record
+            and c is not a
+            and c is not p
+            and isinstance(c, np.ndarray)
+            and c.shape == np.shape(old)
+            and c.dtype == np.float64
+        ):
+            adj[target] = np.add(c, old, out=c)  # c is a fresh product: sum into it, no new array
+        else:
+            adj[target] = old + c
         if record:
             steps.append(AdjointStep(target, source, k, a, p, c, adj[target]))
 
