@@ -1011,37 +1011,17 @@ def parse_cases(text: str, label: str) -> list[tuple[int, tuple[str, int], tuple
 
 def run_cases(text: str, label: str, opts: Options) -> CasesResult:
     """Check every case of a cases file; a bad case is a located error (exit 2)."""
-    from .core import parse_point
+    from .core import resolve_point
 
     cases: list[Case] = []
     for lineno, (etext, eoff), (ptext, poff), grad in parse_cases(text, label):
         g = _parse_piece(text, eoff, eoff + len(etext), label)
         try:
-            point = parse_point(ptext, "point") if ptext.strip() else {}
+            point = resolve_point(g, ptext if ptext.strip() else None, "point")
         except AdcliError as exc:
             raise _reanchor(exc, ptext, text, poff, label) from None
         names = g.input_names
-        for name, (_, span) in point.items():
-            if name not in names:
-                have = ", ".join(names) if names else "none"
-                raise AdcliError(
-                    NAME,
-                    f"{name} is not an input of the expression (its inputs: {have})",
-                    text,
-                    (poff + span[0], poff + span[1]),
-                    label=label,
-                )
-        missing = [n for n in names if n not in point]
-        if missing:
-            raise AdcliError(
-                INPUT,
-                f"missing value{'s' if len(missing) > 1 else ''} for {', '.join(missing)}",
-                text,
-                (poff, poff + max(len(ptext.rstrip()), 1)),
-                label=label,
-                hint=f"add {','.join(x + '=...' for x in missing)} to the point",
-            )
-        X = np.array([[point[n][0] for n in names]], dtype=np.float64).reshape(1, len(names))
+        X = np.array([point], dtype=np.float64).reshape(1, len(names))
         try:
             evaluate(g, [np.float64(v) for v in X[0]])
         except AdcliError as exc:

@@ -315,11 +315,7 @@ def _gradient_descent(obj: _Objective, result: DescentResult, x: list[float]) ->
         prev = value
         if k > 0:
             _check_growth(obj, result, k, x, value, rising)
-        if it.grad_norm <= tol:
-            _stop(result, "gradient", f"‖∇f‖ = {fmt_value(it.grad_norm, 3)} ≤ tol = {fmt_value(tol)}")
-            return
-        if step is not None and step <= tol:
-            _stop(result, "step", f"the last step was {fmt_value(step, 3)} ≤ tol = {fmt_value(tol)}")
+        if _converged(result, it, step, tol):
             return
         if k == result.max_iters:
             break
@@ -330,6 +326,17 @@ def _gradient_descent(obj: _Objective, result: DescentResult, x: list[float]) ->
             x[p] = float(x[p] + velocity[q])
         step = _norm(velocity)
     _stop(result, "iterations", f"‖∇f‖ = {fmt_value(result.final.grad_norm, 3)} > tol = {fmt_value(tol)}")
+
+
+def _converged(result, it, step, tol) -> bool:
+    """Stop (and say why) when the gradient or the last step is below tol."""
+    if it.grad_norm <= tol:
+        _stop(result, "gradient", f"‖∇f‖ = {fmt_value(it.grad_norm, 3)} ≤ tol = {fmt_value(tol)}")
+        return True
+    if step is not None and step <= tol:
+        _stop(result, "step", f"the last step was {fmt_value(step, 3)} ≤ tol = {fmt_value(tol)}")
+        return True
+    return False
 
 
 def _stop(result: DescentResult, stopped: str, reason: str) -> None:
@@ -366,11 +373,7 @@ def _newton(obj: _Objective, result: DescentResult, x: list[float]) -> None:
         it = _record(obj, result, k, x, value, grad, step, note)
         if k > 0:
             _check_growth(obj, result, k, x, value, 0)
-        if it.grad_norm <= tol:
-            _stop(result, "gradient", f"‖∇f‖ = {fmt_value(it.grad_norm, 3)} ≤ tol = {fmt_value(tol)}")
-            return
-        if step is not None and step <= tol:
-            _stop(result, "step", f"the last step was {fmt_value(step, 3)} ≤ tol = {fmt_value(tol)}")
+        if _converged(result, it, step, tol):
             return
         if k == result.max_iters:
             break
