@@ -155,7 +155,7 @@ def samples(lo: float, hi: float, n: int) -> np.ndarray:
 
 
 def run_plot(
-    expr: str,
+    expr: str | Graph,
     wrt: str | None = None,
     range_text: str = "-3:3",
     at: str | None = None,
@@ -165,7 +165,7 @@ def run_plot(
     """f and its derivative(s) along one input, at ``n`` samples of the range."""
     from . import reverse
 
-    g = parse(expr)
+    g = expr if isinstance(expr, Graph) else parse(expr)  # the REPL passes its graph
     require_scalar(Problem(g, [], None), "plot")  # type: ignore[arg-type]
     axis = _axis_input(g, wrt)
     fixed = _fixed_inputs(g, axis, at)
