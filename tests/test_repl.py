@@ -1,5 +1,5 @@
-"""The REPL's command layer: routing, definitions as a DAG, the point, the mode,
-help and completion generated from the Typer app, the prompt_toolkit loop
+"""The REPL's command layer: routing, definitions as graphs, the point, the mode,
+help and completion from the command registry, the prompt_toolkit loop
 (through pipe input), the scripted mode, and byte-identical output with the CLI."""
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import typer
 from hypothesis import given
 from hypothesis import strategies as st
 from prompt_toolkit.history import FileHistory, InMemoryHistory
@@ -23,6 +22,7 @@ from typer.testing import CliRunner
 
 from adcli import repl
 from adcli.cli import app
+from adcli.commands import COMMANDS, Command, option
 from adcli.repl import Line, Session, candidates, run_interactive, run_script
 
 LOG = "log((x1+x2)^2 + sin(x1*x2))"
@@ -70,8 +70,8 @@ def test_bare_expression_prints_value_and_gradient(capsys):
 def test_definitions_compose_as_one_dag_with_names(capsys):
     s = Session()
     assert script(f"f = {LOG}\ng = f^2 + x1\nat x1=1, x2=2\ntrace g\n", s) == 0
-    prog, start = s.program("g")
-    assert prog == f"f = {LOG}\ng = f^2 + x1\ng" and prog[start:] == "g"
+    g = s.defs["g"].graph
+    assert g is not None and "f" in {n.name for n in g.nodes}  # g's graph holds f's node, named
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
     # f is one node of g's graph, shown by name; g is built on it, not on a copy of its text.
     assert "log(" in rows["f"] and "f^2" in " ".join(rows.values())
@@ -147,7 +147,7 @@ def test_point_for_one_command_only(capsys):
 
     first, second = (json.loads(x) for x in capsys.readouterr().out.splitlines())
     assert first["point"] == {"x1": 0.5, "x2": 2.0} and second["point"] == {"x1": 1.0, "x2": 2.0}
-    assert s.point == {"x1": "1", "x2": "2"}
+    assert s.point == {"x1": 1.0, "x2": 2.0} and s.point_texts == {"x1": "1", "x2": "2"}
 
 
 def test_point_keeps_constant_expressions_and_ignores_unused_names(capsys):
@@ -177,42 +177,53 @@ def test_mode_switches_engine(capsys):
     assert "unknown mode 'sideways'" in err and "  mode sideways\n       ^^^^^^^^" in err
 
 
+def recording(s: Session) -> list:
+    """Replace the session's registry call by a recorder of what each line asks for."""
+    calls: list = []
+
+    def run_entry(cmd, opts, src):
+        g = src.graph(opts.expr) if getattr(opts, "expr", None) else None
+        point = src._point(g, complete=False) if g is not None and cmd.has("--at") else None
+        calls.append((cmd.name, opts, src.mode(getattr(opts, "mode", ""), ""), point))
+        return 0
+
+    s.run_entry = run_entry  # type: ignore[method-assign]
+    return calls
+
+
 def test_mode_is_passed_only_once_set(capsys):
     """Until `mode`, each command keeps its own default engine (jacobian may choose)."""
     s = Session()
-    calls = []
-    s.invoke = lambda name, args: calls.append(args) or 0  # type: ignore[method-assign]
-    script("at x=1\ngrad x^2\nmode reverse\ngrad x^2\ngrad x^2 --mode forward\n", s)
-    assert calls == [
-        ["x^2", "--at", "x=1"],
-        ["x^2", "--at", "x=1", "--mode", "reverse"],
-        ["x^2", "--at", "x=1", "--mode", "forward"],
-    ]
+    calls = recording(s)
+    script("at x=1\njacobian x^2\nmode reverse\ngrad x^2\ngrad x^2 --mode forward\njacobian x^2\n", s)
+    assert [c[2] for c in calls] == ["auto", "reverse", "forward", "reverse"]
     capsys.readouterr()
 
 
 def test_command_line_forms(capsys):
     s = Session()
-    calls = []
-    s.invoke = lambda name, args: calls.append((name, args)) or 0  # type: ignore[method-assign]
+    calls = recording(s)
     script(
         "f = x*y\nat x=1, y=2\n"
         "grad f --steps at x=3, y=max(1,2) --json\n"
         "grad f # a comment --json\n"
-        'trace "f --y" at x=5\n'
+        'trace "f" at x=5\n'
         "graph f\n",
         s,
     )
-    assert calls == [
-        ("grad", ["f = x*y\nf", "--at", "x=3,y=max(1,2)", "--steps", "--json"]),
-        ("grad", ["f = x*y\nf", "--at", "x=1,y=2"]),
-        ("trace", ["f = x*y\nf --y", "--at", "x=5,y=2"]),
-        ("graph", ["f = x*y\nf", "--at", "x=1,y=2"]),
+    got = [
+        (name, opts.expr, point, getattr(opts, "steps", None), getattr(opts, "as_json", None))
+        for name, opts, _, point in calls
+    ]
+    assert got == [
+        ("grad", "f", [3.0, 2.0], True, True),
+        ("grad", "f", [1.0, 2.0], False, False),
+        ("trace", "f", [5.0, 2.0], False, False),
+        ("graph", "f", [1.0, 2.0], None, None),
     ]
     calls.clear()
-    script("clear\nat x=1\ngraph x*y\ngrad x*y\n", s)
-    # An incomplete point is left out: graph draws without values, grad says what is missing.
-    assert calls == [("graph", ["x*y"]), ("grad", ["x*y"])]
+    script("reset\nat x=1\ngraph x*y\n", s)
+    assert calls[0][3] is None  # an incomplete point: graph draws without values
     capsys.readouterr()
 
 
@@ -226,14 +237,22 @@ def test_vars_lists_definitions_point_and_mode_and_replays(capsys):
     assert t.defs.keys() == s.defs.keys() and t.point == s.point and t.mode == "forward"
 
 
-def test_clear(capsys):
+def test_reset_forgets_and_clear_only_clears_the_screen(capsys):
     s = Session()
-    script("f = x^2\ng = f + y\nat x=1, y=2\n", s)
+    cleared = []
+    s.clear_screen = lambda: cleared.append(1)  # type: ignore[method-assign]
+    script("f = x^2\ng = f + y\nat x=1, y=2\nclear\n", s)
+    assert cleared == [1] and list(s.defs) == ["f", "g"] and s.point == {"x": 1.0, "y": 2.0}
     assert script("clear f\n", s) == 1
+    assert "hint: to forget f, write: reset f" in capsys.readouterr().err
+    assert script("reset f\n", s) == 1
     assert "g uses f" in capsys.readouterr().err
-    assert script("clear g\nclear y\n", s) == 0
-    assert list(s.defs) == ["f"] and s.point == {"x": "1"}
-    assert script("clear\n", s) == 0
+    assert script("reset g\nreset y\n", s) == 0
+    assert list(s.defs) == ["f"] and s.point == {"x": 1.0}
+    s.confirm = lambda question: False  # type: ignore[method-assign]
+    assert script("reset\n", s) == 0 and list(s.defs) == ["f"]  # answered no: nothing forgotten
+    s.confirm = lambda question: "forget" in question  # type: ignore[method-assign]
+    assert script("reset\n", s) == 0
     assert not s.defs and not s.point
 
 
@@ -243,12 +262,12 @@ def test_quit_stops_a_script(capsys):
 
 
 def test_bad_line_reports_and_the_session_goes_on(capsys):
-    rc = script(f"f = {LOG}\nat x1=1, x2=2\ngrad log((x1+\ngrad f\n")
+    rc = script(f"f = {LOG}\nat x1=1, x2=2\ngrad log(x1+)\ngrad f\n")
     out = capsys.readouterr()
     assert rc == 1
     assert "0.521501" in out.out
-    assert "error: unexpected end of input" in out.err and "          ^" in out.err
-    assert "in test, line 3: grad log((x1+" in out.err
+    assert "error: unexpected ')'" in out.err and "            ^" in out.err
+    assert "in test, line 3: grad log(x1+)" in out.err
     assert "Traceback" not in out.err
 
 
@@ -265,10 +284,13 @@ def test_unknown_command_suggests(capsys):
     assert "unknown command gard" in err and "did you mean grad" in err
 
 
-def test_usage_errors_come_from_click_and_the_session_goes_on(capsys):
-    assert script("at x=1\ngrad x --digits 0\ngrad x --bogus\ngrad x\n") == 1
+def test_usage_errors_are_located_on_the_line_and_the_session_goes_on(capsys):
+    assert script("at x=1\ngrad x --digits 0\ngrad x --stpes\ngrad x --digits\ngrad x\n") == 1
     out = capsys.readouterr()
-    assert "Usage: adcli grad" in out.err and "No such option" in out.err and "--bogus" in out.err
+    assert "error: --digits must be 1 to 17, not 0\n --> test, line 2, column 17\n  grad x --digits 0\n" in out.err
+    assert "error: no such option --stpes for grad" in out.err and "hint: did you mean --steps?" in out.err
+    assert "  grad x --stpes\n         ^^^^^^^\n" in out.err
+    assert "error: --digits needs a value" in out.err
     assert out.out.splitlines()[-1] == "∂f/∂x  1"
 
 
@@ -325,18 +347,18 @@ def test_readme_transcript_is_real():
     assert buf.getvalue() == expected
 
 
-def test_help_lists_every_command_of_the_app(capsys):
-    group = repl.click_group()
+def test_help_lists_every_command_of_the_registry(capsys):
     script("help\n")
     out = capsys.readouterr().out
-    for name in group.commands:
+    for name in COMMANDS:
         if name != "repl":
             assert f"  {name} " in out, name
     for word in (
         "at x1=1, x2=2",
         "mode forward|reverse",
         "vars",
-        "clear [NAME]",
+        "clear",
+        "reset [NAME]",
         "help [COMMAND]",
         "quit",
         "f(x1, x2) = EXPR",
@@ -344,35 +366,51 @@ def test_help_lists_every_command_of_the_app(capsys):
         assert word in out
 
 
-def test_help_command_is_the_cli_help(capsys):
+def test_help_command_comes_from_the_registry(capsys):
     script("help grad\n")
     out = capsys.readouterr().out
-    cli = run_adcli("grad", "--help")  # not a terminal either: the same width
-    assert cli.returncode == 0
-    assert out.startswith(cli.stdout.decode().rstrip("\n") + "\n\nIn the REPL: grad EXPR [at x1=1, x2=2] [OPTIONS]")
+    assert out.startswith("grad EXPR [at x1=1, x2=2] [OPTIONS]\n\nPrint the value and the gradient")
+    cmd = COMMANDS["grad"]
+    assert cmd.help.strip().splitlines()[-1].strip() in out  # the examples
+    for _, _, m in cmd.specs():
+        for flag in m.flags:
+            assert f"  {flag}" in out and m.help in out
+    for same in ("? grad\n", "?grad\n", "grad --help\n"):
+        script(same)
+        assert capsys.readouterr().out == out
     assert script("help gradd\n") == 1
     assert "did you mean grad" in capsys.readouterr().err
+    script("?\n")
+    assert capsys.readouterr().out.startswith("Commands (the same as `adcli COMMAND`")
 
 
-def test_a_new_command_appears_without_touching_the_repl(capsys):
-    """Dispatch, help and completion read the Typer app: nothing lists the commands."""
-    extra = typer.Typer()
+def test_a_new_command_is_one_registry_entry(capsys):
+    """Dispatch, help and completion read the registry: nothing else lists the commands."""
 
-    @extra.command("double")
-    def double(expr: str, at: str = typer.Option(None, "--at"), loud: bool = typer.Option(False, "--loud")):
-        """Print the expression and the point it was given."""
-        sys.stdout.write(f"{expr!r} at {at} loud={loud}\n")
+    @dataclass
+    class DoubleOptions:
+        expr: str | None = None
+        at: str | None = option("--at", help="The point.")
+        loud: bool = option("--loud", help="Shout.", default=False)
 
-    @extra.command("other")
-    def other():
-        """Another command."""
+    seen = []
 
-    s = Session(app=extra)
+    def run_double(o, src, out):
+        """Print the expression's value twice."""
+        p = src.problem(o.expr, o.at)
+        seen.append(p.inputs)
+        out.emit(f"{2 * float(p.values.outputs[0])} loud={o.loud}")
+        return 0
+
+    from dataclasses import fields
+
+    DoubleOptions.__dataclass_fields__["expr"].metadata = fields(COMMANDS["grad"].options)[0].metadata  # type: ignore[misc]
+    extra = {**COMMANDS, "double": Command("double", DoubleOptions, run_double, run_double.__doc__ or "")}
+    s = Session(commands=extra)
     assert script("f = x^2\nat x=3\ndouble f --loud\nhelp\n", s) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "'f = x^2\\nf' at x=3 loud=True"
-    assert re.search(r"^  double +Print the expression and the point it was given\.$", out, re.MULTILINE)
-    assert re.search(r"^  other +Another command\.$", out, re.MULTILINE)
+    assert out.splitlines()[0] == "18.0 loud=True" and seen == [["x"]]
+    assert re.search(r"^  double +Print the expression's value twice\.$", out, re.MULTILINE)
     assert ("double", "do", "command") in candidates(s, "do")
     assert ("--loud", "--l", "option") in candidates(s, "double f --l")
 
@@ -442,10 +480,10 @@ def test_pipe_ctrl_c_cancels_the_line(capsys):
 
 
 def test_pipe_bad_line_then_more(capsys):
-    rc = interactive("grad log((x1+\nat x1=1, x2=2\ngrad " + LOG + "\nquit\ngrad never\n")
+    rc = interactive("grad log(x1+)\nat x1=1, x2=2\ngrad " + LOG + "\nquit\ngrad never\n")
     out = capsys.readouterr()
     assert rc == 0  # leaving is success, whatever happened before
-    assert "error: unexpected end of input" in out.err and "^" in out.err
+    assert "error: unexpected ')'" in out.err and "^" in out.err
     assert "0.563496" in out.out and "never" not in out.out + out.err
 
 
@@ -481,7 +519,7 @@ def test_stdin_script_no_prompts_no_colours_exit_codes():
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.decode() == "f       2.29347\n∂f/∂x1  0.521501\n∂f/∂x2  0.563496\n"
     assert b"\x1b" not in ok.stdout + ok.stderr and b"adcli>" not in ok.stdout
-    bad = run_adcli("repl", stdin=f"at x1=1, x2=2\ngrad log((x1+\ngrad {LOG}\n")
+    bad = run_adcli("repl", stdin=f"at x1=1, x2=2\ngrad log(x1+)\ngrad {LOG}\n")
     assert bad.returncode == 1
     assert "0.521501" in bad.stdout.decode() and "^" in bad.stderr.decode()
     assert b"Traceback" not in bad.stderr
@@ -568,14 +606,13 @@ def test_byte_identical_with_the_cli_in_a_subprocess():
     assert r.stdout == c.stdout and b"\xe2\x88\x82f/\xe2\x88\x82x1" in r.stdout
 
 
-COMMANDS = [n for n in repl.click_group().commands if n != "repl"]
+REPL_NAMES = [n for n, c in COMMANDS.items() if c.repl]
 
 
-@pytest.mark.parametrize("name", COMMANDS)
+@pytest.mark.parametrize("name", REPL_NAMES)
 def test_every_command_matches_the_cli(name, capsys):
-    """Whatever commands the app has today, `NAME f` in the REPL is `adcli NAME PROGRAM ...`."""
-    cmd = repl.click_group().commands[name]
-    opts = Session.option_names(cmd)
+    """Whatever commands the registry has today, `NAME f` in the REPL is `adcli NAME PROGRAM ...`."""
+    opts = Session.option_names(COMMANDS[name])
     rc, out, err = repl_out(f"f = {LOG}\nat x1=1, x2=2\n{name} f\n", capsys)
     assert "Traceback" not in err and "internal error" not in err
     argv = [name, f"f = {LOG}\nf"]
@@ -583,5 +620,6 @@ def test_every_command_matches_the_cli(name, capsys):
         argv += ["--at", "x1=1,x2=2"]
     code, cli_out, cli_err = cli(*argv)
     assert out == cli_out
-    assert err == cli_err
+    # An error in f points at f's definition: the same line and caret, named as such.
+    assert err.replace(" --> definition of f, test, line 1,", " --> expression, line 1,") == cli_err
     assert (rc == 0) == (code == 0)
