@@ -623,3 +623,132 @@ def test_every_command_matches_the_cli(name, capsys):
     # An error in f points at f's definition: the same line and caret, named as such.
     assert err.replace(" --> definition of f, test, line 1,", " --> expression, line 1,") == cli_err
     assert (rc == 0) == (code == 0)
+
+
+# -- definitions as graphs: calls, composition, cost, located errors ---------------------
+
+
+def json_line(text: str, capsys, session: Session | None = None) -> dict:
+    import json
+
+    assert script(text, session) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out.splitlines()[-1])
+
+
+def test_calling_a_definition_evaluates_it(capsys):
+    import math
+
+    doc = json_line(f"f(x1, x2) = {LOG}\nf(1, 2) --json\n", capsys)
+    assert doc["inputs"] == [] and doc["value"] == pytest.approx(math.log(9 + math.sin(2)), rel=1e-15)
+    doc = json_line(f"f(x2, x1) = {LOG}\nf(2, 1) --json\n", capsys)  # arguments in the declared order
+    assert doc["value"] == pytest.approx(math.log(9 + math.sin(2)), rel=1e-15)
+
+
+def test_composing_by_a_call_has_the_chain_rule_gradient(capsys):
+    import math
+
+    s = Session()
+    doc = json_line(f"f(x1, x2) = {LOG}\ng = f(x, 2*x)\ngrad g at x=0.7 --json\n", capsys, s)
+    x = 0.7
+    inner = 9 * x * x + math.sin(2 * x * x)
+    assert doc["inputs"] == ["x"]  # f's own inputs are replaced, not added
+    assert doc["gradient"]["x"] == pytest.approx((18 * x + 4 * x * math.cos(2 * x * x)) / inner, rel=1e-13)
+    fwd = json_line("grad g at x=0.7 --mode forward --json\n", capsys, s)
+    assert fwd["gradient"]["x"] == pytest.approx(doc["gradient"]["x"], rel=1e-15)
+
+
+def test_a_call_with_the_wrong_number_of_arguments_is_located(capsys):
+    assert script("f(x, y) = x*y\ngrad f(1) + 2\n") == 1
+    err = capsys.readouterr().err
+    assert (
+        "error: f takes 2 arguments (x, y), got 1\n --> test, line 2, column 6\n  grad f(1) + 2\n       ^^^^\n" in err
+    )
+    assert "hint: write f(x, y)" in err
+
+
+def test_errors_point_at_the_line_typed(capsys):
+    assert script("f = x^2\nat x=1\ngrad f + y at x=2, z=3\n") == 1
+    err = capsys.readouterr().err
+    assert "error: z is not an input of the expression (its inputs: x, y)" in err
+    assert " --> test, line 3, column 20\n  grad f + y at x=2, z=3\n                     ^^^\n" in err
+    assert script("k = log(x - 3)\nat x=1\ngrad 2*k\n") == 1
+    err = capsys.readouterr().err
+    assert "log(x - 3) at x=1: argument is -2" in err
+    assert " --> definition of k, test, line 1, column 5\n  k = log(x - 3)\n      ^^^^^^^^^^\n" in err
+
+
+def test_jacobian_of_named_definitions_labels_rows_by_name(capsys):
+    doc = json_line("f = x*y\ng = x + y^2\njacobian f, g at x=2, y=3 --json\n", capsys)
+    assert doc["jacobian"] == [[3.0, 2.0], [1.0, 6.0]]
+    assert script("f = x*y\ng = x + y^2\njacobian f, g at x=2, y=3\n") == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[1].split()[0] == "f" and rows[2].split()[0] == "g"
+
+
+def test_a_line_does_not_reparse_the_definitions_before_it(capsys, monkeypatch):
+    """The cost of a line is what it uses: 300 definitions are parsed once, when defined."""
+    from adcli import parse as parse_module
+
+    s = Session()
+    script("".join(f"f{k} = f{k - 1} + x\n" if k > 1 else "f1 = x\n" for k in range(1, 301)) + "h = x*y\n", s)
+    calls = []
+    real = parse_module.parse
+    monkeypatch.setattr(parse_module, "parse", lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
+    from adcli import definitions
+    from adcli import repl as repl_module
+
+    monkeypatch.setattr(definitions, "parse", parse_module.parse)
+    monkeypatch.setattr(repl_module, "build", lambda *a: calls.append("build"))
+    doc = json_line("grad h at x=2, y=3 --json\n", capsys, s)
+    assert doc["gradient"] == {"x": 3.0, "y": 2.0}
+    assert len(calls) == 1 and calls[0].strip() == "h"  # one parse: the line's own text
+    doc = json_line("grad f300 at x=2 --json\n", capsys, s)
+    assert doc["value"] == 600.0 and doc["gradient"] == {"x": 300.0}
+
+
+def test_redefining_rebuilds_only_the_users(capsys):
+    s = Session()
+    script("f = x^2\ng = 2*f\nk = y + 1\nf = x^3\n", s)
+    assert s.defs["g"].graph is None and s.defs["k"].graph is not None  # g is rebuilt when next used
+    assert json_line("grad g at x=2 --json\n", capsys, s)["gradient"] == {"x": 24.0}
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["sin", "exp", "cos", "tanh"]), st.sampled_from(["+", "*", "-"])),
+        min_size=1,
+        max_size=6,
+    ),
+    st.floats(-1, 1),
+)
+def test_chained_definitions_equal_the_program_text(chain, x):
+    """Composing cached graphs gives the CLI's program of named steps, bit for bit."""
+    import contextlib
+    import io
+    import json
+
+    lines = ["d0 = x*y"] + [f"d{k + 1} = {fn}(d{k}) {op} x" for k, (fn, op) in enumerate(chain)]
+    last = f"d{len(chain)}"
+    s = Session()
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
+        for text in lines:
+            s.execute(Line(text))
+        rc = s.execute(Line(f"grad {last} at x={x!r}, y=0.5 --json --trace")).code
+    code, out, _ = cli("grad", "\n".join(lines) + f"\n{last}", "--at", f"x={x!r},y=0.5", "--json", "--trace")
+    assert rc == code
+    if code == 0:
+        assert json.loads(buf.getvalue()) == json.loads(out)
+
+
+def test_a_pasted_block_runs_line_by_line(capsys):
+    paste = f"\x1b[200~f = {LOG}\nat x1=1, x2=2\ngrad f\x1b[201~\n\x04"
+    assert interactive(paste) == 0
+    assert capsys.readouterr().out == "f       2.29347\n∂f/∂x1  0.521501\n∂f/∂x2  0.563496\n"
+
+
+def test_an_open_bracket_continues_the_line(capsys):
+    assert interactive("at x1=1, x2=2\ngrad log((x1 +\nx2)^2\n+ sin(x1*x2))\n\x04") == 0
+    assert capsys.readouterr().out == "f       2.29347\n∂f/∂x1  0.521501\n∂f/∂x2  0.563496\n"
+    assert script("f = log((x1 +\n  x2)^2 + sin(x1*x2))\nat x1=1, x2=2\ngrad f\n") == 0
+    assert capsys.readouterr().out.splitlines()[1] == "∂f/∂x1  0.521501"
