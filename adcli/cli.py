@@ -60,33 +60,44 @@ def run(action: Callable[[], Any], as_json: bool) -> None:
         raise typer.Exit(code)
 
 
-def _typer_command(cmd: Command) -> Callable[..., None]:
-    """A Typer callback whose signature is built from ``cmd``'s options dataclass."""
-    params = []
-    for name, tp, m in cmd.specs():
-        default = defaults(cmd)[name]
-        if not m.flags:
-            info: Any = typer.Argument(help=m.help, show_default=False)
-            default = inspect.Parameter.empty if m.required else default
-        else:
-            info = typer.Option(m.flags[0], *m.flags[1:], help=m.help, show_default=m.show_default)
-            info.min, info.max = m.min, m.max
-        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-        params.append(inspect.Parameter(name, kind, default=default, annotation=Annotated[tp, info]))
+class _Callback:
+    """The Typer callback of one registry command. Its signature (one parameter
+    per field of the command's options dataclass) is built when Typer asks for
+    it, which it does only for the command that runs."""
 
-    def callback(**kwargs: Any) -> None:
+    def __init__(self, cmd: Command) -> None:
+        self.cmd = cmd
+        self.__doc__ = cmd.help
+        self.__name__ = self.__qualname__ = f"{cmd.name}_cmd"
+        self.__module__ = __name__
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        params = []
+        for name, tp, m in self.cmd.specs():
+            default = defaults(self.cmd)[name]
+            if not m.flags:
+                info: Any = typer.Argument(help=m.help, show_default=False)
+                default = inspect.Parameter.empty if m.required else default
+            else:
+                info = typer.Option(m.flags[0], *m.flags[1:], help=m.help, show_default=m.show_default)
+                info.min, info.max = m.min, m.max
+            kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+            params.append(inspect.Parameter(name, kind, default=default, annotation=Annotated[tp, info]))
+        return inspect.Signature(params)
+
+    @property
+    def __annotations__(self) -> dict[str, Any]:  # type: ignore[override]
+        return {p.name: p.annotation for p in self.__signature__.parameters.values()}
+
+    def __call__(self, **kwargs: Any) -> None:
+        cmd = self.cmd
         opts = cmd.options(**kwargs)
         run(lambda: cmd.run(opts, Source(), Out()), bool(kwargs.get("as_json")))
 
-    callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    callback.__annotations__ = {p.name: p.annotation for p in params}
-    callback.__doc__ = cmd.help
-    callback.__name__ = f"{cmd.name}_cmd"
-    return callback
-
 
 for _cmd in COMMANDS.values():
-    app.command(_cmd.name)(_typer_command(_cmd))
+    app.command(_cmd.name)(_Callback(_cmd))
 
 
 def entry() -> None:

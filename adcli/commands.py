@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any, get_type_hints
 
 from .errors import BAD_INPUT, INTERNAL, INTERRUPTED, OK, USAGE, AdcliError
@@ -25,7 +25,7 @@ from .errors import BAD_INPUT, INTERNAL, INTERRUPTED, OK, USAGE, AdcliError
 META = "adcli"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # cheap to create: imported on every start
 class Meta:
     """How one option (or the expression argument) is written and explained."""
 
@@ -49,6 +49,13 @@ def option(*flags: str, help: str, default: Any = None, show_default: bool | Non
 
 def argument(help: str, required: bool = True) -> Any:
     return field(default=None, metadata={META: Meta((), help, False, required=required)})
+
+
+def options(cls: type) -> type:
+    """Mark an options class; :attr:`Command.options` makes it a dataclass when
+    first used. Each dataclass costs a few ``exec`` s, the CLI imports this module
+    on every start, and a one-shot command needs one of them."""
+    return cls
 
 
 def meta(f) -> Meta:
@@ -197,13 +204,21 @@ def guarded(action: Callable[[], int | None], as_json: bool, out: Out | None = N
 # -- the registry ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Command:
     name: str
-    options: type  # the options dataclass
+    declared: type  # the options class as written (see :func:`options`)
     run: Callable[[Any, Source, Out], int]
     help: str  # the run function's docstring: summary, details, examples
     repl: bool = True  # offered in the REPL
+
+    @property
+    def options(self) -> type:
+        """The options dataclass."""
+        cls = self.declared
+        if not is_dataclass(cls):
+            dataclass(repr=False, eq=False)(cls)
+        return cls
 
     def specs(self) -> list[tuple[str, Any, Meta]]:
         """(field name, type, metadata) in the order the help lists them."""
@@ -262,7 +277,7 @@ def usage(message: str, hint: str | None = None) -> AdcliError:
 # -- the commands ------------------------------------------------------------------------------
 
 
-@dataclass
+@options
 class EvalOptions:
     expr: str = EXPR()
     at: str | None = AT()
@@ -306,7 +321,7 @@ def run_eval(o: EvalOptions, src: Source, out: Out) -> int:
     return OK
 
 
-@dataclass
+@options
 class GradOptions:
     expr: str = EXPR()
     at: str | None = AT()
@@ -375,7 +390,7 @@ def run_grad(o: GradOptions, src: Source, out: Out) -> int:
     return checked.exit_code() if checked is not None else OK
 
 
-@dataclass
+@options
 class TraceOptions:
     expr: str = EXPR()
     at: str | None = AT()
@@ -412,7 +427,7 @@ def run_trace(o: TraceOptions, src: Source, out: Out) -> int:
     return OK
 
 
-@dataclass
+@options
 class GraphOptions:
     expr: str = EXPR()
     at: str | None = AT()
@@ -440,7 +455,7 @@ def run_graph(o: GraphOptions, src: Source, out: Out) -> int:
     return OK
 
 
-@dataclass
+@options
 class ReplOptions:
     file: str | None = option("--file", "-f", help="Run the lines of this session file, then exit.", show_default=False)
 
@@ -495,7 +510,7 @@ def _derivative(
     return OK
 
 
-@dataclass
+@options
 class JvpOptions:
     expr: str = EXPR()
     at: str | None = AT()
@@ -527,7 +542,7 @@ def run_jvp(o: JvpOptions, src: Source, out: Out) -> int:
     return _derivative("jvp", o, src, out, lambda p: compute(p, o.direction, o.wrt, record=o.steps))
 
 
-@dataclass
+@options
 class VjpOptions:
     expr: str = EXPR()
     at: str | None = AT()
@@ -560,7 +575,7 @@ def run_vjp(o: VjpOptions, src: Source, out: Out) -> int:
     return _derivative("vjp", o, src, out, lambda p: compute(p, o.cotangent, o.wrt, record=o.steps))
 
 
-@dataclass
+@options
 class JacobianOptions:
     expr: str = EXPR()
     at: str | None = AT()
@@ -594,7 +609,7 @@ def run_jacobian(o: JacobianOptions, src: Source, out: Out) -> int:
     return _derivative("jacobian", o, src, out, lambda p: compute(p, mode, o.wrt, record=o.steps))
 
 
-@dataclass
+@options
 class HessianOptions:
     expr: str = EXPR()
     at: str | None = AT()
@@ -626,13 +641,8 @@ def run_hessian(o: HessianOptions, src: Source, out: Out) -> int:
     return _derivative("hessian", o, src, out, lambda p: compute(p, o.wrt, record=o.steps))
 
 
-@dataclass
-class HvpOptions(JvpOptions):
-    pass
-
-
-@command("hvp", HvpOptions)
-def run_hvp(o: HvpOptions, src: Source, out: Out) -> int:
+@command("hvp", JvpOptions)
+def run_hvp(o: JvpOptions, src: Source, out: Out) -> int:
     """Print H·v, the Hessian of a scalar EXPR times a direction v, without
     forming H: one reverse sweep on dual numbers (forward-over-reverse).
 
@@ -649,7 +659,7 @@ def run_hvp(o: HvpOptions, src: Source, out: Out) -> int:
     return _derivative("hvp", o, src, out, lambda p: compute(p, o.direction, o.wrt, record=o.steps))
 
 
-@dataclass
+@options
 class ImplicitOptions:
     expr: str = EXPR()
     solve: str | None = option(
@@ -685,7 +695,7 @@ def run_implicit(o: ImplicitOptions, src: Source, out: Out) -> int:
     return _derivative("implicit", o, src, out, lambda p: compute(p, o.solve, o.wrt, newton=o.newton))
 
 
-@dataclass
+@options
 class CheckOptions:
     expr: str | None = argument(
         "The expression; - reads standard input, @FILE reads a file. Omit it with --cases.", required=False
@@ -702,7 +712,7 @@ class CheckOptions:
     cases: str | None = option(
         "--cases", help="A file of cases, one a line: EXPR | x1=1,x2=2 [| GRADIENT] (- = stdin).", show_default=False
     )
-    grad: list[str] | None = option(  # noqa: RUF009 - a field() whose default is None
+    grad: list[str] | None = option(
         "--grad",
         help='A hand-derived gradient: "g1, g2, ..." (one per input), or x1="..." repeated.',
         show_default=False,
@@ -780,7 +790,7 @@ def run_check(o: CheckOptions, src: Source, out: Out) -> int:
     return result.exit_code()
 
 
-@dataclass
+@options
 class DescendOptions:
     expr: str = EXPR()
     at: str | None = AT()
@@ -853,7 +863,7 @@ def run_descend(o: DescendOptions, src: Source, out: Out) -> int:
     return BAD_INPUT if result.error is not None else OK
 
 
-@dataclass
+@options
 class PlotOptions:
     expr: str = EXPR()
     wrt: str | None = option(

@@ -404,7 +404,7 @@ def test_a_new_command_is_one_registry_entry(capsys):
 
     from dataclasses import fields
 
-    DoubleOptions.__dataclass_fields__["expr"].metadata = fields(COMMANDS["grad"].options)[0].metadata  # type: ignore[misc]
+    DoubleOptions.__dataclass_fields__["expr"].metadata = fields(COMMANDS["grad"].options)[0].metadata
     extra = {**COMMANDS, "double": Command("double", DoubleOptions, run_double, run_double.__doc__ or "")}
     s = Session(commands=extra)
     assert script("f = x^2\nat x=3\ndouble f --loud\nhelp\n", s) == 0
