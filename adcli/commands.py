@@ -304,21 +304,9 @@ def run_eval(o: EvalOptions, src: Source, out: Out) -> int:
 
       adcli eval "hypot(x, y)" --points points.csv --format csv
     """
-    from . import core, render
+    from . import core
 
-    if o.points is not None:
-        problem = src.many(o.expr, o.points, o.at)
-        result = core.run_eval(problem)
-        out.warn(result.warnings, o.as_json)
-        out.emit(render.points_output("eval", result, o.fmt))
-        return core.points_exit_code(problem)
-    result = core.run_eval(src.problem(o.expr, o.at))
-    out.warn(result.warnings, o.as_json)
-    if o.as_json:
-        out.emit(render.dumps(render.eval_explained_json(result, o.trace, o.steps)))
-    else:
-        out.emit(render.eval_explained_text(result, o.digits, o.trace, o.steps))
-    return OK
+    return _value_and_gradient("eval", o, src, out, lambda problem, record: core.run_eval(problem))
 
 
 @options
@@ -360,30 +348,41 @@ def run_grad(o: GradOptions, src: Source, out: Out) -> int:
 
       adcli grad "log((x1+x2)^2+sin(x1*x2))" --points points.csv --format csv
     """
-    from . import core, render
+    from . import core
 
     mode = src.mode(o.mode, "reverse")
+    return _value_and_gradient("grad", o, src, out, lambda problem, record: core.run_grad(problem, mode, o.wrt, record))
+
+
+def _value_and_gradient(kind: str, o: Any, src: Source, out: Out, compute: Callable[[Any, bool], Any]) -> int:
+    """The one body of eval and grad: many points or one; text or JSON; grad --check."""
+    from . import core, render
+
     if o.points is not None:
         problem = src.many(o.expr, o.points, o.at)
-        result = core.run_grad(problem, mode, o.wrt)
+        result = compute(problem, False)
         out.warn(result.warnings, o.as_json)
-        out.emit(render.points_output("grad", result, o.fmt))
+        out.emit(render.points_output(kind, result, o.fmt))
         return core.points_exit_code(problem)
     problem = src.problem(o.expr, o.at)
-    result = core.run_grad(problem, mode, o.wrt, record=o.steps)
+    result = compute(problem, o.steps)
     checked = None
-    if o.check_it:
+    if getattr(o, "check_it", False):
         from . import check
 
-        checked = check.run_check(problem, mode=mode, wrt=o.wrt)
+        checked = check.run_check(problem, mode=result.mode, wrt=o.wrt)
     out.warn(result.warnings, o.as_json)
+    explained_json, explained_text = {
+        "eval": (render.eval_explained_json, render.eval_explained_text),
+        "grad": (render.grad_explained_json, render.grad_explained_text),
+    }[kind]
     if o.as_json:
-        doc = render.grad_explained_json(result, o.trace, o.steps)
+        doc = explained_json(result, o.trace, o.steps)
         if checked is not None:
             doc["check"] = render.check_json(checked)
         out.emit(render.dumps(doc))
     else:
-        text = render.grad_explained_text(result, o.digits, o.trace, o.steps)
+        text = explained_text(result, o.digits, o.trace, o.steps)
         if checked is not None:
             text += "\n\n" + render.check_text(checked, o.digits)
         out.emit(text)
