@@ -143,6 +143,10 @@ class Source:
         """A problem when there is a point, else just the graph (``graph`` draws either)."""
         return self.graph(expr) if at is None else self.problem(expr, at)
 
+    def fixed(self, g, at: str | None) -> str | None:
+        """The --at text for inputs held fixed (plot); the REPL writes its point as one."""
+        return at
+
     def many(self, expr: str, points: str, at: str | None):
         from .core import load_many
 
@@ -903,7 +907,8 @@ def run_plot(o: PlotOptions, src: Source, out: Out) -> int:
 
     width = min(render._width(), MAX_WIDTH)
     n = IMAGE_SAMPLES if (o.output is not None or o.as_json) else text_samples(width)
-    data = run_plot(src.graph(o.expr), o.wrt, o.range_, o.at, o.hessian, n)
+    g = src.graph(o.expr)
+    data = run_plot(g, o.wrt, o.range_, src.fixed(g, o.at), o.hessian, n)
     out.warn(data.warnings, o.as_json)
     if o.as_json:
         out.emit(render.dumps(render.plot_json(data)))

@@ -50,6 +50,7 @@ class Graph:
         self.outputs: list[int] = []
         self.output_spans: list[tuple[int, int]] = []
         self.output_labels: list[str] | None = None  # several outputs, each a named step
+        self.display: str | None = None  # the expression as written, when source holds more (a REPL line)
         self.has_where = False
 
     # -- building -------------------------------------------------------------
@@ -141,6 +142,11 @@ class Graph:
                 node.name = f"v{k}"
 
     # -- reading --------------------------------------------------------------
+
+    @property
+    def expression(self) -> str:
+        """The expression's text, for titles and legends."""
+        return self.source if self.display is None else self.display
 
     @property
     def input_names(self) -> list[str]:

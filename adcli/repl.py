@@ -289,7 +289,7 @@ class Session:
             if exc.source == padded:
                 exc.source = line.text
             raise
-        g.source = line.text
+        g.source, g.display = line.text, text
         return g
 
     def parse_at(self, text: str, offset: int, line: Line, label: str = "at") -> dict[str, tuple[float, str, tuple]]:
@@ -532,6 +532,12 @@ class SessionSource(Source):
             assert point is not None
             return Problem(g, point, evaluate(g, [np.float64(v) for v in point]))
         return g
+
+    def fixed(self, g, at: str | None) -> str | None:
+        self._point(g, complete=False)  # a name in this line's point that g lacks is an error here
+        values = {**self.session.point, **{n: v for n, (v, _, _) in self.line_point.items()}}
+        known = [n for n in g.input_names if n in values]
+        return ",".join(f"{n}={values[n]!r}" for n in known) if known else None
 
     def many(self, expr: str, points: str, at: str | None):
         from .core import Problem

@@ -588,6 +588,11 @@ def repl_out(text: str, capsys) -> tuple[int, str, str]:
         ),
         ("eval x*y, x+y at x=pi/4, y=2", ["eval", "x*y, x+y", "--at", "x=pi/4,y=2"]),
         ("graph sin(x*y) + x*y", ["graph", "sin(x*y) + x*y"]),
+        ("plot x*y + sin(x) --wrt x --at y=1 --json", ["plot", "x*y + sin(x)", "--wrt", "x", "--at", "y=1", "--json"]),
+        (
+            "plot x*y + sin(x) at y=1 --wrt x --range 0:1",
+            ["plot", "x*y + sin(x)", "--wrt", "x", "--at", "y=1", "--range", "0:1"],
+        ),
     ],
 )
 def test_byte_identical_with_the_cli(line, argv, capsys):
