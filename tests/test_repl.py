@@ -757,3 +757,11 @@ def test_an_open_bracket_continues_the_line(capsys):
     assert capsys.readouterr().out == "f       2.29347\n∂f/∂x1  0.521501\n∂f/∂x2  0.563496\n"
     assert script("f = log((x1 +\n  x2)^2 + sin(x1*x2))\nat x1=1, x2=2\ngrad f\n") == 0
     assert capsys.readouterr().out.splitlines()[1] == "∂f/∂x1  0.521501"
+
+
+def test_reset_asks_at_the_prompt_and_clear_keeps_the_session(capsys):
+    s = Session()
+    assert interactive("f = x^2\nat x=3\nclear\nreset\nn\nvars\nreset\ny\nvars\n\x04", s) == 0
+    out = capsys.readouterr().out.split("\n")
+    assert out[:3] == ["f = x^2", "at x=3", "# mode reverse (the default)"]  # clear, then "n": all kept
+    assert out[3:5] == ["# mode reverse (the default)", ""] and not s.defs and not s.point
