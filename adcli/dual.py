@@ -46,10 +46,10 @@ def _zeros_like(x: Any) -> Any:
 
 
 def _times(a: Any, p: Any) -> Any:
-    """The chain-rule product with the 0·inf = 0 convention (one source: evaluate.times)."""
-    from .evaluate import times
+    """The chain-rule product with the 0·inf = 0 convention (one source: evaluate.zero_times)."""
+    from .evaluate import zero_times
 
-    return times(a, p)
+    return zero_times(a, p)
 
 
 class Dual:
