@@ -101,7 +101,22 @@ def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[
 
 
 def resolve_point(g: Graph, at: str | None, label: str = "--at") -> list[float]:
-    """The values of ``g``'s inputs, in input order, from the --at text."""
+    """The values of ``g``'s inputs, in ``g``'s input order, from the --at text."""
+    point = _point_of(g, at, label)
+    return [point[n] for n in g.input_names]
+
+
+def bind_point(g: Graph, at: str | None, label: str = "--at") -> tuple[Graph, list[float]]:
+    """``g`` with its inputs in the order --at gives them (SPEC 1), and their values.
+    Every command that takes a point comes through here (or :func:`load_many`),
+    so every output lists the inputs in the order the user wrote."""
+    point = _point_of(g, at, label)
+    g = g.in_order(list(point))
+    return g, [point[n] for n in g.input_names]
+
+
+def _point_of(g: Graph, at: str | None, label: str) -> dict[str, float]:
+    """The --at values by name, in the order given; every input has one."""
     names = g.input_names
     known = set(names)
     point = parse_point(at, label) if at is not None else {}
@@ -124,7 +139,7 @@ def resolve_point(g: Graph, at: str | None, label: str = "--at") -> list[float]:
             hint=f"add {','.join(m + '=...' for m in missing[:5])}{',...' if len(missing) > 5 else ''} to {label}",
             label=label,
         )
-    return [point[n][0] for n in names]
+    return {n: v for n, (v, _) in point.items()}
 
 
 def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
@@ -195,8 +210,7 @@ class Problem:
 
 
 def load(expr: str, at: str | None) -> Problem:
-    g = parse(expr)
-    point = resolve_point(g, at)
+    g, point = bind_point(parse(expr), at)
     values = evaluate(g, [np.float64(v) for v in point])
     return Problem(g, point, values)
 
@@ -299,16 +313,25 @@ def _check_gradient_finite(result: GradResult) -> None:
 
 def load_many(expr: str, points_arg: str, at: str | None = None, expr_from_stdin: bool = False, stdin=None) -> Problem:
     """An expression bound to many points at once (one numpy array per input)."""
-    from .points import read_points
+    from .points import read_points_ordered
 
     if at is not None:
         raise AdcliError(USAGE, "give either --at or --points, not both")
     if points_arg == "-" and expr_from_stdin:
         raise AdcliError(USAGE, "the expression and --points cannot both come from standard input")
     g = parse(expr)
-    arrays = read_points(points_arg, g.input_names, stdin)
+    header, arrays = read_points_ordered(points_arg, g.input_names, stdin)
+    g, arrays = in_header_order(g, header, arrays)
     values = evaluate(g, arrays, mask_undefined=True)
     return Problem(g, arrays, values)  # type: ignore[arg-type]
+
+
+def in_header_order(g: Graph, header: list[str], arrays: list[Any]) -> tuple[Graph, list[Any]]:
+    """``g`` with its inputs in the order of a --points header, and the columns
+    (given aligned with ``g``'s inputs) in that order too."""
+    by_name = dict(zip(g.input_names, arrays))
+    g = g.in_order(header)
+    return g, [by_name[n] for n in g.input_names]
 
 
 def points_exit_code(problem: Problem) -> int:

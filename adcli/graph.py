@@ -9,6 +9,7 @@ the reverse sweep ``for n in reversed(nodes)``, and nothing recurses.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -135,6 +136,19 @@ class Graph:
             if node.name is None:
                 k += 1
                 node.name = f"v{k}"
+
+    def in_order(self, names: list[str]) -> Graph:
+        """This graph with its inputs in the user's order (SPEC 1): the inputs
+        named in ``names`` first, as listed there, then the others in order of
+        first appearance. The nodes are shared; this graph is not changed."""
+        at = {self.nodes[i].name: i for i in self.inputs}
+        first = [at[n] for n in dict.fromkeys(names) if n in at]
+        if first == self.inputs[: len(first)]:
+            return self
+        taken = set(first)
+        view = copy.copy(self)
+        view.inputs = first + [i for i in self.inputs if i not in taken]
+        return view
 
     # -- reading --------------------------------------------------------------
 
