@@ -9,12 +9,13 @@ nesting. Lark's exceptions become located :class:`AdcliError` s.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import NAME, PARSE, AdcliError
+from .errors import INPUT, NAME, PARSE, AdcliError
 from .graph import Graph
 from .ops import CMP, CONSTANTS, FUNCTIONS
 
@@ -32,6 +33,11 @@ def grammar_path() -> Path:
 
 
 _SUPERSCRIPTS = {"¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9", "⁰": "0"}
+
+
+def _nonzero_digits(number: str) -> bool:
+    """Whether a number's digits (before the exponent) are not all zeros."""
+    return any(c in "123456789" for c in re.split("[eE]", number)[0])
 
 
 class _NewlinesInParens:
@@ -71,6 +77,14 @@ class _Builder:
         value = float(tok)
         if value == float("inf"):
             raise self._err(PARSE, f"the number {tok} is too large for a double", tok.start_pos, tok.end_pos)
+        if value == 0.0 and _nonzero_digits(tok):
+            raise self._err(
+                PARSE,
+                f"the number {tok} is too small for a double: it would be read as 0",
+                tok.start_pos,
+                tok.end_pos,
+                hint="write 0 if you mean 0 (the smallest double is about 4.9e-324)",
+            )
         return (self.g.const(value, str(tok), (tok.start_pos, tok.end_pos)), tok.start_pos, tok.end_pos)
 
     def _check_name(self, tok) -> None:
@@ -376,7 +390,7 @@ def parse_constant(text: str, label: str) -> float:
     """A value such as ``pi/4`` in ``--at x=pi/4``: an expression with no inputs."""
     if _PLAIN_NUMBER.match(text):  # fast path: 100,000 plain values need no parser
         value = float(text)
-        if value not in (float("inf"), float("-inf")):
+        if math.isfinite(value) and (value != 0.0 or not _nonzero_digits(text)):
             return value + 0.0  # -0.0 -> 0.0, as the parser's constants
     g = parse(text, label=label)
     if g.inputs:
@@ -386,6 +400,15 @@ def parse_constant(text: str, label: str) -> float:
     if len(g.outputs) != 1:
         raise AdcliError(PARSE, "a value must be a single number", text, (0, len(text)), label=label)
     node = g.nodes[g.outputs[0]]
+    if node.op.name != "const":  # a constant that overflows is left unfolded (graph.apply)
+        raise AdcliError(
+            INPUT,
+            f"{text.strip()} overflows: a value must be a finite number",
+            text,
+            node.span,
+            label=label,
+            hint="the largest double is about 1.8e308",
+        )
     return float(node.param)
 
 
