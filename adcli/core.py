@@ -6,6 +6,7 @@ the results to :mod:`adcli.render`, which is why they show the same thing.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,8 @@ def read_expression(arg: str, stdin=None) -> str:
     """The expression argument: literal text, ``-`` for stdin, ``@file`` for a file."""
     if arg == "-":
         stream = stdin if stdin is not None else sys.stdin
-        return stream.read()
+        text = stream.read()
+        return text[1:] if text.startswith("\ufeff") else text  # a byte-order mark
     if arg.startswith("@") and len(arg) > 1:
         return read_text_file(arg[1:])
     return arg
@@ -48,7 +50,7 @@ def read_text_file(name: str) -> str:
     if b"\0" in data:
         raise AdcliError(FILE, f"{name} looks like a binary file, not an expression")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark (Notepad, Excel) is not part of the text
     except UnicodeDecodeError as exc:
         raise AdcliError(FILE, f"{name} is not UTF-8 text (byte {exc.start})") from None
 
@@ -91,6 +93,26 @@ def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[
         if name in point:
             raise AdcliError(INPUT, f"{name} is given twice", text, name_span, label=label)
         vstart = span[0] + stripped.index("=") + 1
+        if not value.strip():
+            raise AdcliError(
+                INPUT,
+                f"the value of {name} is empty",
+                text,
+                (vstart - 1, vstart),
+                hint=f"write {name}=1, say",
+                label=label,
+            )
+        glued = re.search(r"\s([^\W\d]\w*)\s*=", value)  # x=1 y=2: the comma is missing
+        if glued:
+            k = vstart + glued.start(1)
+            raise AdcliError(
+                INPUT,
+                f"missing comma before {glued.group(1)}=",
+                text,
+                (k, k + len(glued.group(1))),
+                hint="separate the values with commas: " + re.sub(r"\s+(?=[^\W\d]\w*\s*=)", ",", text.strip()),
+                label=label,
+            )
         try:
             v = constant_at(text, vstart, span[1], label, f"the value of {name}")
         except AdcliError as exc:

@@ -74,6 +74,16 @@ class _Builder:
 
     def number(self, c):
         tok = c[0]
+        if not str(tok).isascii():  # the lexer's \d also matches ٣ and １２, which float() would read
+            k = next(k for k, ch in enumerate(str(tok)) if not ch.isascii())
+            ascii_ = "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in str(tok))
+            raise self._err(
+                PARSE,
+                f"{str(tok)[k]!r} is not an ASCII digit: numbers are written with 0-9",
+                tok.start_pos + k,
+                tok.end_pos,
+                hint=f"write {ascii_}",
+            )
         value = float(tok)
         if value == float("inf"):
             raise self._err(PARSE, f"the number {tok} is too large for a double", tok.start_pos, tok.end_pos)
@@ -280,7 +290,9 @@ def _describe_expected(expected: set[str]) -> str:
     expected = set(expected) - {"_NL"}
     if expected >= _OPERAND:
         parts = ["an expression"] + sorted(_TERMINALS.get(t, t) for t in expected - _OPERAND)
-    elif expected >= _BINARY:
+    elif expected >= _BINARY or (expected & {"PLUS", "MINUS"} and not expected & {"NUMBER", "NAME", "LPAR"}):
+        # after a complete operand (LALR may have reduced it to a sum already,
+        # leaving only '+' and '-' in its expected set): any operator may follow
         closers = [_TERMINALS[t] for t in ("RPAR", "COMMA") if t in expected]
         parts = ["an operator"] + closers
         if "$END" in expected:
@@ -340,6 +352,9 @@ def _char_hint(ch: str) -> str | None:
         "÷": "write / for division",
         "−": "write - (ASCII minus)",
         "'": "names are written without quotes",
+        "!": "there is no factorial operator"
+        + ("; for x! write gamma(x + 1)" if "gamma" in FUNCTIONS else "")
+        + " (!= compares, inside where)",
         '"': "names are written without quotes",
     }.get(ch)
 
@@ -360,8 +375,27 @@ def _token_error(exc, source: str, label: str) -> AdcliError:
     prev = exc.token_history[-1] if getattr(exc, "token_history", None) else None
     if tok.type in ("NAME", "NUMBER", "LPAR") and prev is not None and prev.type in ("NUMBER", "NAME", "RPAR"):
         a, b = str(prev), str(tok)
-        hint = f"implicit multiplication is not supported: write {a}*{b}"
         span = (prev.start_pos, max(tok.end_pos, prev.end_pos))
+        if prev.type == "NAME" and a in FUNCTIONS and tok.type != "LPAR":
+            return AdcliError(
+                PARSE,
+                f"{a} is a function: its argument goes in parentheses",
+                source,
+                span,
+                hint=f"write {a}({b})",
+                label=label,
+            )
+        if prev.type == "NUMBER" and re.fullmatch(r"_[\d_]*", b) and prev.end_pos == tok.start_pos:
+            return AdcliError(
+                PARSE,
+                f"digit separators are not supported: {a}{b}",
+                source,
+                span,
+                hint=f"write {a}{b.replace('_', '')}",
+                label=label,
+            )
+        call = "(...)" if b in FUNCTIONS else ""
+        hint = f"implicit multiplication is not supported: write {a}*{b}{call}"
         return AdcliError(PARSE, f"missing operator between {a!r} and {b!r}", source, span, hint=hint, label=label)
     last = re.split(r"[;\n]", source.rstrip())[-1]
     if tok.type == "$END" and re.match(r"\s*[^\W\d]\w*\s*=(?!=)", last):
