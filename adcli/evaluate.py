@@ -427,12 +427,12 @@ def times(a: Any, p: Any, careful: bool = True) -> Any:
             return a
         if p == -1.0:
             return -a
+    if type(a) is np.float64 and a == 1.0 and (not careful or (type(p) in (float, np.float64) and math.isfinite(p))):
+        return p  # the seed: nothing to multiply
     if not careful:
         return a * p
     if type(a) is Omega:
         return a.times(p)
-    if type(a) is np.float64 and a == 1.0 and type(p) in (float, np.float64) and math.isfinite(p):
-        return p  # the seed: nothing to multiply
     if isinstance(a, Dual) or isinstance(p, Dual):
         return dual_times(a, p)  # the convention applied to each part of the product
     return _times_split(a, p)
