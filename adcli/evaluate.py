@@ -213,7 +213,9 @@ def run_sweep(sweep, values: Values, seeds: list[Any], record: bool, watched: li
             out, steps = sweep(values, seeds, False, careful=False)
             if not all_finite([out[i] for i in watched]):
                 out, steps = sweep(values, seeds, False, careful=True)
-        if any(type(x) is Omega for x in out):
+        if any(
+            type(x) is Omega or (type(x) is Dual and (type(x.primal) is Omega or type(x.tangent) is Omega)) for x in out
+        ):
             out = [resolve(x) for x in out]
             steps = [_resolve_step(st) for st in steps]
         return out, steps
@@ -226,7 +228,7 @@ def _resolve_step(step: Any) -> Any:
     changes = {}
     for f in dataclasses.fields(step):
         v = getattr(step, f.name)
-        if type(v) is Omega:
+        if type(v) is Omega or type(v) is Dual:
             changes[f.name] = resolve(v)
         elif isinstance(v, list):
             changes[f.name] = [tuple(resolve(x) for x in t) if isinstance(t, tuple) else resolve(t) for t in v]
@@ -368,6 +370,8 @@ def _split(x: Any) -> Omega:
 def resolve(x: Any) -> Any:
     """An Omega back to a float: its finite part if the infinite weight is 0,
     else ±inf (NaN only if a NaN came in); anything else unchanged."""
+    if type(x) is Dual:
+        return Dual(resolve(x.primal), resolve(x.tangent)) if type(x.primal) is Omega or type(x.tangent) is Omega else x
     if type(x) is not Omega:
         return x
     w = x.inf
@@ -434,5 +438,5 @@ def times(a: Any, p: Any, careful: bool = True) -> Any:
     if type(a) is Omega:
         return a.times(p)
     if isinstance(a, Dual) or isinstance(p, Dual):
-        return dual_times(a, p)  # the convention applied to each part of the product
+        return dual_times(a, p, times)  # the convention applied to each part of the product
     return _times_split(a, p)

@@ -56,6 +56,23 @@ def test_both_engines_give_the_same_number_and_warning(expr, at, want):
         assert doc["warnings"] == w_r
 
 
+@pytest.mark.parametrize(
+    "expr,at,gradient,hessian",
+    [
+        ("sqrt(x-x)", "x=1", [0.0], [[0.0]]),
+        ("1/sinh(asin(y/y))", "y=0.1", [0.0], [[0.0]]),  # was NaN: +inf and -inf in one dual adjoint
+        ("sqrt(x)-2*sqrt(x)", "x=0", [-math.inf], [[math.inf]]),  # -sqrt(x): f'' = x^(-3/2)/4
+        ("sqrt(x-x) + x^3", "x=1", [3.0], [[6.0]]),
+    ],
+)
+def test_the_hessian_follows_the_same_rule(expr, at, gradient, hessian):
+    from adcli import derivatives
+
+    r = derivatives.run_hessian(core.load(expr, at))
+    assert [float(g) for g in r.gradient] == gradient == grad(expr, at, "reverse")[0]
+    assert [[float(h) for h in row] for row in r.hessian] == hessian
+
+
 def test_forward_mode_states_the_zero_times_inf_convention():
     doc = json.loads(cli("grad", "sqrt(x*y)", "--at", "x=0,y=0", "--mode", "forward", "--json").stdout)
     assert doc["gradient"] == {"x": 0.0, "y": 0.0}
@@ -139,3 +156,10 @@ def test_forward_and_reverse_agree_at_degenerate_points(expr, x, y):
     assert not any(math.isnan(v) for v in g_r + g_f), (expr, at, g_r, g_f)
     assert all(_close(a, b) for a, b in zip(g_r, g_f)), (expr, at, g_r, g_f)
     assert [w.message for w in r.warnings] == [w.message for w in f.warnings], (expr, at)
+    # the Hessian's gradient (forward-over-reverse, on dual numbers) is the same number
+    from adcli import derivatives
+
+    h = derivatives.run_hessian(core.load(expr + " + 0*x + 0*y", at))
+    g_h = [float(v) for v in h.gradient]
+    assert all(_close(a, b) for a, b in zip(g_h, g_r)), (expr, at, g_h, g_r)
+    assert not any(math.isnan(float(v)) for row in h.hessian for v in row), (expr, at)
