@@ -481,6 +481,20 @@ class SessionSource(Source):
             return parse(text, label=expr[1:], scope=Scope(self.session.defs, self.session.order, used_names(text)))
         return self.session.graph_of(expr, self.start, self.line)
 
+    def _bind(self, g):
+        """``g`` with its inputs in the user's order (SPEC 1): the signatures of the
+        definitions it uses, then the point as given (this line's, then the
+        session's), then first appearance; and their values."""
+        session = self.session
+        used = sorted(used_names(g.expression) & session.defs.keys(), key=session.order.__getitem__)
+        declared = [p for n in used for p in session.defs[n].params or ()]
+        known = set(g.input_names)
+        order = [n for n in dict.fromkeys([*declared, *self.line_point, *session.point, *g.input_names]) if n in known]
+        g = g.in_order(order)
+        point = self._point(g)
+        assert point is not None
+        return g, point
+
     def _point(self, g, complete: bool = True) -> list[float] | None:
         """The values of ``g``'s inputs: this line's point over the session's."""
         from .core import did_you_mean, listing
@@ -515,9 +529,7 @@ class SessionSource(Source):
         from .core import Problem
         from .evaluate import evaluate
 
-        g = self.graph(expr)
-        point = self._point(g)
-        assert point is not None
+        g, point = self._bind(self.graph(expr))
         return Problem(g, point, evaluate(g, [np.float64(v) for v in point]))
 
     def problem_or_graph(self, expr: str, at: str | None):
@@ -528,8 +540,7 @@ class SessionSource(Source):
             from .core import Problem
             from .evaluate import evaluate
 
-            point = self._point(g)
-            assert point is not None
+            g, point = self._bind(g)
             return Problem(g, point, evaluate(g, [np.float64(v) for v in point]))
         return g
 
@@ -540,14 +551,15 @@ class SessionSource(Source):
         return ",".join(f"{n}={values[n]!r}" for n in known) if known else None
 
     def many(self, expr: str, points: str, at: str | None):
-        from .core import Problem
+        from .core import Problem, in_header_order
         from .evaluate import evaluate
-        from .points import read_points
+        from .points import read_points_ordered
 
         if self.line_point:
             raise AdcliError(USAGE, "give either at ... or --points, not both")
         g = self.graph(expr)
-        arrays = read_points(points, g.input_names, None)
+        header, arrays = read_points_ordered(points, g.input_names, None)
+        g, arrays = in_header_order(g, header, arrays)
         return Problem(g, arrays, evaluate(g, arrays, mask_undefined=True))  # type: ignore[arg-type]
 
     def from_stdin(self, expr: str | None) -> bool:
@@ -735,7 +747,11 @@ def _unique(cmds: Iterable[ReplCommand]) -> list[ReplCommand]:
 def _at(s: Session, arg: str, offset: int, line: Line) -> Reply:
     if not arg:
         return Reply(f"at {s.point_text()}" if s.point else "no point yet: set one with  at x1=1, x2=2")
-    for n, (v, text, _) in s.parse_at(arg, offset, line).items():
+    given = s.parse_at(arg, offset, line)
+    if set(s.point) <= set(given):  # a whole new point: its order is the input order (SPEC 1)
+        s.point.clear()
+        s.point_texts.clear()
+    for n, (v, text, _) in given.items():  # else new values in place, new names after the others
         s.point[n], s.point_texts[n] = v, text
     return Reply()
 
