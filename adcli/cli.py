@@ -42,10 +42,14 @@ StepsOpt = Annotated[bool, typer.Option("--steps", help="Also show the accumulat
 PointsOpt = Annotated[
     str | None,
     typer.Option(
-        "--points", help="Many points: a CSV file whose header names the inputs (- = stdin).", show_default=False
+        "--points",
+        help="Many points: a CSV (or .parquet) file whose header names the inputs (- = stdin).",
+        show_default=False,
     ),
 ]
-FormatOpt = Annotated[str, typer.Option("--format", help="Output for --points: jsonl (JSON Lines) or csv.")]
+FormatOpt = Annotated[
+    str, typer.Option("--format", help="Output for --points: jsonl (JSON Lines), csv or parquet (to a file or pipe).")
+]
 DirOpt = Annotated[
     str | None,
     typer.Option(
@@ -173,11 +177,9 @@ def eval_cmd(
 
         text = core.read_expression(expr)
         if points is not None:
-            problem = core.load_many(text, points, at, expr_from_stdin=expr == "-")
-            result = core.run_eval(problem)
-            _warn(result.warnings, as_json)
-            _emit(render.points_output("eval", result, fmt))
-            return core.points_exit_code(problem)
+            from .batch import run_points
+
+            return run_points("eval", text, points, core.run_eval, fmt, at, expr == "-", as_json)
         result = core.run_eval(core.load(text, at))
         _warn(result.warnings, as_json)
         if as_json:
@@ -231,11 +233,9 @@ def grad_cmd(
 
         text = core.read_expression(expr)
         if points is not None:
-            problem = core.load_many(text, points, at, expr_from_stdin=expr == "-")
-            result = core.run_grad(problem, mode, wrt)
-            _warn(result.warnings, as_json)
-            _emit(render.points_output("grad", result, fmt))
-            return core.points_exit_code(problem)
+            from .batch import run_points
+
+            return run_points("grad", text, points, lambda p: core.run_grad(p, mode, wrt), fmt, at, expr == "-", as_json)
         problem = core.load(text, at)
         result = core.run_grad(problem, mode, wrt, record=steps)
         checked = None
@@ -382,12 +382,9 @@ def _derivative(
         if points is not None:
             if trace or steps:
                 raise _usage("--trace and --steps show one point: use --at, not --points")
-            problem = core.load_many(core.read_expression(expr), points, at, expr_from_stdin=expr == "-")
-            result = compute(problem)
-            _warn(result.warnings, as_json)
-            doc = render.derivative_json(kind, result)
-            _emit(render.points_docs_output(doc, problem, fmt))
-            return core.points_exit_code(problem)
+            from .batch import run_points
+
+            return run_points(kind, core.read_expression(expr), points, compute, fmt, at, expr == "-", as_json)
         result = compute(core.load(core.read_expression(expr), at))
         _warn(result.warnings, as_json)
         if as_json:
