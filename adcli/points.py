@@ -125,18 +125,23 @@ def _file_blocks(f: BinaryIO, size: int) -> Iterator[bytes]:
 
 
 def _stream_blocks(raw, size: int) -> Iterator[bytes]:
-    """A pipe: hand on what has arrived (``read1``), so rows flow through as they are produced."""
-    import time
+    """A pipe: gather what has arrived (``read1``) while more is ready at once; hand it
+    on when the pipe is momentarily empty, so rows flow through as they are produced."""
+    import select
 
     read = getattr(raw, "read1", raw.read)
+    try:
+        fd = raw.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None
     buf: list[bytes] = []
-    have, start, step = 0, time.monotonic(), min(size, FIRST_BYTES)
+    have, step = 0, min(size, FIRST_BYTES)
     while block := read(step):
         buf.append(block)
         have += len(block)
-        if have >= step or time.monotonic() - start > 0.2:
+        if have >= step or fd is None or not select.select([fd], [], [], 0)[0]:
             yield b"".join(buf)
-            buf, have, start, step = [], 0, time.monotonic(), min(2 * step, size)
+            buf, have, step = [], 0, min(2 * step, size)
     if buf:
         yield b"".join(buf)
 
@@ -218,11 +223,11 @@ def _caret(span: tuple[int, int]) -> tuple[int, int]:
     return (span[0], max(span[1], span[0] + 1))
 
 
-def header_check(header_lines: list[str], names: list[str], label: str, line_no: int) -> list[str]:
+def header_check(header_lines: list[str], names: list[str], label: str, line_no: int | None) -> list[str]:
     """The header's column names (RFC 4180 quoting), each an input, none twice, none missing."""
     line = header_lines[0]
     header = [h.strip() for h in next(csv.reader([line], skipinitialspace=True))]
-    where = f"{label}, line {line_no}"
+    where = label if line_no is None else f"{label}, line {line_no}"
     known = set(names)
     seen: set[str] = set()
     for k, h in enumerate(header):
@@ -420,8 +425,7 @@ def _open_parquet(path: str, names: list[str], chunk_bytes: int) -> PointReader:
     except (OSError, pa.ArrowException) as exc:
         raise AdcliError(FILE, f"cannot read {path} as Parquet: {exc}") from None
     schema = pf.schema_arrow
-    line = ",".join(schema.names)
-    header = header_check([line], names, path, 1)
+    header = header_check([",".join(schema.names)], names, f"{path} (columns)", None)
     for n in names:
         t = schema.field(n).type
         if not (pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_decimal(t)):

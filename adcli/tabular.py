@@ -117,7 +117,7 @@ def _flatten(x: Any, prefix: str, m: int, out: list[tuple[str, Any]]) -> None:
         else:
             for j in range(x.shape[1]):
                 _flatten(x[:, j], f"{prefix}_{j + 1}", m, out)
-    elif isinstance(x, (list, tuple, np.ndarray)) and np.ndim(x):
+    elif isinstance(x, (list, tuple)) or (isinstance(x, np.ndarray) and x.ndim):
         for k, v in enumerate(x):
             _flatten(v, f"{prefix}_{k + 1}", m, out)
     else:
@@ -149,6 +149,80 @@ def csv_header(columns: list[tuple[str, Any]]) -> str:
 
 def format_rows(lay: Layout, m: int, undefined: np.ndarray) -> bytes:
     """The chunk's ``m`` rows as UTF-8 text."""
+    if _orjson is None:
+        return format_rows_slow(lay, m, undefined)
+    return _format_rows_orjson(lay, m, np.asarray(undefined, dtype=bool))
+
+
+def _sentinel(k: int) -> float:
+    """Marker numbers, one per text between columns: orjson writes them as ``1e250``,
+    ``2e250``, ...: exponent notation, which no number it writes for us has (those
+    outside [1e-4, 1e16) are replaced by ``repr`` text, which has ``e+``/``e-``)."""
+    return float(f"{k + 1}e250")
+
+
+def _format_rows_orjson(lay: Layout, m: int, bad: np.ndarray) -> bytes:
+    """orjson writes the whole chunk as one matrix, ``[[a,b,c],[d,e,f]]``: the numbers,
+    with a marker number wherever the text between two numbers of a row is not a
+    plain comma (one marker per distinct text). Then, all rows at once
+    (``bytes.replace``), each marker becomes its text and ``],[`` the row break."""
+    k, P, texts = len(lay.columns), lay.point_columns, lay.texts
+    any_bad = bool(bad.any())
+    marker: dict[str, float] = {}
+    slot_of: dict[int, float] = {}  # text index -> marker
+    for j in range(1, k):
+        if texts[j] != "," or (any_bad and j == P):
+            slot_of[j] = marker.setdefault(texts[j], _sentinel(len(marker)))
+    width = k + len(slot_of)
+    M = np.empty((m, width), dtype=np.float64)
+    data_pos, slot_pos, pos = [], {}, 0
+    for j in range(k):
+        if j in slot_of:
+            slot_pos[j] = pos
+            M[:, pos] = slot_of[j]
+            pos += 1
+        data_pos.append(pos)
+        M[:, pos] = np.asarray(lay.columns[j], dtype=np.float64)
+        pos += 1
+    data = M[:, data_pos]
+    a = np.abs(data)
+    with np.errstate(invalid="ignore"):
+        odd = ~(((a >= 1e-4) & (a < 1e16)) | (a == 0))  # where orjson and repr differ, or NaN/inf
+    if any_bad:
+        odd[bad, P:] = False
+    fixes: list[bytes] = []
+    if odd.any():
+        rows, cols = np.nonzero(odd)  # row-major: the order orjson writes them in
+        for v in data[rows, cols].tolist():
+            text = repr(v)
+            fixes.append(_NONFINITE_JSON.get(text, text.encode()) if lay.json_numbers else text.encode())
+        where = np.zeros(M.shape, dtype=bool)
+        where[:, data_pos] = odd
+        M[where] = np.nan  # orjson writes null, replaced below in order
+    blank, undef = _sentinel(len(marker)), _sentinel(len(marker) + 1)
+    if any_bad:
+        M[bad, slot_pos[P]] = undef
+        M[bad, slot_pos[P] + 1 :] = blank
+    out = _orjson.dumps(M, option=_orjson.OPT_SERIALIZE_NUMPY)
+    if fixes:
+        parts = out.split(b"null")
+        out = b"".join([x for pair in zip(parts, fixes) for x in pair] + [parts[-1]])
+    first, end = texts[0].encode("utf-8"), texts[k].encode("utf-8")
+    last = end
+    if any_bad:
+        tail, sb = lay.undefined_tail.encode("utf-8"), _orjson.dumps(undef)
+        out = out.replace(b"," + _orjson.dumps(blank), b"")
+        out = out.replace(b"," + sb + b"],[", tail + first)
+        if bad[-1]:
+            out, last = out[: -len(sb) - 3] + b"]]", tail
+    out = out.replace(b"],[", end + first)
+    for text, v in marker.items():
+        out = out.replace(b"," + _orjson.dumps(v) + b",", text.encode("utf-8"))
+    return first + out[2:-2] + last
+
+
+def format_rows_slow(lay: Layout, m: int, undefined: np.ndarray) -> bytes:
+    """The same text without orjson: ``repr`` per number, joined once."""
     texts = [t.encode("utf-8") for t in lay.texts]
     stride = 2 * len(lay.columns) + 1
     flat: list[bytes] = [b""] * (m * stride)
@@ -171,21 +245,12 @@ def format_rows(lay: Layout, m: int, undefined: np.ndarray) -> bytes:
 _NONFINITE_JSON = {"nan": b'"NaN"', "inf": b'"Infinity"', "-inf": b'"-Infinity"'}
 
 
-def number_cells(col: np.ndarray, json_numbers: bool, fast: bool = True) -> list[bytes]:
+def number_cells(col: np.ndarray, json_numbers: bool) -> list[bytes]:
     """Each number as ``repr`` writes it; non-finite ones per the JSON rule when ``json_numbers``."""
-    if _orjson is not None and fast and len(col):
-        col = np.ascontiguousarray(col, dtype=np.float64)
-        cells = _orjson.dumps(col, option=_orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
-        a = np.abs(col)
-        with np.errstate(invalid="ignore"):
-            plain = ((a >= 1e-4) & (a < 1e16)) | (a == 0)  # where orjson and repr agree
-        odd = np.flatnonzero(~plain).tolist()
-    else:
-        cells = [repr(v).encode() for v in col.tolist()]
-        odd = np.flatnonzero(~np.isfinite(col)).tolist() if json_numbers else []
-    for k in odd:
-        text = repr(float(col[k]))
-        cells[k] = _NONFINITE_JSON.get(text, text.encode()) if json_numbers else text.encode()
+    cells = [repr(v).encode() for v in col.tolist()]
+    if json_numbers:
+        for k in np.flatnonzero(~np.isfinite(col)).tolist():
+            cells[k] = _NONFINITE_JSON[repr(float(col[k]))]
     return cells
 
 
