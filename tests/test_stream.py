@@ -322,3 +322,30 @@ def test_check_points_reads_through_the_same_reader(tmp_path):
     r = run("check", "x^2*sin(x)", "--points", str(f), "--json")
     doc = json.loads(r.stdout)
     assert r.exit_code == 0 and doc["ok"]
+
+
+def test_progress_bar_on_a_terminal_after_a_second(monkeypatch):
+    import adcli.batch as batch
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(sys, "stderr", err)
+    reader = points.PointReader("p.csv", ["x"], ["x"], total_bytes=1000, done_bytes=0)
+    bar = batch._Progress(reader)
+    bar.update(10)  # under a second: nothing yet
+    assert bar.bar is None and err.getvalue() == ""
+    monkeypatch.setattr(batch, "PROGRESS_AFTER", 0.0)
+    reader.done_bytes = 500
+    bar.update(123_456)
+    bar.say("warning: something")
+    bar.stop()
+    shown = err.getvalue()
+    assert "123,456 rows" in shown and "p.csv" in shown and "warning: something" in shown
+    off = batch._Progress(reader)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: never a bar
+    off.enabled = batch._isatty(sys.stderr)
+    off.update(1)
+    assert off.bar is None
