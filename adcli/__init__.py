@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 __all__ = ["AdcliError", "Function", "compile"]
 
 
-def compile(text: str, undefined: str = "raise"):  # noqa: A001 - the API's name (SPEC section 9)
+def compile(text: str, undefined: str = "raise"):
     """Compile an expression into a picklable function of its inputs: ``f(x1=a, x2=b)``,
     ``f.grad(...)``, ``f.hessian(...)`` over floats or numpy arrays (see adcli.api)."""
     from .api import compile as _compile

@@ -18,7 +18,7 @@ from .errors import INPUT, NAME, USAGE, AdcliError
 UNDEFINED = ("raise", "nan")
 
 
-def compile(text: str, undefined: str = "raise") -> Function:  # noqa: A001 - adcli.compile is the API's name
+def compile(text: str, undefined: str = "raise") -> Function:
     """Parse ``text`` (an expression or a program, as on the command line) once.
 
     ``undefined`` says what happens at a point outside the domain (``log(x)``

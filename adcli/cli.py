@@ -235,7 +235,9 @@ def grad_cmd(
         if points is not None:
             from .batch import run_points
 
-            return run_points("grad", text, points, lambda p: core.run_grad(p, mode, wrt), fmt, at, expr == "-", as_json)
+            return run_points(
+                "grad", text, points, lambda p: core.run_grad(p, mode, wrt), fmt, at, expr == "-", as_json
+            )
         problem = core.load(text, at)
         result = core.run_grad(problem, mode, wrt, record=steps)
         checked = None

@@ -21,9 +21,10 @@ import numpy as np
 FORMATS = ("jsonl", "csv", "parquet")
 UNDEFINED = {"kind": "domain", "message": "the expression is undefined at this point"}
 
-try:  # optional: 5-10x faster number formatting; the text is identical either way
+_orjson: Any
+try:  # a dependency, but the text is identical without it (format_rows_slow)
     import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised by forcing the fallback in tests
+except ImportError:  # pragma: no cover - the slow path is tested directly
     _orjson = None
 
 
@@ -230,7 +231,9 @@ def format_rows_slow(lay: Layout, m: int, undefined: np.ndarray) -> bytes:
         if t:
             flat[2 * j :: stride] = [t] * m
     for j, col in enumerate(lay.columns):
-        flat[2 * j + 1 :: stride] = number_cells(np.broadcast_to(np.asarray(col, dtype=np.float64), (m,)), lay.json_numbers)
+        flat[2 * j + 1 :: stride] = number_cells(
+            np.broadcast_to(np.asarray(col, dtype=np.float64), (m,)), lay.json_numbers
+        )
     bad = np.flatnonzero(undefined)
     if len(bad):
         at = 2 * lay.point_columns
@@ -279,7 +282,8 @@ class ParquetRows:
         self.pa = _arrow("--format parquet")
         import pyarrow.parquet as pq
 
-        self.pq, self.sink, self.writer = pq, sink, None
+        self.pq, self.sink = pq, sink
+        self.writer: Any = None
 
     def write(self, columns: list[tuple[str, Any]], m: int, point_columns: int, undefined: np.ndarray) -> None:
         pa = self.pa
@@ -288,7 +292,11 @@ class ParquetRows:
         for k, (name, v) in enumerate(columns):
             col = np.broadcast_to(np.asarray(v, dtype=np.float64), (m,))
             arrays[name] = pa.array(col, mask=bad if k >= point_columns and bad.any() else None)
-        arrays["error"] = pa.array(np.where(bad, "undefined", None).tolist(), type=pa.string())
+        arrays["error"] = (
+            pa.array(["undefined" if b else None for b in bad.tolist()], type=pa.string())
+            if bad.any()
+            else pa.nulls(m, pa.string())
+        )
         table = pa.table(arrays)
         if self.writer is None:
             self.writer = self.pq.ParquetWriter(self.sink, table.schema)

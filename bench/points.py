@@ -110,7 +110,10 @@ def main() -> None:
     floor_py = tmp / "floor.py"
     floor_py.write_text(FLOOR)
     work = {
-        "pyarrow.csv read + numpy + pyarrow.csv write (floor)": ([py, str(floor_py), str(pts), str(tmp / "f.csv")], None),
+        "pyarrow.csv read + numpy + pyarrow.csv write (floor)": (
+            [py, str(floor_py), str(pts), str(tmp / "f.csv")],
+            None,
+        ),
         "adcli grad --points --format csv": (adcli + ["grad", EXPR, "--points", str(pts), "--format", "csv"], "a.csv"),
         "adcli grad --points (JSON Lines)": (adcli + ["grad", EXPR, "--points", str(pts)], "a.jsonl"),
         f"adcli grad --points --format csv, {args.big:,} rows": (

@@ -97,7 +97,9 @@ def test_bulk_rows_equal_json_dumps_and_repr_per_row(data):
 
 
 def test_numbers_at_the_edges_of_positional_notation_read_back_exactly():
-    x = np.array([1e-4, np.nextafter(1e-4, 0), 1e16, np.nextafter(1e16, 0), 0.1, 1 / 3, -2.5e-310, 1.7976931348623157e308])
+    x = np.array(
+        [1e-4, np.nextafter(1e-4, 0), 1e16, np.nextafter(1e16, 0), 0.1, 1 / 3, -2.5e-310, 1.7976931348623157e308]
+    )
     text = tabular.format_rows(tabular.csv_layout([("x", x)], len(x), 1), len(x), np.zeros(len(x), bool)).decode()
     cells = [line.split(",")[0] for line in text.splitlines()]
     assert cells == [repr(v) for v in x.tolist()]
@@ -119,7 +121,9 @@ def test_rows_across_many_chunks_match_the_closed_form(tmp_path, monkeypatch):
         assert r.exit_code == 0
         if fmt == "csv":
             rows = list(csv.DictReader(io.StringIO(r.stdout)))
-            got = [(float(d["x1"]), float(d["x2"]), float(d["value"]), float(d["d_x1"]), float(d["d_x2"])) for d in rows]
+            got = [
+                (float(d["x1"]), float(d["x2"]), float(d["value"]), float(d["d_x1"]), float(d["d_x2"])) for d in rows
+            ]
         else:
             docs = [json.loads(line) for line in r.stdout.splitlines()]
             got = [(d["point"]["x1"], d["point"]["x2"], d["value"], *d["gradient"].values()) for d in docs]
