@@ -150,15 +150,15 @@ def csv_header(columns: list[tuple[str, Any]]) -> str:
 
 def format_rows(lay: Layout, m: int, undefined: np.ndarray) -> bytes:
     """The chunk's ``m`` rows as UTF-8 text."""
-    if _orjson is None:
-        return format_rows_slow(lay, m, undefined)
+    if _orjson is None or any("null" in t or "e+25" in t for t in [*lay.texts, lay.undefined_tail]):
+        return format_rows_slow(lay, m, undefined)  # a constant null or marker-like number in the text
     return _format_rows_orjson(lay, m, np.asarray(undefined, dtype=bool))
 
 
 def _sentinel(k: int) -> float:
-    """Marker numbers, one per text between columns: orjson writes them as ``1e250``,
-    ``2e250``, ...: exponent notation, which no number it writes for us has (those
-    outside [1e-4, 1e16) are replaced by ``repr`` text, which has ``e+``/``e-``)."""
+    """Marker numbers, one per distinct text between columns: 1e+250, 2e+250, ... No
+    number of ours is written next to them: a cell outside [1e-4, 1e16) is written as
+    null first and gets its ``repr`` text only after the markers are replaced."""
     return float(f"{k + 1}e250")
 
 
@@ -185,29 +185,29 @@ def _format_rows_orjson(lay: Layout, m: int, bad: np.ndarray) -> bytes:
         data_pos.append(pos)
         M[:, pos] = np.asarray(lay.columns[j], dtype=np.float64)
         pos += 1
-    data = M[:, data_pos]
-    a = np.abs(data)
+    odd_cols = []  # per column: the rows where orjson and repr differ (outside [1e-4, 1e16)), or NaN/inf
     with np.errstate(invalid="ignore"):
-        odd = ~(((a >= 1e-4) & (a < 1e16)) | (a == 0))  # where orjson and repr differ, or NaN/inf
-    if any_bad:
-        odd[bad, P:] = False
+        for p in data_pos:
+            a = np.abs(M[:, p])
+            odd = ~(((a >= 1e-4) & (a < 1e16)) | (a == 0))
+            odd_cols.append(odd if odd.any() else None)
     fixes: list[bytes] = []
-    if odd.any():
-        rows, cols = np.nonzero(odd)  # row-major: the order orjson writes them in
-        for v in data[rows, cols].tolist():
+    if any(o is not None for o in odd_cols):
+        where = np.zeros(M.shape, dtype=bool)
+        for odd, p in zip(odd_cols, data_pos):
+            if odd is not None:
+                where[:, p] = odd
+        if any_bad:
+            where[bad, data_pos[P] :] = False  # P < k: a row always has more than its point
+        for v in M[where].tolist():  # row-major: the order orjson writes them in
             text = repr(v)
             fixes.append(_NONFINITE_JSON.get(text, text.encode()) if lay.json_numbers else text.encode())
-        where = np.zeros(M.shape, dtype=bool)
-        where[:, data_pos] = odd
         M[where] = np.nan  # orjson writes null, replaced below in order
     blank, undef = _sentinel(len(marker)), _sentinel(len(marker) + 1)
     if any_bad:
         M[bad, slot_pos[P]] = undef
         M[bad, slot_pos[P] + 1 :] = blank
     out = _orjson.dumps(M, option=_orjson.OPT_SERIALIZE_NUMPY)
-    if fixes:
-        parts = out.split(b"null")
-        out = b"".join([x for pair in zip(parts, fixes) for x in pair] + [parts[-1]])
     first, end = texts[0].encode("utf-8"), texts[k].encode("utf-8")
     last = end
     if any_bad:
@@ -219,7 +219,16 @@ def _format_rows_orjson(lay: Layout, m: int, bad: np.ndarray) -> bytes:
     out = out.replace(b"],[", end + first)
     for text, v in marker.items():
         out = out.replace(b"," + _orjson.dumps(v) + b",", text.encode("utf-8"))
-    return first + out[2:-2] + last
+    out = first + out[2:-2] + last
+    if fixes:  # one copy: memoryview slices between the nulls, joined with the fixes
+        view, pieces, at = memoryview(out), [], 0
+        for fix in fixes:
+            hit = out.find(b"null", at)
+            pieces += [view[at:hit], fix]
+            at = hit + 4
+        pieces.append(view[at:])
+        out = b"".join(pieces)
+    return out
 
 
 def format_rows_slow(lay: Layout, m: int, undefined: np.ndarray) -> bytes:
