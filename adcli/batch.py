@@ -46,6 +46,8 @@ def run_points(
     g = parse(expr)
     out = _Output(fmt)  # before reading: --format parquet on a terminal fails first
     reader = open_points(points, g.input_names, stdin)
+    g = g.in_order(reader.header)  # the header's order is the user's input order (SPEC 1)
+    reader.names = list(g.input_names)  # chunks come aligned with it (read from the first chunk on)
     progress = _Progress(reader)
     seen: set[str] = set()
     rows = undefined = 0

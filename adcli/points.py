@@ -106,9 +106,16 @@ def open_points(arg: str, names: list[str], stdin=None, chunk_bytes: int = CHUNK
 
 
 def read_points(arg: str, names: list[str], stdin=None) -> list[np.ndarray]:
-    """All the points of ``--points ARG`` at once, aligned with ``names`` (for check and the API)."""
-    chunks = list(open_points(arg, names, stdin).chunks())
-    return [np.concatenate([c[k] for c in chunks]) for k in range(len(names))]
+    """All the points of ``--points ARG`` at once, aligned with ``names``."""
+    return read_points_ordered(arg, names, stdin)[1]
+
+
+def read_points_ordered(arg: str, names: list[str], stdin=None) -> tuple[list[str], list[np.ndarray]]:
+    """The header's names in their order (the user's input order, SPEC 1), and all
+    the columns at once, aligned with ``names`` (for check; ``--points`` streams)."""
+    reader = open_points(arg, names, stdin)
+    chunks = list(reader.chunks())
+    return reader.header, [np.concatenate([c[k] for c in chunks]) for k in range(len(names))]
 
 
 # -- CSV: bytes -> lines -> chunks of numbers ----------------------------------------------

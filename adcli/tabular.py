@@ -221,7 +221,8 @@ def _format_rows_orjson(lay: Layout, m: int, bad: np.ndarray) -> bytes:
         out = out.replace(b"," + _orjson.dumps(v) + b",", text.encode("utf-8"))
     out = first + out[2:-2] + last
     if fixes:  # one copy: memoryview slices between the nulls, joined with the fixes
-        view, pieces, at = memoryview(out), [], 0
+        view, at = memoryview(out), 0
+        pieces: list[Any] = []
         for fix in fixes:
             hit = out.find(b"null", at)
             pieces += [view[at:hit], fix]
