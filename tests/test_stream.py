@@ -270,7 +270,7 @@ def test_parquet_in_and_out(tmp_path):
         )
     assert p.returncode == 2 and "undefined at 1 of 3 points" in p.stderr
     t = pq.read_table(out).to_pydict()
-    assert list(t) == ["x1", "x2", "value", "d_x1", "d_x2", "error"]
+    assert list(t) == ["x2", "x1", "value", "d_x2", "d_x1", "error"]  # the header order is the input order
     assert t["x1"] == [1.0, 0.5, -1.0] and t["error"] == [None, None, "undefined"]
     assert t["d_x1"][:2] == pytest.approx([2.0, 6.0]) and t["d_x1"][2] is None
     assert t["value"][1] == pytest.approx(math.log(0.5) * 3)
