@@ -1,6 +1,28 @@
 """adcli: exact derivatives from the command line, explained."""
 
 __version__ = "0.1.0"
+__all__ = ["AdcliError", "Function", "compile"]
+
+
+def compile(text: str, undefined: str = "raise"):
+    """Compile an expression into a picklable function of its inputs: ``f(x1=a, x2=b)``,
+    ``f.grad(...)``, ``f.hessian(...)`` over floats or numpy arrays (see adcli.api)."""
+    from .api import compile as _compile
+
+    return _compile(text, undefined)
+
+
+def __getattr__(name: str):
+    """``adcli.AdcliError`` and ``adcli.Function`` without importing them (or numpy) at ``import adcli``."""
+    if name == "AdcliError":
+        from .errors import AdcliError
+
+        return AdcliError
+    if name == "Function":
+        from .api import Function
+
+        return Function
+    raise AttributeError(f"module 'adcli' has no attribute {name!r}")
 
 
 def main() -> None:

@@ -418,53 +418,31 @@ def trace_result_json(result, steps: bool) -> dict:
 # -- many points ------------------------------------------------------------------------
 
 
-def _point_rows(result, kind: str):
-    """Per point: (point dict, value(s), gradient dict or None, error message or None)."""
+def points_rows(kind: str, result) -> tuple[dict, list[tuple[str, Any]]]:
+    """A result over many points as one JSON Lines document (per-point numbers as
+    arrays) and as named CSV columns: what :mod:`adcli.tabular` writes, row by row."""
+    from .tabular import csv_columns
+
     p = result.problem
     names = p.inputs
-    cols = [np.asarray(a) for a in p.point]
-    n = len(cols[0]) if cols else 1
-    values = (
-        [np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in result.value]
-        if kind == "eval"
-        else [np.broadcast_to(np.asarray(result.value, dtype=float), (n,))]
-    )
-    grads = [] if kind == "eval" else [np.broadcast_to(np.asarray(g_, dtype=float), (n,)) for g_ in result.gradient]
-    bad = np.broadcast_to(np.asarray(p.values.undefined), (n,))
-    return names, cols, n, values, grads, bad
+    point = dict(zip(names, p.point))
+    if kind in ("eval", "grad"):
+        values = result.value if kind == "eval" else [result.value]
+        doc: dict[str, Any] = {"point": point, "value": values[0] if len(values) == 1 else list(values)}
+        cols = list(point.items())
+        cols += [("value" if len(values) == 1 else f"value{k + 1}", v) for k, v in enumerate(values)]
+        if kind == "grad":
+            grads = {names[k]: g_ for k, g_ in zip(result.wrt, result.gradient)}
+            doc["gradient"] = grads
+            cols += [(f"d_{x}", g_) for x, g_ in grads.items()]
+        return doc, cols
+    full = derivative_json(kind, result)
+    doc = {"point": point, **{k: v for k, v in full.items() if k not in ("warnings", "inputs", "point")}}
+    return doc, csv_columns(doc, _points_count(p), names)
 
 
-def points_output(kind: str, result, fmt: str) -> str:
-    """JSON Lines (one object per point) or CSV, at full double precision."""
-    if fmt not in ("jsonl", "csv"):
-        raise AdcliError("usage", f"unknown --format {fmt!r} for --points: use jsonl or csv")
-    names, cols, n, values, grads, bad = _point_rows(result, kind)
-    gnames = [names[k] for k in getattr(result, "wrt", [])]
-    out = []
-    if fmt == "csv":
-        vh = ["value"] if len(values) == 1 else [f"value{k + 1}" for k in range(len(values))]
-        out.append(",".join(names + vh + [f"d_{x}" for x in gnames] + ["error"]))
-        rows = zip(
-            *[c.tolist() for c in cols], *[v.tolist() for v in values], *[g_.tolist() for g_ in grads], bad.tolist()
-        )
-        k_in = len(names)
-        for row in rows:
-            *nums, b = row
-            if b:
-                out.append(",".join(map(repr, nums[:k_in])) + "," * (len(nums) - k_in) + ",undefined")
-            else:
-                out.append(",".join(map(repr, nums)) + ",")
-        return "\n".join(out)
-    for i in range(n):
-        doc: dict[str, Any] = {"point": {x: cols[k][i] for k, x in enumerate(names)}}
-        if bad[i]:
-            doc["error"] = {"kind": "domain", "message": "the expression is undefined at this point"}
-        else:
-            doc["value"] = values[0][i] if len(values) == 1 else [v[i] for v in values]
-            if grads:
-                doc["gradient"] = {x: g_[i] for x, g_ in zip(gnames, grads)}
-        out.append(dumps(doc))
-    return "\n".join(out)
+def _points_count(problem) -> int:
+    return len(problem.point[0]) if problem.point else 1
 
 
 # -- the DAG -------------------------------------------------------------------------------
@@ -1640,68 +1618,3 @@ def plot_json(data) -> dict:
     doc["gaps"] = [list(g_) for g_ in gap_intervals(data)]
     doc["warnings"] = warnings_json(data.warnings)
     return doc
-
-
-def _at_point(x: Any, i: int, n: int) -> Any:
-    """The part of a result document that belongs to point ``i`` of ``n``
-    (arrays over the points have the points on their first axis)."""
-    if isinstance(x, dict):
-        return {k: _at_point(v, i, n) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_at_point(v, i, n) for v in x]
-    if isinstance(x, np.ndarray) and x.ndim and x.shape[0] == n:
-        return x[i]
-    return x
-
-
-def _flatten(x: Any, prefix: str, out: dict) -> None:
-    if isinstance(x, dict):
-        for k, v in x.items():
-            _flatten(v, f"{prefix}_{k}" if prefix else str(k), out)
-    elif isinstance(x, (list, tuple, np.ndarray)) and np.ndim(x):
-        for k, v in enumerate(x):
-            _flatten(v, f"{prefix}_{k + 1}", out)
-    else:
-        out[prefix] = x
-
-
-def points_docs_output(doc: dict, problem, fmt: str) -> str:
-    """Any command's JSON document over many points -> one line (or CSV row) per point."""
-    if fmt not in ("jsonl", "csv"):
-        raise AdcliError("usage", f"unknown --format {fmt!r} for --points: use jsonl or csv")
-    n = len(problem.point[0]) if problem.point else 1
-    bad = np.broadcast_to(np.asarray(problem.values.undefined), (n,))
-    doc = {k: v for k, v in doc.items() if k not in ("warnings", "inputs")}
-    lines = []
-    header: list[str] | None = None
-    for i in range(n):
-        row = _at_point(doc, i, n)
-        row["point"] = {x: float(np.asarray(v)[i]) for x, v in zip(problem.inputs, problem.point)}
-        if bad[i]:
-            row = {
-                "point": row["point"],
-                "error": {"kind": "domain", "message": "the expression is undefined at this point"},
-            }
-        if fmt == "jsonl":
-            lines.append(dumps(row))
-            continue
-        flat: dict = {}
-        _flatten({k: v for k, v in row.items() if k != "error"}, "", flat)
-        flat = {k.removeprefix("point_"): v for k, v in flat.items()}
-        if header is None:
-            good = next((j for j in range(n) if not bad[j]), None)
-            template: dict = {}
-            _flatten({k: v for k, v in _at_point(doc, good if good is not None else 0, n).items()}, "", template)
-            numeric = [
-                k
-                for k, v in template.items()
-                if not isinstance(v, str) and not k.startswith("point_") and k != "sweeps"
-            ]  # per-point numbers only; names and modes are in the header
-            header = list(problem.inputs) + numeric + ["error"]
-            lines.append(",".join(header))
-        vals = []
-        for k in header[:-1]:
-            v = jsonable(flat.get(k, ""))
-            vals.append("" if v == "" else (repr(v) if isinstance(v, float) else str(v)))
-        lines.append(",".join(vals) + ("," + "undefined" if bad[i] else ","))
-    return "\n".join(lines)
