@@ -265,10 +265,11 @@ def test_unknown_command_suggests(capsys):
     assert "unknown command gard" in err and "did you mean grad" in err
 
 
-def test_usage_errors_come_from_click_and_the_session_goes_on(capsys):
+def test_usage_errors_in_adcli_format_and_the_session_goes_on(capsys):
     assert script("at x=1\ngrad x --digits 0\ngrad x --bogus\ngrad x\n") == 1
     out = capsys.readouterr()
-    assert "Usage: adcli grad" in out.err and "No such option" in out.err and "--bogus" in out.err
+    assert "error: invalid value for '--digits'" in out.err and "error: no such option '--bogus'" in out.err
+    assert "Usage:" not in out.err
     assert out.out.splitlines()[-1] == "∂f/∂x  1"
 
 
