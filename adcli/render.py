@@ -40,7 +40,10 @@ def jsonable(v: Any) -> Any:
 
 
 def dumps(doc: Any) -> str:
-    return json.dumps(jsonable(doc), ensure_ascii=False, allow_nan=False)
+    """One JSON document; escaped to ASCII (the same document) when stdout cannot show it."""
+    from .stdio import can_show
+
+    return json.dumps(jsonable(doc), ensure_ascii=not can_show(sys.stdout), allow_nan=False)
 
 
 def warnings_json(ws: list[Warning_]) -> list[str]:
