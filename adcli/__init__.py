@@ -50,8 +50,5 @@ def _write_failed(failure) -> int:
     if failure.closed_pipe:
         return CLOSED_PIPE
     reason = failure.error.strerror or type(failure.error).__name__
-    try:
-        sys.stderr.write(f"error: cannot write {failure.stream}: {reason}\n")
-    except stdio.WriteFailed:
-        pass
+    sys.stderr.write(f"error: cannot write {failure.stream}: {reason}\n")  # dropped if stderr is closed too
     return BAD_INPUT

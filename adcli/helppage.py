@@ -6,8 +6,6 @@ page lists every command and top-level option the Typer app has."""
 
 from __future__ import annotations
 
-import textwrap
-
 ABOUT = "Exact derivatives from the command line: values, gradients, and how they were computed."
 NO_COMMAND = "With no command on a terminal, adcli opens the REPL (adcli repl)."
 
@@ -36,12 +34,25 @@ OPTIONS: list[tuple[str, str]] = [
 ]
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """Greedy word wrap (textwrap would import re: milliseconds of cold start)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return [*lines, line] if line else lines
+
+
 def _rows(rows: list[tuple[str, str]], width: int) -> list[str]:
     left = max(len(a) for a, _ in rows)
     room = max(20, width - left - 4)
     out = []
     for a, b in rows:
-        lines = textwrap.wrap(b, room) or [""]
+        lines = _wrap(b, room) or [""]
         out.append(f"  {a.ljust(left)}  {lines[0]}")
         out += [" " * (left + 4) + rest for rest in lines[1:]]
     return out
@@ -50,8 +61,10 @@ def _rows(rows: list[tuple[str, str]], width: int) -> list[str]:
 def text(width: int = 80) -> str:
     """The page, wrapped to ``width`` columns (at least 40)."""
     width = max(40, width)
-    para = [textwrap.fill(p, width - 2, initial_indent="  ", subsequent_indent="  ") for p in (ABOUT, NO_COMMAND)]
-    lines = ["Usage: adcli [OPTIONS] COMMAND [ARGS]...", "", para[0], "", para[1], "", "Options:"]
+    lines = ["Usage: adcli [OPTIONS] COMMAND [ARGS]...", ""]
+    for para in (ABOUT, NO_COMMAND):
+        lines += ["  " + line for line in _wrap(para, width - 2)] + [""]
+    lines.append("Options:")
     lines += _rows(OPTIONS, width)
     lines += ["", "Commands:"]
     lines += _rows(list(SUMMARIES.items()), width)

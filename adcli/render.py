@@ -200,7 +200,7 @@ def table_text(
     return plain if system is None else _rich_table(headers, rows, right, styles, system)
 
 
-def _rich_table(headers, rows, right, styles, system) -> str:
+def _rich_table(headers, rows, right, styles, system: Any) -> str:
     import io
 
     from rich import box
@@ -240,7 +240,7 @@ def _vertical(headers: list[str], rows: list[list[str]], styles: dict[int, dict[
     return "\n".join(blocks)
 
 
-def colour_system() -> str | None:
+def colour_system() -> Any:
     """Rich's colour system for standard output: None when it is not a terminal
     or NO_COLOR is set; FORCE_COLOR turns colour on even in a pipe."""
     import os
@@ -255,7 +255,7 @@ def colour_system() -> str | None:
 
 def paint(text: str, style: str) -> str:
     """``text`` in a Rich style when standard output shows colour, else as it is."""
-    system = colour_system()
+    system: Any = colour_system()
     if system is None:
         return text
     import io
@@ -1367,7 +1367,9 @@ def _check_summary(result, digits: int) -> str:
         extra += f", {ns} not checked"
     tail = f"{extra} ({_tolerance_text(result)})"
     if nf:
-        return f"{paint('FAIL', _MARK_STYLE['FAIL'])}: {nf} of {n} {noun} disagree with {_check_reference(result)}{tail}"
+        return (
+            f"{paint('FAIL', _MARK_STYLE['FAIL'])}: {nf} of {n} {noun} disagree with {_check_reference(result)}{tail}"
+        )
     return f"{paint('ok', _MARK_STYLE['ok'])}: {n - nk - ns} of {n} {noun} agree with {_check_reference(result)}{tail}"
 
 
@@ -1525,7 +1527,11 @@ def cases_text(res, digits: int = 6) -> str:
                 state,
             ]
         )
-    out = [table_text(["line", "expression", "point", "against", "rel err", ""], body, right={0, 4}, styles={5: _MARK_STYLE})]
+    out = [
+        table_text(
+            ["line", "expression", "point", "against", "rel err", ""], body, right={0, 4}, styles={5: _MARK_STYLE}
+        )
+    ]
     n, nf = len(res.cases), sum(not c.result.ok for c in res.cases)
     tol = f"rtol {res.rtol:g}, atol {res.atol:g}"
     if nf:

@@ -12,7 +12,10 @@ import codecs
 import errno
 import io
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs a cold start tens of milliseconds; --version needs none of it
+if TYPE_CHECKING:
+    from typing import Any
 
 HANDLER = "adcli-ascii"  # the codec error handler that transliterates
 ASCII_CODEC = "adcli-ascii"  # ASCII plus the handler, under a name click does not rewrap

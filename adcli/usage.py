@@ -5,12 +5,10 @@ other options rule out; every command's options pass through it (the Typer
 commands from :class:`adcli.cli._ExprCommand`). :func:`from_click` turns
 click's own usage errors into :class:`AdcliError` (kind ``usage``) pointing
 into the command line, so that they print like every other error and as a
-JSON document under ``--json``. Nothing here imports click or numpy."""
+JSON document under ``--json``. Nothing here imports click or numpy; difflib and shlex only for an error."""
 
 from __future__ import annotations
 
-import difflib
-import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -46,9 +44,7 @@ def check_options(command: str, given: Mapping[str, Any]) -> None:
                 f"unknown --format {fmt!r} for {command}", f"--format is one of {', '.join(allowed)}", "--format"
             )
         if command != "graph" and "--points" not in given:
-            raise _error(
-                f"--format {fmt} goes with --points", "one point prints text, or JSON with --json", "--format"
-            )
+            raise _error(f"--format {fmt} goes with --points", "one point prints text, or JSON with --json", "--format")
     if "--points" in given and command != "check":
         for option, why in ONE_POINT_ONLY.items():
             if option in given:
@@ -99,6 +95,8 @@ def repeated(args: Sequence[str], names: Mapping[str, str], takes_value: set[str
 
 
 def unknown_command(name: str, commands: Sequence[str]) -> AdcliError:
+    import difflib
+
     close = difflib.get_close_matches(name, list(commands), n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}?" if close else "adcli --help lists the commands"
     return _error(f"no such command {name!r}", hint)
@@ -112,6 +110,8 @@ def _sentence(message: str) -> str:
 def from_click(exc: Any, argv: Sequence[str]) -> AdcliError:
     """A click ``UsageError`` as an AdcliError whose span is the offending option
     in the command line ``adcli ARGV...``."""
+    import difflib
+
     param = getattr(exc, "param", None)
     spellings: list[str] = []
     option = getattr(exc, "option_name", None)
@@ -153,6 +153,8 @@ def locate(err: AdcliError, argv: Sequence[str], spellings: Sequence[str], with_
 
 def _point(err: AdcliError, argv: Sequence[str], first: int, last: int) -> AdcliError:
     """Set err's span to argv[first:last] within the command line ``adcli ARGV...``."""
+    import shlex
+
     start = len("adcli ") + len(shlex.join(argv[:first])) + (1 if first else 0)
     end = start + len(shlex.join(argv[first:last]))
     err.source, err.span, err.label = shlex.join(["adcli", *argv]), (start, end), "command line"

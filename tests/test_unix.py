@@ -241,7 +241,9 @@ def test_show_completion(shell_name, needle):
 
 
 def test_install_completion_writes_the_script(tmp_path):
-    r = run("--install-completion", "bash", env=env(HOME=str(tmp_path), _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1"))
+    r = run(
+        "--install-completion", "bash", env=env(HOME=str(tmp_path), _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1")
+    )
     assert r.returncode == 0, r.stderr
     assert "_ADCLI_COMPLETE" in (tmp_path / ".bash_completions" / "adcli.sh").read_text()
     assert "adcli.sh" in (tmp_path / ".bashrc").read_text()
@@ -381,7 +383,9 @@ def test_check_on_a_narrow_terminal_goes_vertical():
 
 def _examples(command) -> list[str]:
     doc = inspect.getdoc(command.callback) or ""
-    return [line.strip() for line in doc.split("Examples:")[1].splitlines() if line.strip()] if "Examples:" in doc else []
+    return (
+        [line.strip() for line in doc.split("Examples:")[1].splitlines() if line.strip()] if "Examples:" in doc else []
+    )
 
 
 @pytest.mark.parametrize("columns", ["40", "80", "300"])
