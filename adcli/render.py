@@ -640,6 +640,13 @@ def matrix_text(
     """A labelled table of numbers, each column aligned on the decimal points. Columns
     that do not fit ``width`` (default: the terminal, 80 when piped) continue in a
     further block below, with the row labels repeated."""
+    from .stdio import for_stdout
+
+    corner, col_labels, row_labels = (
+        for_stdout(corner),
+        [for_stdout(c) for c in col_labels],
+        [for_stdout(r) for r in row_labels],
+    )
     width = width or _width()
     lw = max([len(corner)] + [len(r) for r in row_labels])
     cols = []

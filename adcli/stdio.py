@@ -167,7 +167,12 @@ def transliterate(text: str) -> str:
 def for_stdout(text: str) -> str:
     """What standard output will show of ``text``: tables lay out this, so that
     a column stays aligned after ``v̄1`` becomes ``v1_bar``."""
-    return text if text.isascii() or can_show(sys.stdout, text) else transliterate(text)
+    if text.isascii() or can_show(sys.stdout, text):
+        return text
+    _register()
+    encoding = codecs.lookup(getattr(sys.stdout, "encoding", None) or "ascii").name
+    encoding = "ascii" if encoding == ASCII_CODEC else encoding
+    return text.encode(encoding, HANDLER).decode(encoding)
 
 
 class WriteFailed(Exception):
