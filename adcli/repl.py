@@ -42,6 +42,7 @@ import click
 
 from .errors import INPUT, NAME, PARSE, USAGE, AdcliError
 from .ops import CONSTANTS, FUNCTIONS
+from .stdio import WriteFailed
 
 PROMPT = "adcli> "
 MODES = ("reverse", "forward")
@@ -397,6 +398,8 @@ class Session:
         except KeyboardInterrupt:
             sys.stderr.write("interrupted\n")
             reply = Reply(code=130)
+        except WriteFailed:  # a closed pipe or a full disk ends the session (adcli.main says so)
+            raise
         except Exception as exc:
             sys.stderr.write(f"adcli: internal error: {type(exc).__name__}: {exc}\nplease report this line\n")
             reply = Reply(code=70)

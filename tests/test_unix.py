@@ -70,12 +70,28 @@ def test_head_takes_the_first_line_quietly():
     assert not [line for line in r.stderr.decode().splitlines() if not line.startswith("warning:")]
 
 
+def test_a_session_script_into_a_closed_pipe_ends_quietly():
+    p = subprocess.Popen(
+        [ADCLI, "repl"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env()
+    )
+    p.stdout.close()  # type: ignore[union-attr]
+    _, err = p.communicate(b"at x=1\ngrad x^2\n" * 20, timeout=120)
+    assert p.returncode == 141 and err == b""
+
+
 # -- 2. a full disk, a closed stdout or stderr --------------------------------------------------
 
 
 def test_full_disk_is_an_error_exit_2():
     with open("/dev/full", "w") as full:
         r = subprocess.run([ADCLI, "grad", "x", "--at", "x=1"], stdout=full, stderr=subprocess.PIPE, env=env())
+    assert r.returncode == 2
+    assert r.stderr.decode() == "error: cannot write standard output: No space left on device\n"
+
+
+def test_full_disk_in_a_session_script():
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([ADCLI, "repl"], input=b"at x=1\ngrad x^2\n", stdout=full, stderr=subprocess.PIPE, env=env())
     assert r.returncode == 2
     assert r.stderr.decode() == "error: cannot write standard output: No space left on device\n"
 
