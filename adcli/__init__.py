@@ -21,6 +21,9 @@ def main() -> None:
         sys.stdout.flush()
     except stdio.WriteFailed as failure:
         code = _write_failed(failure)
+    except KeyboardInterrupt:  # before a command's own boundary (while importing)
+        sys.stderr.write("interrupted\n")
+        code = 130
     stdio.close_quietly()
     sys.exit(code)
 
