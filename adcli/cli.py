@@ -18,7 +18,7 @@ class _UsageError(typer.core.click.UsageError):
     """A usage error shown in adcli's error format (a JSON document on stdout
     under --json) wherever click shows one: the shell, the REPL, CliRunner."""
 
-    exit_code = 2
+    exit_code = BAD_INPUT
 
     def __init__(self, err: AdcliError, args: list[str]) -> None:
         super().__init__(err.message)
