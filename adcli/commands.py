@@ -21,6 +21,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any, get_type_hints
 
 from .errors import BAD_INPUT, INTERNAL, INTERRUPTED, OK, USAGE, AdcliError
+from .stdio import WriteFailed
 
 META = "adcli"
 
@@ -84,7 +85,7 @@ def WRT() -> Any:
 
 
 def JSON() -> Any:
-    return option("--json", help="Print one JSON document (SPEC section 4).", default=False)
+    return option("--json", help="Print one JSON document (errors too).", default=False)
 
 
 def DIGITS(default: int = 6, help: str = "Significant digits shown.") -> Any:
@@ -205,6 +206,8 @@ def guarded(action: Callable[[], int | None], as_json: bool, out: Out | None = N
     except KeyboardInterrupt:
         out.note("interrupted")
         return INTERRUPTED
+    except WriteFailed:  # a closed pipe or a full disk: adcli.main ends the process
+        raise
     except RecursionError:  # pragma: no cover - nothing recurses; a last line of defence
         out.note("error: internal recursion limit reached; please report this expression")
         return INTERNAL
