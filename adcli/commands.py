@@ -513,9 +513,7 @@ def _derivative(
 
     trace, steps = getattr(o, "trace", False), getattr(o, "steps", False)
     points = getattr(o, "points", None)
-    if points is not None:
-        if trace or steps:
-            raise usage("--trace and --steps show one point: use --at, not --points")
+    if points is not None:  # --trace, --steps, --digits with --points: usage.check_options
         return _many_points(kind, o, points, src, compute)
     result = compute(src.problem(o.expr, o.at))
     out.warn(result.warnings, o.as_json)
@@ -786,8 +784,6 @@ def run_check(o: CheckOptions, src: Source, out: Out) -> int:
         return res.exit_code()
     if o.expr is None:
         raise usage("missing the expression (or --cases FILE)", hint='adcli check "x^2*sin(x)" --at x=1.3')
-    if o.box is not None and o.random is None:
-        raise usage("--box goes with --random N")
     if o.points is not None or o.random is not None:
         if o.at is not None:
             raise usage("give either --at or --points/--random, not both")

@@ -640,6 +640,7 @@ def parse_options(cmd: Command, tokens: list[tuple[str, int, int]], line: Line) 
             by_flag[flag] = (fname, tp, m)
     values: dict[str, Any] = {}
     explicit: set[str] = set()
+    spans: dict[str, tuple[int, int]] = {}
     k = 0
 
     def err(message: str, s: int, e: int, hint: str | None = None) -> AdcliError:
@@ -659,7 +660,10 @@ def parse_options(cmd: Command, tokens: list[tuple[str, int, int]], line: Line) 
             raise err(f"no such option {flag} for {cmd.name}", s, s + len(flag), hint=hint)
         fname, tp, m = by_flag[flag]
         kind = _kind(tp)
+        if fname in explicit and kind is not list:  # as on the command line (usage.repeated)
+            raise err(f"{flag} is given twice", s, s + len(flag), hint="give each option once")
         explicit.add(fname)
+        spans[fname] = (s, e)
         if kind is bool:
             if eq:
                 raise err(f"{flag} takes no value", s, e)
@@ -694,7 +698,25 @@ def parse_options(cmd: Command, tokens: list[tuple[str, int, int]], line: Line) 
             values[fname] = value
         else:
             values[fname] = given
+        spans[fname] = (spans[fname][0], e)
+    _check_together(cmd, values, explicit, spans, line)
     return values, explicit, False
+
+
+def _check_together(cmd, values: dict[str, Any], explicit: set[str], spans: dict, line: Line) -> None:
+    """The command line's rule book (:func:`adcli.usage.check_options`) on the
+    options of a REPL line, its errors located on the line as typed."""
+    from .usage import check_options
+
+    long = {f: next((x for x in m.flags if x.startswith("--")), m.flags[0]) for f, _, m in cmd.specs() if m.flags}
+    given = {long[f]: values.get(f, True) for f in explicit if f in long}
+    try:
+        check_options(cmd.name, given)
+    except AdcliError as exc:
+        field = next((f for f, flag in long.items() if flag == exc.extra.get("option")), None)
+        if field in spans:
+            exc.source, exc.span, exc.label = line.text, spans[field], line.label
+        raise
 
 
 # -- session commands: one table, help is generated from it -------------------------

@@ -765,3 +765,21 @@ def test_reset_asks_at_the_prompt_and_clear_keeps_the_session(capsys):
     out = capsys.readouterr().out.split("\n")
     assert out[:3] == ["f = x^2", "at x=3", "# mode reverse (the default)"]  # clear, then "n": all kept
     assert out[3:5] == ["# mode reverse (the default)", ""] and not s.defs and not s.point
+
+
+def test_a_repl_line_meets_the_command_lines_option_rules(capsys):
+    """The REPL reads its options itself, but the rules of which options go
+    together (usage.check_options) and of repeats are the command line's,
+    and the errors point at the option on the line typed."""
+    cases = [
+        ("grad f --format csv", "--format csv goes with --points", 8),
+        ("grad f --digits 3 --digits 4", "--digits is given twice", 19),
+        ("hessian f --points p.csv --steps", "--steps does not apply with --points", 26),
+        ("check f --box -1:1", "--box goes with --random N", 9),
+    ]
+    for line, message, col in cases:
+        assert script("f = x^2*y\nat x=1, y=2\n" + line) == 1, line  # a script with a failed line
+        err = capsys.readouterr().err
+        assert message in err, (line, err)
+        assert f"line 3, column {col}" in err, (line, err)
+    assert script("f = x^2*y\nat x=1, y=2\ngrad f --digits 3") == 0
