@@ -940,6 +940,7 @@ def load_points(
     box: str | None = None,
     stdin=None,
     expr_from_stdin: bool = False,
+    const: str | None = None,
 ) -> tuple[Graph, np.ndarray, str, int | None]:
     """The expression and several points: ``--points FILE`` or ``--random N``.
     Returns the graph, the points (points × inputs), where they came from and the seed used."""
@@ -947,7 +948,10 @@ def load_points(
 
     if points is not None and random is not None:
         raise AdcliError(USAGE, "give either --points or --random, not both")
-    g = parse(expr)
+    from .core import _header_lengths, parse_consts
+    from .vectors import Env
+
+    g = parse(expr, env=Env(_header_lengths(points) if points else {}, parse_consts(const)))
     names = g.input_names
     if points is not None:
         if points == "-" and expr_from_stdin:

@@ -28,7 +28,19 @@ ExprArg = Annotated[
 ]
 AtOpt = Annotated[
     str | None,
-    typer.Option("--at", help="The point: x1=1,x2=2 (values may be constant expressions, x=pi/4).", show_default=False),
+    typer.Option(
+        "--at",
+        help="The point: x1=1,x2=2 (values may be constant expressions, x=pi/4; a vector x=[1,2,3]); @FILE reads it.",
+        show_default=False,
+    ),
+]
+ConstOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--const",
+        help="Named constants, never differentiated: t=[0.1,0.2],n=10, or @FILE (@data.csv: each column a vector).",
+        show_default=False,
+    ),
 ]
 ModeOpt = Annotated[str, typer.Option("--mode", help="Engine: reverse (adjoints) or forward (tangents).")]
 WrtOpt = Annotated[
@@ -147,6 +159,7 @@ def _warn(warnings, as_json: bool) -> None:
 def eval_cmd(
     expr: ExprArg,
     at: AtOpt = None,
+    const: ConstOpt = None,
     points: PointsOpt = None,
     trace: TraceOpt = False,
     steps: StepsOpt = False,
@@ -173,12 +186,12 @@ def eval_cmd(
 
         text = core.read_expression(expr)
         if points is not None:
-            problem = core.load_many(text, points, at, expr_from_stdin=expr == "-")
+            problem = core.load_many(text, points, at, expr_from_stdin=expr == "-", const=const)
             result = core.run_eval(problem)
             _warn(result.warnings, as_json)
             _emit(render.points_output("eval", result, fmt))
             return core.points_exit_code(problem)
-        result = core.run_eval(core.load(text, at))
+        result = core.run_eval(core.load(text, at, const))
         _warn(result.warnings, as_json)
         if as_json:
             _emit(render.dumps(render.eval_explained_json(result, trace, steps)))
@@ -193,6 +206,7 @@ def eval_cmd(
 def grad_cmd(
     expr: ExprArg,
     at: AtOpt = None,
+    const: ConstOpt = None,
     points: PointsOpt = None,
     mode: ModeOpt = "reverse",
     wrt: WrtOpt = None,
@@ -231,12 +245,12 @@ def grad_cmd(
 
         text = core.read_expression(expr)
         if points is not None:
-            problem = core.load_many(text, points, at, expr_from_stdin=expr == "-")
+            problem = core.load_many(text, points, at, expr_from_stdin=expr == "-", const=const)
             result = core.run_grad(problem, mode, wrt)
             _warn(result.warnings, as_json)
             _emit(render.points_output("grad", result, fmt))
             return core.points_exit_code(problem)
-        problem = core.load(text, at)
+        problem = core.load(text, at, const)
         result = core.run_grad(problem, mode, wrt, record=steps)
         checked = None
         if check_it:
@@ -263,6 +277,7 @@ def grad_cmd(
 def trace_cmd(
     expr: ExprArg,
     at: AtOpt = None,
+    const: ConstOpt = None,
     mode: ModeOpt = "reverse",
     wrt: WrtOpt = None,
     steps: StepsOpt = False,
@@ -285,7 +300,7 @@ def trace_cmd(
     def action():
         from . import core, render
 
-        result = core.run_trace(core.load(core.read_expression(expr), at), mode, wrt, record=steps)
+        result = core.run_trace(core.load(core.read_expression(expr), at, const), mode, wrt, record=steps)
         _warn(result.warnings, as_json)
         _emit(
             render.dumps(render.trace_result_json(result, steps))
@@ -301,6 +316,7 @@ def trace_cmd(
 def graph_cmd(
     expr: ExprArg,
     at: AtOpt = None,
+    const: ConstOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="text (a tree), dot (Graphviz) or mermaid.")] = "text",
     digits: DigitsOpt = 6,
 ) -> None:
@@ -319,7 +335,7 @@ def graph_cmd(
         from . import core, render
 
         text = core.read_expression(expr)
-        drawing = core.run_graph(text, at)
+        drawing = core.run_graph(text, at, const)
         _warn(drawing.warnings, False)
         _emit(render.graph_output(drawing, fmt, digits))
         return 0
@@ -373,6 +389,7 @@ def _derivative(
     steps: bool = False,
     points: str | None = None,
     fmt: str = "jsonl",
+    const: str | None = None,
 ) -> None:
     """The shared body of the derivative commands: load, compute, print."""
 
@@ -382,13 +399,13 @@ def _derivative(
         if points is not None:
             if trace or steps:
                 raise _usage("--trace and --steps show one point: use --at, not --points")
-            problem = core.load_many(core.read_expression(expr), points, at, expr_from_stdin=expr == "-")
+            problem = core.load_many(core.read_expression(expr), points, at, expr_from_stdin=expr == "-", const=const)
             result = compute(problem)
             _warn(result.warnings, as_json)
             doc = render.derivative_json(kind, result)
             _emit(render.points_docs_output(doc, problem, fmt))
             return core.points_exit_code(problem)
-        result = compute(core.load(core.read_expression(expr), at))
+        result = compute(core.load(core.read_expression(expr), at, const))
         _warn(result.warnings, as_json)
         if as_json:
             _emit(render.dumps(render.derivative_json(kind, result, trace, steps)))
@@ -403,6 +420,7 @@ def _derivative(
 def jvp_cmd(
     expr: ExprArg,
     at: AtOpt = None,
+    const: ConstOpt = None,
     direction: DirOpt = None,
     wrt: WrtOpt = None,
     trace: TraceOpt = False,
@@ -429,13 +447,14 @@ def jvp_cmd(
 
         return run_jvp(problem, direction, wrt, record=steps)
 
-    _derivative("jvp", expr, at, compute, as_json, digits, trace, steps, points, fmt)
+    _derivative("jvp", expr, at, compute, as_json, digits, trace, steps, points, fmt, const=const)
 
 
 @app.command("vjp")
 def vjp_cmd(
     expr: ExprArg,
     at: AtOpt = None,
+    const: ConstOpt = None,
     cotangent: CotangentOpt = None,
     wrt: WrtOpt = None,
     trace: TraceOpt = False,
@@ -461,13 +480,14 @@ def vjp_cmd(
 
         return run_vjp(problem, cotangent, wrt, record=steps)
 
-    _derivative("vjp", expr, at, compute, as_json, digits, trace, steps, points, fmt)
+    _derivative("vjp", expr, at, compute, as_json, digits, trace, steps, points, fmt, const=const)
 
 
 @app.command("jacobian")
 def jacobian_cmd(
     expr: ExprArg,
     at: AtOpt = None,
+    const: ConstOpt = None,
     mode: JacobianModeOpt = "auto",
     wrt: WrtOpt = None,
     trace: TraceOpt = False,
@@ -495,13 +515,14 @@ def jacobian_cmd(
 
         return run_jacobian(problem, mode, wrt, record=steps)
 
-    _derivative("jacobian", expr, at, compute, as_json, digits, trace, steps, points, fmt)
+    _derivative("jacobian", expr, at, compute, as_json, digits, trace, steps, points, fmt, const=const)
 
 
 @app.command("hessian")
 def hessian_cmd(
     expr: ExprArg,
     at: AtOpt = None,
+    const: ConstOpt = None,
     wrt: WrtOpt = None,
     trace: TraceOpt = False,
     steps: StepsOpt = False,
@@ -528,13 +549,14 @@ def hessian_cmd(
 
         return run_hessian(problem, wrt, record=steps)
 
-    _derivative("hessian", expr, at, compute, as_json, digits, trace, steps, points, fmt)
+    _derivative("hessian", expr, at, compute, as_json, digits, trace, steps, points, fmt, const=const)
 
 
 @app.command("hvp")
 def hvp_cmd(
     expr: ExprArg,
     at: AtOpt = None,
+    const: ConstOpt = None,
     direction: DirOpt = None,
     wrt: WrtOpt = None,
     trace: TraceOpt = False,
@@ -561,7 +583,7 @@ def hvp_cmd(
 
         return run_hvp(problem, direction, wrt, record=steps)
 
-    _derivative("hvp", expr, at, compute, as_json, digits, trace, steps, points, fmt)
+    _derivative("hvp", expr, at, compute, as_json, digits, trace, steps, points, fmt, const=const)
 
 
 @app.command("implicit")
@@ -569,6 +591,7 @@ def implicit_cmd(
     expr: ExprArg,
     solve: SolveOpt = None,
     at: AtOpt = None,
+    const: ConstOpt = None,
     wrt: WrtOpt = None,
     newton: NewtonOpt = False,
     as_json: JsonOpt = False,
@@ -594,7 +617,7 @@ def implicit_cmd(
 
         return run_implicit(problem, solve, wrt, newton=newton)
 
-    _derivative("implicit", expr, at, compute, as_json, digits)
+    _derivative("implicit", expr, at, compute, as_json, digits, const=const)
 
 
 @app.command("check")
@@ -606,6 +629,7 @@ def check_cmd(
         ),
     ] = None,
     at: AtOpt = None,
+    const: ConstOpt = None,
     points: PointsOpt = None,
     random: Annotated[
         int | None,
@@ -707,11 +731,13 @@ def check_cmd(
         if points is not None or random is not None:
             if at is not None:
                 raise check.AdcliError("usage", "give either --at or --points/--random, not both")
-            g, X, source, used_seed = check.load_points(text, points, random, seed, box, expr_from_stdin=expr == "-")
+            g, X, source, used_seed = check.load_points(
+                text, points, random, seed, box, expr_from_stdin=expr == "-", const=const
+            )
             opts.seed = used_seed
             result = check.check_points(g, X, opts, grad, source=source)
         else:
-            result = check.run_check(core.load(text, at), mode, wrt, method, step, rtol, atol, grad, seed)
+            result = check.run_check(core.load(text, at, const), mode, wrt, method, step, rtol, atol, grad, seed)
         if as_json:
             _emit(render.dumps(render.check_json(result)))
         else:
@@ -725,6 +751,7 @@ def check_cmd(
 def descend_cmd(
     expr: ExprArg,
     at: AtOpt = None,
+    const: ConstOpt = None,
     lr: Annotated[
         float | None,
         typer.Option(
@@ -779,7 +806,15 @@ def descend_cmd(
         from . import core, descend, render
 
         result = descend.load_descend(
-            core.read_expression(expr), at, lr=lr, iters=iters, tol=tol, momentum=momentum, method=method, wrt=wrt
+            core.read_expression(expr),
+            at,
+            const=const,
+            lr=lr,
+            iters=iters,
+            tol=tol,
+            momentum=momentum,
+            method=method,
+            wrt=wrt,
         )
         if plot is not None:
             from .plot import write_descent_image
@@ -811,6 +846,7 @@ def plot_cmd(
         str | None,
         typer.Option("--at", help="Values of the other inputs: y=2,z=pi/4.", show_default=False),
     ] = None,
+    const: ConstOpt = None,
     hessian: Annotated[bool, typer.Option("--hessian", help="Also draw the second derivative ∂²f/∂x².")] = False,
     output: Annotated[
         str | None,
@@ -848,7 +884,7 @@ def plot_cmd(
 
         width = min(render._width(), MAX_WIDTH)
         n = IMAGE_SAMPLES if (output is not None or as_json) else text_samples(width)
-        data = run_plot(core.read_expression(expr), wrt, range_, at, hessian, n)
+        data = run_plot(core.read_expression(expr), wrt, range_, at, hessian, n, const)
         _warn(data.warnings, as_json)
         if as_json:
             _emit(render.dumps(render.plot_json(data)))

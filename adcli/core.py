@@ -6,6 +6,7 @@ the results to :mod:`adcli.render`, which is why they show the same thing.
 
 from __future__ import annotations
 
+import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from .errors import FILE, INPUT, NAME, USAGE, AdcliError, Warning_
 from .evaluate import Values, evaluate
 from .graph import Graph
 from .parse import constant_at, parse
+from .vectors import Env, by_input, split_name, written_inputs
 
 MODES = ("reverse", "forward")
 
@@ -53,31 +55,42 @@ def read_text_file(name: str) -> str:
         raise AdcliError(FILE, f"{name} is not UTF-8 text (byte {exc.start})") from None
 
 
-def split_top_level(text: str, sep: str = ",") -> list[tuple[str, int]]:
-    """Split on ``sep`` outside parentheses; each piece with its offset in ``text``."""
+def split_top_level(text: str, sep: str = ",", newlines: bool = False) -> list[tuple[str, int]]:
+    """Split on ``sep`` (and, with ``newlines``, on line ends) outside
+    parentheses and brackets; each piece with its offset in ``text``."""
     pieces, depth, start = [], 0, 0
     for k, ch in enumerate(text):
-        if ch == "(":
+        if ch == "(" or ch == "[":
             depth += 1
-        elif ch == ")":
+        elif ch == ")" or ch == "]":
             depth -= 1
-        elif ch == sep and depth == 0:
+        elif (ch == sep or (newlines and ch == "\n")) and depth == 0:
             pieces.append((text[start:k], start))
             start = k + 1
     pieces.append((text[start:], start))
     return pieces
 
 
-def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[int, int]]]:
-    """``x1=1,x2=pi/4`` -> {name: (value, span of the item)}."""
-    point: dict[str, tuple[float, tuple[int, int]]] = {}
+Value = float | list[float]  # a vector input or constant is a list
+
+
+def parse_point(text: str, label: str = "--at") -> dict[str, tuple[Value, tuple[int, int]]]:
+    """``x1=1,x2=pi/4,v=[1,2]`` -> {name: (value, span of the item)}; ``@FILE``
+    reads the same from a file (items separated by commas or new lines)."""
+    point: dict[str, tuple[Value, tuple[int, int]]] = {}
+    from_file = text.startswith("@") and len(text) > 1
+    if from_file:
+        label = f"{label} {text}"
+        text = read_text_file(text[1:]).lstrip("\ufeff")
     if not text.strip():
         raise AdcliError(INPUT, f"{label} is empty", text, (0, 0), hint="write e.g. x1=1,x2=2", label=label)
-    for piece, off in split_top_level(text):
+    for piece, off in split_top_level(text, newlines=from_file):
         stripped = piece.strip()
         lead = len(piece) - len(piece.lstrip())
         span = (off + lead, off + lead + max(len(stripped), 1))
         if not stripped:
+            if from_file:
+                continue
             raise AdcliError(INPUT, "empty item (two commas in a row?)", text, span, label=label)
         if "=" not in stripped:
             raise AdcliError(
@@ -92,7 +105,7 @@ def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[
             raise AdcliError(INPUT, f"{name} is given twice", text, name_span, label=label)
         vstart = span[0] + stripped.index("=") + 1
         try:
-            v = constant_at(text, vstart, span[1], label, f"the value of {name}")
+            v = _value_at(text, vstart, span[1], label, name)
         except AdcliError as exc:
             exc.message = f"value of {name}: {exc.message}"
             raise
@@ -100,11 +113,89 @@ def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[
     return point
 
 
-def resolve_point(g: Graph, at: str | None, label: str = "--at") -> list[float]:
-    """The values of ``g``'s inputs, in input order, from the --at text."""
+def _value_at(text: str, start: int, end: int, label: str, name: str) -> Value:
+    """One value, or a vector ``[1, 2, pi]`` (each element a constant)."""
+    body = text[start:end]
+    lead = len(body) - len(body.lstrip())
+    if not body.strip().startswith("["):
+        return constant_at(text, start, end, label, f"the value of {name}")
+    b0 = start + lead
+    b1 = start + len(body.rstrip())
+    if not text[b1 - 1] == "]":
+        raise AdcliError(INPUT, f"the vector {name} has no closing ]", text, (b0, b1), label=label)
+    inner = text[b0 + 1 : b1 - 1]
+    if not inner.strip():
+        raise AdcliError(INPUT, f"the vector {name} is empty", text, (b0, b1), label=label)
+    out: list[float] = []
+    for piece, off in split_top_level(inner, newlines=True):
+        s = b0 + 1 + off
+        if not piece.strip():
+            raise AdcliError(INPUT, "empty element (two commas in a row?)", text, (s, s + 1), label=label)
+        out.append(constant_at(text, s, s + len(piece), label, f"{name}[{len(out) + 1}]"))
+    return out
+
+
+def point_env(point: dict[str, tuple[Value, tuple[int, int]]], consts: dict[str, Value] | None = None) -> Env:
+    """What the parser must know before it reads the expression: vector lengths and constants."""
+    lengths = {n: len(v) for n, (v, _) in point.items() if isinstance(v, list)}
+    return Env(lengths, dict(consts or {}))
+
+
+def flat_point(point: dict[str, tuple[Value, tuple[int, int]]]) -> dict[str, tuple[float, tuple[int, int]]]:
+    """Vector values spread into their elements: ``x=[1,2]`` -> ``x[1]``, ``x[2]``."""
+    out: dict[str, tuple[float, tuple[int, int]]] = {}
+    for name, (v, span) in point.items():
+        if isinstance(v, list):
+            out.update((f"{name}[{k}]", (x, span)) for k, x in enumerate(v, 1))
+        else:
+            out[name] = (v, span)
+    return out
+
+
+def parse_consts(text: str | None, label: str = "--const") -> dict[str, Value]:
+    """``--const t=[0.1,0.2],n=10``, ``@FILE`` of such items, or ``@data.csv``
+    (a header of names, then one row per element: each column a vector)."""
+    if text is None:
+        return {}
+    if text.startswith("@") and text.lower().endswith(".csv"):
+        return _csv_columns(text[1:], f"{label} {text}")
+    return {n: v for n, (v, _) in parse_point(text, label).items()}
+
+
+def _csv_columns(name: str, label: str) -> dict[str, Value]:
+    text = read_text_file(name).lstrip("\ufeff")
+    lines = [(k, line) for k, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise AdcliError(INPUT, f"{name} is empty: expected a header line of names", label=label)
+    k0, header = lines[0]
+    names = [h.strip() for h in header.split(",")]
+    for h in names:
+        if not h or not (h[0].isalpha() or h[0] == "_") or not all(c.isalnum() or c == "_" for c in h):
+            raise AdcliError(INPUT, f"{h!r} is not a valid name", header, (0, len(header)), label=f"{label}, line {k0}")
+    try:
+        rows = io.StringIO("\n".join(line for _, line in lines[1:]))
+        data = np.loadtxt(rows, delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise AdcliError(INPUT, f"{name}: {exc}", label=label) from None
+    if data.size == 0:
+        raise AdcliError(INPUT, f"{name} has a header but no rows", label=label)
+    if data.shape[1] != len(names):
+        raise AdcliError(INPUT, f"{name}: {data.shape[1]} columns but {len(names)} names", label=label)
+    bad = ~np.isfinite(data)
+    if bad.any():
+        r, c = map(int, np.argwhere(bad)[0])
+        raise AdcliError(INPUT, f"{name}: {names[c]} in row {r + 1} is {data[r, c]}, not a finite number", label=label)
+    return {h: data[:, k].tolist() for k, h in enumerate(names)}
+
+
+def resolve_point(g: Graph, at: str | None, label: str = "--at", parsed=None) -> list[float]:
+    """The values of ``g``'s inputs, in input order, from the --at text
+    (``parsed``: that text already read by :func:`parse_point`)."""
+    point = parsed if parsed is not None else (parse_point(at, label) if at is not None else {})
+    if any(split_name(n) for n in g.input_names):
+        return _resolve_vectors(g, point, at, label)
     names = g.input_names
     known = set(names)
-    point = parse_point(at, label) if at is not None else {}
     for name, (_, span) in point.items():
         if name not in known:
             raise AdcliError(
@@ -124,7 +215,61 @@ def resolve_point(g: Graph, at: str | None, label: str = "--at") -> list[float]:
             hint=f"add {','.join(m + '=...' for m in missing[:5])}{',...' if len(missing) > 5 else ''} to {label}",
             label=label,
         )
-    return [point[n][0] for n in names]
+    return [point[n][0] for n in names]  # type: ignore[misc]
+
+
+def _resolve_vectors(g: Graph, point, at: str | None, label: str) -> list[float]:
+    """resolve_point for an expression with vector inputs: ``x[k]`` takes
+    element k of ``--at x=[...]``."""
+    names = g.input_names
+    written = written_inputs(names)
+    for name, (_, span) in point.items():
+        if name not in written:
+            raise AdcliError(
+                NAME,
+                f"{name} is not an input of the expression (its inputs: {listing(written)})",
+                at,
+                span,
+                label=label,
+                hint=did_you_mean(name, [n for n in written if n not in point]),
+            )
+    out: list[float] = []
+    missing: list[str] = []
+    for n in names:
+        s = split_name(n)
+        base = s[0] if s else n
+        item = point.get(base)
+        if item is None:
+            if base not in missing:
+                missing.append(base)
+            continue
+        v, span = item
+        if s is None:
+            if isinstance(v, list):
+                raise AdcliError(INPUT, f"{n} is a scalar input, but its value is a vector", at, span, label=label)
+            out.append(v)
+        elif not isinstance(v, list):
+            raise AdcliError(
+                INPUT,
+                f"{base} is a vector input ({n}...), but its value is one number",
+                at,
+                span,
+                label=label,
+                hint=f"write {base}=[1,2,3]",
+            )
+        elif s[1] > len(v):
+            raise AdcliError(INPUT, f"{base} has {len(v)} values, but the expression uses {n}", at, span, label=label)
+        else:
+            out.append(v[s[1] - 1])
+    if missing:
+        given = f" in {label}" if at is not None else ""
+        raise AdcliError(
+            INPUT,
+            f"missing value{'s' if len(missing) > 1 else ''} for {listing(missing)}{given}",
+            hint=f"add {','.join(m + '=...' for m in missing[:5])} to {label}",
+            label=label,
+        )
+    return out
 
 
 def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
@@ -190,13 +335,15 @@ class Problem:
     def inputs(self) -> list[str]:
         return self.graph.input_names
 
-    def point_dict(self) -> dict[str, float]:
-        return dict(zip(self.inputs, self.point))
+    def point_dict(self) -> dict[str, Any]:
+        """Input values by name; a vector input as one list (``{"x": [..]}``)."""
+        return by_input(self.inputs, list(range(len(self.inputs))), self.point)
 
 
-def load(expr: str, at: str | None) -> Problem:
-    g = parse(expr)
-    point = resolve_point(g, at)
+def load(expr: str, at: str | None, const: str | None = None) -> Problem:
+    parsed = parse_point(at) if at is not None else {}
+    g = parse(expr, env=point_env(parsed, parse_consts(const)))
+    point = resolve_point(g, at, parsed=parsed)
     values = evaluate(g, [np.float64(v) for v in point])
     return Problem(g, point, values)
 
@@ -297,7 +444,14 @@ def _check_gradient_finite(result: GradResult) -> None:
 # -- many points -------------------------------------------------------------------
 
 
-def load_many(expr: str, points_arg: str, at: str | None = None, expr_from_stdin: bool = False, stdin=None) -> Problem:
+def load_many(
+    expr: str,
+    points_arg: str,
+    at: str | None = None,
+    expr_from_stdin: bool = False,
+    stdin=None,
+    const: str | None = None,
+) -> Problem:
     """An expression bound to many points at once (one numpy array per input)."""
     from .points import read_points
 
@@ -305,10 +459,31 @@ def load_many(expr: str, points_arg: str, at: str | None = None, expr_from_stdin
         raise AdcliError(USAGE, "give either --at or --points, not both")
     if points_arg == "-" and expr_from_stdin:
         raise AdcliError(USAGE, "the expression and --points cannot both come from standard input")
-    g = parse(expr)
+    g = parse(expr, env=Env(_header_lengths(points_arg), parse_consts(const)))
     arrays = read_points(points_arg, g.input_names, stdin)
     values = evaluate(g, arrays, mask_undefined=True)
     return Problem(g, arrays, values)  # type: ignore[arg-type]
+
+
+def _header_lengths(points_arg: str) -> dict[str, int]:
+    """Vector lengths from a --points file's header (``x[1],x[2],x[3]``), for len(x)."""
+    if points_arg == "-":
+        return {}
+    try:
+        with open(points_arg, encoding="utf-8-sig") as fh:
+            for line in fh:
+                if line.strip() and not line.lstrip().startswith("#"):
+                    break
+            else:
+                return {}
+    except OSError:
+        return {}  # read_points reports it
+    lengths: dict[str, int] = {}
+    for h in line.split(","):
+        s = split_name(h.strip())
+        if s is not None:
+            lengths[s[0]] = max(lengths.get(s[0], 0), s[1])
+    return lengths
 
 
 def points_exit_code(problem: Problem) -> int:
@@ -375,11 +550,11 @@ class Drawing:
     warnings: list[Warning_]
 
 
-def run_graph(expr: str, at: str | None) -> Drawing:
+def run_graph(expr: str, at: str | None, const: str | None = None) -> Drawing:
     """The DAG, with values (and, for a scalar, adjoints) when a point is given."""
     if at is None:
-        return Drawing(parse(expr), None, None, [])
-    problem = load(expr, at)
+        return Drawing(parse(expr, env=Env({}, parse_consts(const))), None, None, [])
+    problem = load(expr, at, const)
     adj = None
     if len(problem.graph.outputs) == 1:
         adj, _ = reverse.vjp(problem.values, [np.float64(1.0)])

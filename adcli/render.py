@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import AdcliError, Warning_
 from .graph import fmt_value
+from .vectors import by_input, written_inputs
 
 # -- JSON ------------------------------------------------------------------------
 
@@ -51,7 +52,7 @@ def eval_json(result) -> dict:
     p = result.problem
     values = result.value
     return {
-        "inputs": p.inputs,
+        "inputs": written_inputs(p.inputs),
         "point": p.point_dict(),
         "value": values[0] if len(values) == 1 else values,
         "warnings": warnings_json(result.warnings),
@@ -62,11 +63,11 @@ def grad_json(result) -> dict:
     p = result.problem
     names = p.inputs
     return {
-        "inputs": p.inputs,
+        "inputs": written_inputs(p.inputs),
         "point": p.point_dict(),
         "mode": result.mode,
         "value": result.value,
-        "gradient": {names[k]: g for k, g in zip(result.wrt, result.gradient)},
+        "gradient": by_input(names, result.wrt, result.gradient),
         "sweeps": result.sweeps,
         "warnings": warnings_json(result.warnings),
     }
@@ -396,7 +397,11 @@ def trace_result_json(result, steps: bool) -> dict:
     from . import explain
 
     values = result.problem.values
-    doc: dict[str, Any] = {"inputs": result.problem.inputs, "point": result.problem.point_dict(), "mode": result.mode}
+    doc: dict[str, Any] = {
+        "inputs": written_inputs(result.problem.inputs),
+        "point": result.problem.point_dict(),
+        "mode": result.mode,
+    }
     doc.update(trace_json(explain.trace_rows(values, result.adjoints, result.tangents)))
     if steps and result.adjoint_steps is not None:
         doc["steps"] = [adjoint_steps_json(values, st) for st in result.adjoint_steps]
@@ -635,7 +640,7 @@ def jvp_json(result) -> dict:
     p = result.problem
     names = p.inputs
     return {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "direction": list(result.direction),
@@ -666,11 +671,11 @@ def vjp_json(result) -> dict:
     p = result.problem
     names = p.inputs
     return {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "point": p.point_dict(),
         "cotangent": list(result.cotangent),
         "value": _value_doc(result.value),
-        "vjp": {names[k]: g for k, g in zip(result.wrt, result.vjp)},
+        "vjp": by_input(names, result.wrt, result.vjp),
         "sweeps": result.sweeps,
         "mode": "reverse",
         "warnings": warnings_json(result.warnings),
@@ -696,7 +701,7 @@ def jacobian_json(result) -> dict:
     p = result.problem
     names = p.inputs
     return {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "value": list(result.value),
@@ -730,11 +735,11 @@ def hessian_json(result) -> dict:
     p = result.problem
     names = p.inputs
     return {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "value": result.value,
-        "gradient": {names[k]: g for k, g in zip(result.wrt, result.gradient)},
+        "gradient": by_input(names, result.wrt, result.gradient),
         "hessian": [list(row) for row in result.hessian],
         "sweeps": result.sweeps,
         "mode": "forward-over-reverse",
@@ -767,13 +772,13 @@ def hvp_json(result) -> dict:
     p = result.problem
     names = p.inputs
     return {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "direction": list(result.direction),
         "value": result.value,
-        "gradient": {names[k]: g for k, g in zip(result.wrt, result.gradient)},
-        "hvp": {names[k]: h for k, h in zip(result.wrt, result.hvp)},
+        "gradient": by_input(names, result.wrt, result.gradient),
+        "hvp": by_input(names, result.wrt, result.hvp),
         "sweeps": result.sweeps,
         "mode": "forward-over-reverse",
         "warnings": warnings_json(result.warnings),
@@ -804,7 +809,7 @@ def implicit_json(result) -> dict:
     ys = [names[k] for k in result.solve]
     xs = [names[k] for k in result.wrt]
     doc = {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "point": p.point_dict(),
         "solve": ys,
         "wrt": xs,
@@ -1579,7 +1584,7 @@ def descend_json(result) -> dict:
         iterations.append(d)
     final = result.final
     doc: dict[str, Any] = {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "wrt": moving,
         "method": result.method,
         "lr": result.lr,
