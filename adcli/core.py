@@ -7,6 +7,7 @@ the results to :mod:`adcli.render`, which is why they show the same thing.
 from __future__ import annotations
 
 import io
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,12 +127,17 @@ def _value_at(text: str, start: int, end: int, label: str, name: str) -> Value:
     inner = text[b0 + 1 : b1 - 1]
     if not inner.strip():
         raise AdcliError(INPUT, f"the vector {name} is empty", text, (b0, b1), label=label)
+    if "," in inner:
+        pieces = split_top_level(inner)
+    else:  # one value a line (or separated by spaces), as a column file pastes
+        pieces = [(m.group(), m.start()) for m in re.finditer(r"\S+", inner)]
     out: list[float] = []
-    for piece, off in split_top_level(inner, newlines=True):
-        s = b0 + 1 + off
+    for piece, off in pieces:
+        lead = len(piece) - len(piece.lstrip())
+        s = b0 + 1 + off + lead
         if not piece.strip():
             raise AdcliError(INPUT, "empty element (two commas in a row?)", text, (s, s + 1), label=label)
-        out.append(constant_at(text, s, s + len(piece), label, f"{name}[{len(out) + 1}]"))
+        out.append(constant_at(text, s, s + len(piece.strip()), label, f"{name}[{len(out) + 1}]"))
     return out
 
 
