@@ -255,7 +255,7 @@ def _diagnose_precision(values: Values) -> None:
             and not underflow
             and vals[i] == 0
             and (
-                (all(vals[j] != 0 for j in node.args if g.nodes[j].op.name != "const") and name != "powc")
+                (all(vals[j] != 0 for j in node.args) and name != "powc")  # a zero factor is exact
                 or (name == "powc" and vals[node.args[0]] != 0)
             )
         ):

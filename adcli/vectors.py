@@ -105,6 +105,8 @@ class Expander:
         self.vector_order: list[str] = []
         self.lists: dict[str, list[int]] = {}  # list steps
         self.depth = 0
+        self.elements: dict[tuple[str, float], int] = {}  # name[k] -> its node, once resolved
+        self.plans: dict[tuple[int, frozenset[str]], list[int]] = {}  # template -> nodes to copy
 
     def err(self, kind: str, message: str, span: tuple[int, int], hint: str | None = None) -> AdcliError:
         return AdcliError(kind, message, self.source, span, hint=hint)
@@ -192,20 +194,28 @@ class Expander:
 
     def element(self, name: str, value: float, span, idx_span, env: dict[str, int]) -> int:
         """``name[value]``, with errors naming the index, its value and the valid range."""
-        text = self.source[idx_span[0] : idx_span[1]]
-        at = f" (at {_fmt_env(env)})" if env else ""
+        key = (name, value)
+        i = self.elements.get(key)
+        if i is not None:
+            return i
+        i = self.elements[key] = self._element(name, value, span, idx_span, env)
+        return i
+
+    def _element(self, name: str, value: float, span, idx_span, env: dict[str, int]) -> int:
         if name in self.lists:
             n: int | None = len(self.lists[name])
         elif isinstance(self.env.consts.get(name), list):
             n = len(self.env.consts[name])  # type: ignore[arg-type]
         else:
             n = self.env.lengths.get(name)
-        literal = text.strip() == f"{value:g}"
-        what = f"the index {text} of {name} " + ("is" if literal else f"is {value:g}{at},")
-        if value != int(value):
-            raise self.err(INPUT, f"{what} not a whole number", idx_span)
         k = int(value)
-        if k < 1 or (n is not None and k > n):
+        if value != k or k < 1 or (n is not None and k > n):
+            text = self.source[idx_span[0] : idx_span[1]]
+            literal = text.strip() == f"{value:g}"
+            at = f" (at {_fmt_env(env)})" if env else ""
+            what = f"the index {text} of {name} " + ("is" if literal else f"is {value:g}{at},")
+            if value != k:
+                raise self.err(INPUT, f"{what} not a whole number", idx_span)
             valid = f"1..{n}" if n is not None else "1, 2, ..."
             hint = "indices start at 1" if k == 0 else None
             raise self.err(INPUT, f"{what} outside {valid}", idx_span, hint=hint)
@@ -298,19 +308,23 @@ class Expander:
         if fr is None or fr.isdisjoint(keys):
             return root
         nodes = g.nodes
-        seen = {root}
-        stack = [root]
-        while stack:
-            n = stack.pop()
-            node = nodes[n]
-            args = node.args[:2] if node.op is REDUCE else node.args
-            for a in args:
-                fa = free.get(a)
-                if fa is not None and a not in seen and not fa.isdisjoint(keys):
-                    seen.add(a)
-                    stack.append(a)
+        plan_key = (root, frozenset(keys))
+        plan = self.plans.get(plan_key)
+        if plan is None:  # the nodes that depend on these loop variables, in order
+            seen = {root}
+            stack = [root]
+            while stack:
+                n = stack.pop()
+                node = nodes[n]
+                args = node.args[:2] if node.op is REDUCE else node.args
+                for a in args:
+                    fa = free.get(a)
+                    if fa is not None and a not in seen and not fa.isdisjoint(keys):
+                        seen.add(a)
+                        stack.append(a)
+            plan = self.plans[plan_key] = sorted(seen)
         new: dict[int, int] = {}
-        for n in sorted(seen):
+        for n in plan:
             node = nodes[n]
             op = node.op
             if op is LOOPVAR:
