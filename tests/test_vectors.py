@@ -382,3 +382,22 @@ def test_unknown_length_vectors_take_the_indices_they_use():
     assert g.input_names == ["x[1]", "x[2]", "x[3]", "x[5]"]
     g = parse("x[3]*y + x[1]", env=Env({"x": 4}))
     assert g.input_names == ["x[1]", "x[2]", "x[3]", "x[4]", "y"]
+
+
+def test_the_readme_data_fit(tmp_path):
+    """The README's example, against the closed-form residual sum and its partials."""
+    t = [0, 0.5, 1, 2, 3, 4]
+    y = [2.01, 1.72, 1.49, 1.09, 0.82, 0.6]
+    data = tmp_path / "decay.csv"
+    data.write_text("t,y\n" + "\n".join(f"{a},{b}" for a, b in zip(t, y)) + "\n")
+    f = "r = [y[i] - a*exp(-b*t[i]) for i=1..len(t)]; sum(r[i]^2 for i=1..len(t))"
+    r = runner.invoke(app, ["grad", f, "--const", f"@{data}", "--at", "a=2,b=0.3"])
+    a, b = 2.0, 0.3
+    res = [yi - a * math.exp(-b * ti) for ti, yi in zip(t, y)]
+    da = sum(-2 * ri * math.exp(-b * ti) for ri, ti in zip(res, t))
+    db = sum(2 * ri * a * ti * math.exp(-b * ti) for ri, ti in zip(res, t))
+    assert r.output.splitlines() == [
+        f"f       {sum(q * q for q in res):.6g}",
+        f"∂f/∂a  {da:.6g}",
+        f"∂f/∂b   {db:.6g}",
+    ]
