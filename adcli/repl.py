@@ -120,6 +120,7 @@ class Session:
         self.group = click_group(app)
         self.defs: dict[str, Definition] = {}
         self.point: dict[str, str] = {}  # name -> value text, as typed (x=pi/4)
+        self.consts: dict[str, str] = {}  # `const t = [0.1, 0.2]`: name -> value text
         self.mode = "reverse"
         self.mode_set = False  # until `mode ...`, each command keeps its own default engine
 
@@ -285,12 +286,14 @@ class Session:
             )
         from .parse import parse
 
+        from .vectors import written_inputs
+
         prog, base = self.program(body, defs)
         try:
-            g = parse(prog)
+            g = parse(prog, env=self.env())
         except AdcliError as exc:
             raise _relocate(exc, prog, base, text, body_start, line.label) from None
-        inputs = tuple(g.input_names)
+        inputs = tuple(written_inputs(g.input_names))
         if params is not None:
             extra = [n for n in inputs if n not in params]
             if extra:
@@ -368,6 +371,14 @@ class Session:
         except AdcliError as exc:
             raise _relocate(exc, text, 0, line.text, offset, line.label) from None
         return {n: _value_text(text, span) for n, (_, span) in items.items()}
+
+    def env(self):
+        """What the parser needs from the session: vector lengths of the point, the constants."""
+        from . import core
+
+        point = core.parse_point(self.point_text(sep=",")) if self.point else {}
+        consts = core.parse_consts(self.point_text(self.consts, sep=",")) if self.consts else {}
+        return core.point_env(point, consts)
 
     def point_text(self, point: dict[str, str] | None = None, sep: str = ", ") -> str:
         point = self.point if point is None else point
@@ -466,7 +477,7 @@ class Session:
         args: list[str] = []
         missing: list[str] = []
         if "--at" in has and not opt_names & {"--at", "--points"}:
-            inputs = _inputs_of(program) if program is not None else None
+            inputs = _inputs_of(program, self.env()) if program is not None else None
             if inputs is None:
                 chosen = dict(line_point)
             else:
@@ -478,6 +489,8 @@ class Session:
                 chosen.update(line_point)
             if chosen:
                 args += ["--at", self.point_text(chosen, sep=",")]
+        if self.consts and "--const" in has and "--const" not in opt_names:
+            args += ["--const", self.point_text(self.consts, sep=",")]
         if self.mode_set and "--mode" in has and "--mode" not in opt_names:
             args += ["--mode", self.mode]
         args += opts
@@ -556,6 +569,20 @@ def _at(s: Session, arg: str, offset: int, line: Line) -> Reply:
     return Reply()
 
 
+@repl_command("const", "const t = [0.1, 0.2], n = 10", "name constants, never differentiated (const alone lists them)")
+def _const(s: Session, arg: str, offset: int, line: Line) -> Reply:
+    if not arg:
+        return Reply(f"const {s.point_text(s.consts)}" if s.consts else "no constants yet: const t = [0.1, 0.2]")
+    items = s.parse_at(arg, offset, line)
+    for name in items:
+        if name in s.defs or name in s.point:
+            k = offset + _find_name(arg, name)
+            what = "a definition" if name in s.defs else "an input of the point"
+            raise AdcliError(NAME, f"{name} is {what} already", line.text, (k, k + len(name)), label=line.label)
+    s.consts.update(items)
+    return Reply()
+
+
 @repl_command("mode", "mode forward|reverse", "switch the engine (mode alone shows it)")
 def _mode(s: Session, arg: str, offset: int, line: Line) -> Reply:
     if not arg:
@@ -579,6 +606,8 @@ def _vars(s: Session, arg: str, offset: int, line: Line) -> Reply:
     lines = [d.text() for d in s.closure(s.defs)]
     if s.point:
         lines.append(f"at {s.point_text()}")
+    if s.consts:
+        lines.append(f"const {s.point_text(s.consts)}")
     lines.append(f"mode {s.mode}" if s.mode_set else f"# mode {s.mode} (the default)")
     return Reply("\n".join(lines))
 
@@ -588,6 +617,7 @@ def _clear(s: Session, arg: str, offset: int, line: Line) -> Reply:
     if not arg:
         s.defs.clear()
         s.point.clear()
+        s.consts.clear()
         s.mode, s.mode_set = "reverse", False
         return Reply()
     for piece, off in _split_top(arg):
@@ -728,14 +758,16 @@ def split_command(rest: str, line: Line) -> tuple[str, str | None, int, list[str
     return expr, at_text, at_offset, opts
 
 
-def _inputs_of(program: str) -> list[str] | None:
-    """The inputs of a program, or None if it does not parse (the command will say why)."""
+def _inputs_of(program: str, env=None) -> list[str] | None:
+    """The inputs of a program as written (a vector x once), or None if it
+    does not parse (the command will say why)."""
     from .parse import parse
+    from .vectors import written_inputs
 
     if program.startswith("@"):
         return None
     try:
-        return parse(program).input_names
+        return written_inputs(parse(program, env=env).input_names)
     except AdcliError:
         return None
 

@@ -401,3 +401,25 @@ def test_the_readme_data_fit(tmp_path):
         f"∂f/∂a  {da:.6g}",
         f"∂f/∂b   {db:.6g}",
     ]
+
+
+def test_repl_constants_and_vector_points(capsys):
+    from adcli.repl import Session, run_script
+
+    lines = [
+        "const t = [0, 1, 2], y = [1, 0.6, 0.35]",
+        "at a=1, b=0.5, x=[1, 2, 3]",
+        "f = sum((y[i] - a*exp(-b*t[i]))^2 for i=1..len(t))",
+        "grad f",
+        "g = sum(x[i]^2 for i=1..len(x))",
+        "grad g --json",
+        "vars",
+    ]
+    s = Session()
+    assert run_script(s, lines, "test") == 0
+    out = capsys.readouterr().out.splitlines()
+    res = [yi - math.exp(-0.5 * ti) for ti, yi in zip([0, 1, 2], [1, 0.6, 0.35])]
+    assert out[0] == f"f       {sum(r * r for r in res):.6g}"
+    assert [r.split()[0] for r in out[:3]] == ["f", "∂f/∂a", "∂f/∂b"]  # t and y are not inputs
+    assert json.loads(out[3])["gradient"] == {"x": [2.0, 4.0, 6.0]}
+    assert "const t=[0, 1, 2], y=[1, 0.6, 0.35]" in out
