@@ -285,7 +285,6 @@ class Session:
                 hint="a definition may use earlier ones, but not the other way round as well",
             )
         from .parse import parse
-
         from .vectors import written_inputs
 
         prog, base = self.program(body, defs)
