@@ -289,6 +289,14 @@ def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
     for piece, off in split_top_level(wrt):
         name = piece.strip()
         span = (off, off + max(len(piece), 1))
+        elems = [f"{name}[{k}]" for k in range(1, len(names) + 1) if f"{name}[{k}]" in position]
+        if name not in position and elems:  # --wrt x: every element of the vector x
+            for e in elems:
+                if position[e] in seen:
+                    raise AdcliError(INPUT, f"{e} is listed twice", wrt, span, label="--wrt")
+                seen.add(position[e])
+                out.append(position[e])
+            continue
         if name not in position:
             raise AdcliError(
                 NAME,

@@ -354,6 +354,11 @@ _TERMINALS = {
     "STAR": "'*'",
     "SLASH": "'/'",
     "CMP": "a comparison",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "DOTS": "'..'",
+    "FOR": "'for'",
+    "LEN": "'len'",
     "_NL": "a new line",
     "$END": "the end of the input",
 }

@@ -32,12 +32,17 @@ from .ops import Op
 REDUCTIONS = ("sum", "prod", "max", "min", "logsumexp")
 MAX_NESTING = 64
 
-# Placeholders: template nodes only, never evaluated, never in OPS.
-LOOPVAR = Op("loopvar", 0, None, None, "{c}", param=True, fn=False)
-INDEX = Op("index", 1, None, None, "{c}[{0}]", param=True, fn=False)
-REDUCE = Op("reduce", 3, None, None, "{c}", param=True, fn=False)
 
-_FOR = re.compile(r"\bfor\s+([^\W\d]\w*)\s*=")
+def _template_only(*args: Any) -> Any:
+    raise AssertionError("a reduction template reached evaluation")
+
+
+# Placeholders: template nodes only, never evaluated, never in OPS.
+LOOPVAR = Op("loopvar", 0, _template_only, None, "{c}", param=True, fn=False)
+INDEX = Op("index", 1, _template_only, None, "{c}[{0}]", param=True, fn=False)
+REDUCE = Op("reduce", 3, _template_only, None, "{c}", param=True, fn=False)
+
+_FOR = re.compile(r"\bfor\s+([^\W\d]\w*)")
 
 
 @dataclass
@@ -85,7 +90,7 @@ class TemplateGraph(Graph):
 
 
 def loop_variables(source: str) -> set[str]:
-    """Names bound by ``for NAME =`` anywhere in the program (comments aside)."""
+    """Names bound by ``for NAME`` anywhere in the program (comments aside)."""
     return set(_FOR.findall(re.sub(r"#[^\n]*", "", source)))
 
 

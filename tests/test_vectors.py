@@ -423,3 +423,13 @@ def test_repl_constants_and_vector_points(capsys):
     assert [r.split()[0] for r in out[:3]] == ["f", "∂f/∂a", "∂f/∂b"]  # t and y are not inputs
     assert json.loads(out[3])["gradient"] == {"x": [2.0, 4.0, 6.0]}
     assert "const t=[0, 1, 2], y=[1, 0.6, 0.35]" in out
+
+
+def test_wrt_a_whole_vector_and_parse_messages():
+    r = runner.invoke(app, ["grad", "x[1]*2*x[2] + b", "--at", "x=[1,2],b=1", "--wrt", "x", "--json"])
+    doc = json.loads(r.output)
+    assert doc["gradient"] == {"x": [4.0, 2.0]}
+    e = err("x[1")
+    assert "expected '+', '-' or ']'" in e.message
+    e = err("sum(x[i] for i=1.3)")
+    assert "'..'" in e.message
