@@ -297,6 +297,7 @@ class _Builder:
         if not outs:
             raise self._err(PARSE, "the list is empty: the expression has no outputs", 0, len(self.source))
         self.vec.order_inputs()
+        self.g.free = {}  # templates are all expanded: the graph is plain from here on
         self.result = ([o[0] for o in outs], [(o[1], o[2]) for o in outs])
 
 

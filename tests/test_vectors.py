@@ -433,3 +433,46 @@ def test_wrt_a_whole_vector_and_parse_messages():
     assert "expected '+', '-' or ']'" in e.message
     e = err("sum(x[i] for i=1.3)")
     assert "'..'" in e.message
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(["sum", "prod", "max", "min", "logsumexp"]),
+    st.sampled_from(["sum", "prod", "max", "min", "logsumexp"]),
+    st.sampled_from(["x[i]*x[j]", "sin(x[j] - i)", "(x[i] + j)^2", "exp(x[j]/(i+1))"]),
+    st.lists(st.floats(-1.5, 1.5, allow_nan=False), min_size=1, max_size=5),
+)
+def test_random_nested_reductions_with_dependent_bounds(outer, inner, body, x):
+    """An inner range that depends on the outer variable (j=i..len(x)) against
+    the same double loop written out."""
+    src = f"{outer}({inner}({body} for j=i..len(x)) for i=1..len(x))"
+    problem = core.load(src, f"x={vec(x)}")
+    r = core.run_grad(problem)
+    n = len(x)
+    import re
+
+    def term(i, j):
+        t = re.sub(r"x\[i\]", f"x{i}", body)
+        t = re.sub(r"x\[j\]", f"x{j}", t)
+        return "(" + re.sub(r"\bj\b", str(j), re.sub(r"\bi\b", str(i), t)) + ")"
+
+    def combine(kind, terms):
+        if kind == "sum":
+            return "(" + " + ".join(terms) + ")"
+        if kind == "prod":
+            return "(" + " * ".join(terms) + ")"
+        if kind == "logsumexp":
+            return "log(" + " + ".join(f"exp({t})" for t in terms) + ")"
+        acc = terms[0]
+        for t in terms[1:]:
+            acc = f"{kind}({acc}, {t})"
+        return acc
+
+    expanded = combine(outer, [combine(inner, [term(i, j) for j in range(i, n + 1)]) for i in range(1, n + 1)])
+    expanded += " + " + " + ".join(f"0*x{k}" for k in range(1, n + 1))
+    at = ",".join(f"x{k}={v!r}" for k, v in enumerate(x, 1))
+    r2 = core.run_grad(core.load(expanded, at))
+    by_name = dict(zip(r2.problem.inputs, r2.gradient))
+    ref = [float(by_name[f"x{k}"]) for k in range(1, n + 1)]
+    assert float(r.value) == pytest.approx(float(r2.value), rel=1e-11, abs=1e-12)
+    np.testing.assert_allclose(np.array(r.gradient, dtype=float), ref, rtol=1e-9, atol=1e-11)
