@@ -160,7 +160,7 @@ class Expander:
                 )
             n = n_
             self._vector(name, span)
-        return self.g.const(float(n), f"len({name})", span)
+        return self.g.const(float(n), str(n), span)
 
     def _vector(self, name: str, span: tuple[int, int]) -> dict[int, int]:
         """The element inputs of vector ``name``: all of them at once when its
@@ -333,7 +333,7 @@ class Expander:
             node = nodes[n]
             op = node.op
             if op is LOOPVAR:
-                new[n] = g.const(float(env[node.param]), node.param, node.span)
+                new[n] = g.const(float(env[node.param]), str(env[node.param]), node.span)
             elif op is INDEX:
                 (a,) = node.args
                 idx = new.get(a, a)
