@@ -289,8 +289,8 @@ def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
     for piece, off in split_top_level(wrt):
         name = piece.strip()
         span = (off, off + max(len(piece), 1))
-        elems = [f"{name}[{k}]" for k in range(1, len(names) + 1) if f"{name}[{k}]" in position]
-        if name not in position and elems:  # --wrt x: every element of the vector x
+        elems = [] if name in position else _elements_of(name, position)
+        if elems:  # --wrt x: every element of the vector x
             for e in elems:
                 if position[e] in seen:
                     raise AdcliError(INPUT, f"{e} is listed twice", wrt, span, label="--wrt")
@@ -310,6 +310,14 @@ def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
             raise AdcliError(INPUT, f"{name} is listed twice", wrt, span, label="--wrt")
         seen.add(k)
         out.append(k)
+    return out
+
+
+def _elements_of(name: str, position: dict[str, int]) -> list[str]:
+    """``x[1]``, ``x[2]``... while they are inputs."""
+    out: list[str] = []
+    while f"{name}[{len(out) + 1}]" in position:
+        out.append(f"{name}[{len(out) + 1}]")
     return out
 
 

@@ -449,11 +449,12 @@ def by_input(names: list[str], positions: list[int], values: list[Any]) -> dict[
         if s is not None:
             sizes[s[0]] = sizes.get(s[0], 0) + 1
     chosen = [names[k] for k in positions]
-    whole = {
-        base
-        for base, size in sizes.items()
-        if [n for n in chosen if (s := split_name(n)) and s[0] == base] == [f"{base}[{k}]" for k in range(1, size + 1)]
-    }
+    seen: dict[str, list[int]] = {}
+    for n in chosen:
+        s = split_name(n)
+        if s is not None:
+            seen.setdefault(s[0], []).append(s[1])
+    whole = {base for base, ks in seen.items() if ks == list(range(1, sizes[base] + 1))}
     out: dict[str, Any] = {}
     for n, v in zip(chosen, values):
         s = split_name(n)
