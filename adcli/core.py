@@ -143,6 +143,15 @@ def _value_at(text: str, start: int, end: int, label: str, name: str) -> Value:
 
 def point_env(point: dict[str, tuple[Value, tuple[int, int]]], consts: dict[str, Value] | None = None) -> Env:
     """What the parser must know before it reads the expression: vector lengths and constants."""
+    for name in point:
+        if consts and name in consts:
+            raise AdcliError(
+                INPUT,
+                f"{name} is given both as a constant (--const) and in the point",
+                None,
+                None,
+                hint=f"a constant is never an input: drop {name} from one of them",
+            )
     lengths = {n: len(v) for n, (v, _) in point.items() if isinstance(v, list)}
     return Env(lengths, dict(consts or {}))
 

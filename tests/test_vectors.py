@@ -225,6 +225,7 @@ def test_names_used_wrongly():
     assert "is not a reduction" in err("sin(x[i] for i=1..3)").message
     assert "t is a vector constant" in err("t*x[1]", "x=[1,2,3]", "t=[1,2]").message
     assert "missing value for x" in err("sum(x[i] for i=1..3)", None).message
+    assert "given both as a constant" in err("a*x[1]", "a=1,x=[1]", "a=2").message
 
 
 def test_no_traceback_for_vector_mistakes():
