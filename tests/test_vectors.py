@@ -477,3 +477,15 @@ def test_random_nested_reductions_with_dependent_bounds(outer, inner, body, x):
     ref = [float(by_name[f"x{k}"]) for k in range(1, n + 1)]
     assert float(r.value) == pytest.approx(float(r2.value), rel=1e-11, abs=1e-12)
     np.testing.assert_allclose(np.array(r.gradient, dtype=float), ref, rtol=1e-9, atol=1e-11)
+
+
+def test_the_graph_keeps_each_reduction_as_written():
+    from adcli.vectors import Reduction
+
+    src = "sum(x[i]^2 for i=1..3) * prod(y[k] for k=2..4)"
+    g = parse(src)
+    assert g.reductions == [
+        Reduction("sum", "i", 1, 3, (0, 22), (4, 10)),
+        Reduction("prod", "k", 2, 4, (25, 46), (30, 34)),
+    ]
+    assert src[4:10] == "x[i]^2" and src[30:34] == "y[k]"
