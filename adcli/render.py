@@ -1573,9 +1573,9 @@ def descend_json(result) -> dict:
     for it in result.iterations:
         d: dict[str, Any] = {
             "k": it.k,
-            "point": dict(zip(names, it.point)),
+            "point": by_input(names, list(range(len(names))), it.point),
             "value": it.value,
-            "gradient": dict(zip(moving, it.gradient)),
+            "gradient": by_input(names, result.wrt, it.gradient),
             "grad_norm": it.grad_norm,
             "step": it.step,
         }
@@ -1591,8 +1591,8 @@ def descend_json(result) -> dict:
         "momentum": result.momentum,
         "tol": result.tol,
         "iters": result.max_iters,
-        "start": dict(zip(names, result.iterations[0].point)),
-        "point": dict(zip(names, final.point)),
+        "start": by_input(names, list(range(len(names))), result.iterations[0].point),
+        "point": by_input(names, list(range(len(names))), final.point),
         "value": final.value,
         "grad_norm": final.grad_norm,
         "iterations_done": final.k,
