@@ -27,10 +27,11 @@ from typing import Any
 
 from .errors import INPUT, NAME, PARSE, AdcliError
 from .graph import Graph
-from .ops import Op
+from .ops import CONSTANTS, FUNCTIONS, Op
 
 REDUCTIONS = ("sum", "prod", "max", "min", "logsumexp")
 MAX_NESTING = 64
+MAX_COPIES = 5_000_000  # template nodes copied in all: beyond this the graph would not fit in memory
 
 
 def _template_only(*args: Any) -> Any:
@@ -110,6 +111,7 @@ class Expander:
         self.vector_order: list[str] = []
         self.lists: dict[str, list[int]] = {}  # list steps
         self.depth = 0
+        self.copies = 0
         self.elements: dict[tuple[str, float], int] = {}  # name[k] -> its node, once resolved
         self.plans: dict[tuple[int, frozenset[str]], list[int]] = {}  # template -> nodes to copy
 
@@ -186,6 +188,9 @@ class Expander:
             raise self.err(NAME, f"{name} is a scalar constant, not a vector: it cannot be indexed", span)
         if name in self.loopvars:
             raise self.err(NAME, f"{name} is a loop variable, not a vector", span)
+        if name in FUNCTIONS or name in CONSTANTS:
+            what = "function" if name in FUNCTIONS else "constant"
+            raise self.err(NAME, f"{name} is a {what}, not a vector: it cannot be indexed", span)
         if idx in self.g.free:
             return self.g.placeholder(INDEX, (idx,), (name, span, idx_span), span, self.g.free[idx])
         if not self.g.is_const(idx):
@@ -291,6 +296,17 @@ class Expander:
             )
         return self.combine(kind, terms, span)
 
+    def _count(self, n: int, span: tuple[int, int]) -> None:
+        self.copies += n
+        cap = MAX_COPIES
+        if self.copies > cap:
+            raise self.err(
+                INPUT,
+                f"the reductions expand to more than {cap:,} nodes",
+                span,
+                hint="adcli writes out every term; use smaller ranges",
+            )
+
     def combine(self, kind: str, terms: list[int], span: tuple[int, int]) -> int:
         g = self.g
         acc = terms[0]
@@ -328,6 +344,7 @@ class Expander:
                         seen.add(a)
                         stack.append(a)
             plan = self.plans[plan_key] = sorted(seen)
+        self._count(len(plan), nodes[root].span)
         new: dict[int, int] = {}
         for n in plan:
             node = nodes[n]

@@ -226,6 +226,8 @@ def test_names_used_wrongly():
     assert "t is a vector constant" in err("t*x[1]", "x=[1,2,3]", "t=[1,2]").message
     assert "missing value for x" in err("sum(x[i] for i=1..3)", None).message
     assert "given both as a constant" in err("a*x[1]", "a=1,x=[1]", "a=2").message
+    assert "pi is a constant, not a vector" in err("pi[1]").message
+    assert "sin is a function, not a vector" in err("sin[1]").message
 
 
 def test_no_traceback_for_vector_mistakes():
@@ -489,3 +491,11 @@ def test_the_graph_keeps_each_reduction_as_written():
         Reduction("prod", "k", 2, 4, (25, 46), (30, 34)),
     ]
     assert src[4:10] == "x[i]^2" and src[30:34] == "y[k]"
+
+
+def test_an_expansion_too_large_for_memory_is_refused(monkeypatch):
+    from adcli import vectors
+
+    monkeypatch.setattr(vectors, "MAX_COPIES", 10_000)
+    e = err("sum(sum(x[i]*j for j=1..200) for i=1..len(x))", f"x={vec(range(200))}")
+    assert e.message == "the reductions expand to more than 10,000 nodes"
