@@ -222,7 +222,8 @@ class Expander:
         if value != k or k < 1 or (n is not None and k > n):
             text = self.source[idx_span[0] : idx_span[1]]
             literal = text.strip() == f"{value:g}"
-            at = f" (at {_fmt_env(env)})" if env else ""
+            # "(at i=3)" unless the index is the loop variable itself
+            at = f" (at {_fmt_env(env)})" if env and text.strip() not in env else ""
             what = f"the index {text} of {name} " + ("is" if literal else f"is {value:g}{at},")
             if value != k:
                 raise self.err(INPUT, f"{what} not a whole number", idx_span)
