@@ -207,7 +207,7 @@ def resolve_point(g: Graph, at: str | None, label: str = "--at", parsed=None) ->
     """The values of ``g``'s inputs, in input order, from the --at text
     (``parsed``: that text already read by :func:`parse_point`)."""
     point = parsed if parsed is not None else (parse_point(at, label) if at is not None else {})
-    if any(split_name(n) for n in g.input_names):
+    if any("[" in n and split_name(n) for n in g.input_names):
         return _resolve_vectors(g, point, at, label)
     names = g.input_names
     known = set(names)

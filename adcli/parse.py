@@ -93,12 +93,15 @@ class _Builder:
         i = self.steps.get(name)
         if i is not None:
             return (i, s, e)
-        if name in self.vec.loopvars:
-            return (self.vec.loopvar(name, (s, e)), s, e)
-        c = self.vec.scalar_const(name, (s, e))
-        if c is not None:
-            return (c, s, e)
-        self.vec.bare_vector(name, (s, e), self.steps)
+        vec = self.vec
+        if name in vec.loopvars:
+            return (vec.loopvar(name, (s, e)), s, e)
+        if vec.env.consts:
+            c = vec.scalar_const(name, (s, e))
+            if c is not None:
+                return (c, s, e)
+        if vec.vectors or vec.lists or vec.env.lengths:
+            vec.bare_vector(name, (s, e), self.steps)
         if name in CONSTANTS:
             return (self.g.const(CONSTANTS[name], name, (s, e)), s, e)
         if name in FUNCTIONS:
@@ -298,6 +301,7 @@ class _Builder:
             raise self._err(PARSE, "the list is empty: the expression has no outputs", 0, len(self.source))
         self.vec.order_inputs()
         self.g.free = {}  # templates are all expanded: the graph is plain from here on
+        self.g.__dict__.pop("apply", None)
         self.result = ([o[0] for o in outs], [(o[1], o[2]) for o in outs])
 
 

@@ -75,16 +75,17 @@ class TemplateGraph(Graph):
         self.free: dict[int, frozenset[str]] = {}
         self.reductions: list[Reduction] = []
 
-    def apply(self, opname: str, args: tuple[int, ...], span: tuple[int, int], param: Any = None) -> int:
-        i = super().apply(opname, args, span, param)
+    def _tracking_apply(self, opname: str, args: tuple[int, ...], span: tuple[int, int], param: Any = None) -> int:
+        i = Graph.apply(self, opname, args, span, param)
         free = self.free
-        if free:
-            fs = [free[a] for a in args if a in free]
-            if fs:
-                free[i] = frozenset().union(*fs)
+        fs = [free[a] for a in args if a in free]
+        if fs:
+            free[i] = frozenset().union(*fs)
         return i
 
     def placeholder(self, op: Op, args: tuple[int, ...], param: Any, span, free: frozenset[str]) -> int:
+        if not self.free:  # from the first template on, apply tracks loop variables (none: no cost)
+            self.apply = self._tracking_apply  # type: ignore[method-assign]
         i = self._intern(op, args, param, span)
         self.free[i] = free
         return i
