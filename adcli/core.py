@@ -32,7 +32,8 @@ def read_expression(arg: str, stdin=None) -> str:
     """The expression argument: literal text, ``-`` for stdin, ``@file`` for a file."""
     if arg == "-":
         stream = stdin if stdin is not None else sys.stdin
-        return stream.read()
+        text = stream.read()
+        return text[1:] if text.startswith("\ufeff") else text  # a byte-order mark
     if arg.startswith("@") and len(arg) > 1:
         return read_text_file(arg[1:])
     return arg
@@ -51,7 +52,7 @@ def read_text_file(name: str) -> str:
     if b"\0" in data:
         raise AdcliError(FILE, f"{name} looks like a binary file, not an expression")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark (Notepad, Excel) is not part of the text
     except UnicodeDecodeError as exc:
         raise AdcliError(FILE, f"{name} is not UTF-8 text (byte {exc.start})") from None
 
@@ -105,6 +106,26 @@ def parse_point(text: str, label: str = "--at") -> dict[str, tuple[Value, tuple[
         if name in point:
             raise AdcliError(INPUT, f"{name} is given twice", text, name_span, label=label)
         vstart = span[0] + stripped.index("=") + 1
+        if not value.strip():
+            raise AdcliError(
+                INPUT,
+                f"the value of {name} is empty",
+                text,
+                (vstart - 1, vstart),
+                hint=f"write {name}=1, say",
+                label=label,
+            )
+        glued = re.search(r"\s([^\W\d]\w*)\s*=", value)  # x=1 y=2: the comma is missing
+        if glued:
+            k = vstart + glued.start(1)
+            raise AdcliError(
+                INPUT,
+                f"missing comma before {glued.group(1)}=",
+                text,
+                (k, k + len(glued.group(1))),
+                hint="separate the values with commas: " + re.sub(r"\s+(?=[^\W\d]\w*\s*=)", ",", text.strip()),
+                label=label,
+            )
         try:
             v = _value_at(text, vstart, span[1], label, name)
         except AdcliError as exc:
@@ -204,11 +225,27 @@ def _csv_columns(name: str, label: str) -> dict[str, Value]:
 
 
 def resolve_point(g: Graph, at: str | None, label: str = "--at", parsed=None) -> list[float]:
-    """The values of ``g``'s inputs, in input order, from the --at text
+    """The values of ``g``'s inputs, in ``g``'s input order, from the --at text
     (``parsed``: that text already read by :func:`parse_point`)."""
+    point = _point_of(g, at, label, parsed)
+    return [point[n] for n in g.input_names]
+
+
+def bind_point(g: Graph, at: str | None, label: str = "--at", parsed=None) -> tuple[Graph, list[float]]:
+    """``g`` with its inputs in the order --at gives them (SPEC 1), and their values.
+    Every command that takes a point comes through here (or :func:`load_many`),
+    so every output lists the inputs in the order the user wrote."""
+    point = _point_of(g, at, label, parsed)
+    g = g.in_order(list(point))
+    return g, [point[n] for n in g.input_names]
+
+
+def _point_of(g: Graph, at: str | None, label: str, parsed=None) -> dict[str, float]:
+    """The --at values by name, in the order given; every input has one (a
+    vector ``x=[..]`` gives ``x[1]``, ``x[2]``...)."""
     point = parsed if parsed is not None else (parse_point(at, label) if at is not None else {})
     if any("[" in n and split_name(n) for n in g.input_names):
-        return _resolve_vectors(g, point, at, label)
+        return _vector_point(g, point, at, label)
     names = g.input_names
     known = set(names)
     for name, (_, span) in point.items():
@@ -230,12 +267,12 @@ def resolve_point(g: Graph, at: str | None, label: str = "--at", parsed=None) ->
             hint=f"add {','.join(m + '=...' for m in missing[:5])}{',...' if len(missing) > 5 else ''} to {label}",
             label=label,
         )
-    return [point[n][0] for n in names]  # type: ignore[misc]
+    return {n: v for n, (v, _) in point.items()}  # type: ignore[misc]
 
 
-def _resolve_vectors(g: Graph, point, at: str | None, label: str) -> list[float]:
-    """resolve_point for an expression with vector inputs: ``x[k]`` takes
-    element k of ``--at x=[...]``."""
+def _vector_point(g: Graph, point, at: str | None, label: str) -> dict[str, float]:
+    """_point_of for an expression with vector inputs: ``x[k]`` takes element
+    k of ``--at x=[...]``; the elements come in the order of their vector."""
     names = g.input_names
     written = written_inputs(names)
     for name, (_, span) in point.items():
@@ -248,7 +285,7 @@ def _resolve_vectors(g: Graph, point, at: str | None, label: str) -> list[float]
                 label=label,
                 hint=did_you_mean(name, [n for n in written if n not in point]),
             )
-    out: list[float] = []
+    out: dict[str, dict[str, float]] = {}  # by the name given in --at
     missing: list[str] = []
     for n in names:
         s = split_name(n)
@@ -262,7 +299,7 @@ def _resolve_vectors(g: Graph, point, at: str | None, label: str) -> list[float]
         if s is None:
             if isinstance(v, list):
                 raise AdcliError(INPUT, f"{n} is a scalar input, but its value is a vector", at, span, label=label)
-            out.append(v)
+            out.setdefault(base, {})[n] = v
         elif not isinstance(v, list):
             raise AdcliError(
                 INPUT,
@@ -275,7 +312,7 @@ def _resolve_vectors(g: Graph, point, at: str | None, label: str) -> list[float]
         elif s[1] > len(v):
             raise AdcliError(INPUT, f"{base} has {len(v)} values, but the expression uses {n}", at, span, label=label)
         else:
-            out.append(v[s[1] - 1])
+            out.setdefault(base, {})[n] = v[s[1] - 1]
     if missing:
         given = f" in {label}" if at is not None else ""
         raise AdcliError(
@@ -284,7 +321,7 @@ def _resolve_vectors(g: Graph, point, at: str | None, label: str) -> list[float]
             hint=f"add {','.join(m + '=...' for m in missing[:5])} to {label}",
             label=label,
         )
-    return out
+    return {n: x for base in point if base in out for n, x in out[base].items()}
 
 
 def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
@@ -374,7 +411,7 @@ class Problem:
 def load(expr: str, at: str | None, const: str | None = None) -> Problem:
     parsed = parse_point(at) if at is not None else {}
     g = parse(expr, env=point_env(parsed, parse_consts(const)))
-    point = resolve_point(g, at, parsed=parsed)
+    g, point = bind_point(g, at, parsed=parsed)
     values = evaluate(g, [np.float64(v) for v in point])
     return Problem(g, point, values)
 
@@ -484,16 +521,25 @@ def load_many(
     const: str | None = None,
 ) -> Problem:
     """An expression bound to many points at once (one numpy array per input)."""
-    from .points import read_points
+    from .points import read_points_ordered
 
     if at is not None:
         raise AdcliError(USAGE, "give either --at or --points, not both")
     if points_arg == "-" and expr_from_stdin:
         raise AdcliError(USAGE, "the expression and --points cannot both come from standard input")
     g = parse(expr, env=Env(_header_lengths(points_arg), parse_consts(const)))
-    arrays = read_points(points_arg, g.input_names, stdin)
+    header, arrays = read_points_ordered(points_arg, g.input_names, stdin)
+    g, arrays = in_header_order(g, header, arrays)
     values = evaluate(g, arrays, mask_undefined=True)
     return Problem(g, arrays, values)  # type: ignore[arg-type]
+
+
+def in_header_order(g: Graph, header: list[str], arrays: list[Any]) -> tuple[Graph, list[Any]]:
+    """``g`` with its inputs in the order of a --points header, and the columns
+    (given aligned with ``g``'s inputs) in that order too."""
+    by_name = dict(zip(g.input_names, arrays))
+    g = g.in_order(header)
+    return g, [by_name[n] for n in g.input_names]
 
 
 def _header_lengths(points_arg: str) -> dict[str, int]:

@@ -433,7 +433,7 @@ def test_wrt_a_whole_vector_and_parse_messages():
     doc = json.loads(r.output)
     assert doc["gradient"] == {"x": [4.0, 2.0]}
     e = err("x[1")
-    assert "expected '+', '-' or ']'" in e.message
+    assert "expected an operator or ']'" in e.message
     e = err("sum(x[i] for i=1.3)")
     assert "'..'" in e.message
 
