@@ -403,7 +403,8 @@ def _describe_expected(expected: set[str]) -> str:
     "an operator" for the lot instead of listing them."""
     expected = set(expected) - {"_NL"}
     if expected >= _OPERAND:
-        parts = ["an expression"] + sorted(_TERMINALS.get(t, t) for t in expected - _OPERAND)
+        # len(...) and a list [...] start an expression too
+        parts = ["an expression"] + sorted(_TERMINALS.get(t, t) for t in expected - _OPERAND - {"LEN", "LSQB"})
     elif expected >= _BINARY or (expected & {"PLUS", "MINUS"} and not expected & {"NUMBER", "NAME", "LPAR"}):
         # after a complete operand (LALR may have reduced it to a sum already,
         # leaving only '+' and '-' in its expected set): any operator may follow
