@@ -933,7 +933,7 @@ def _ridders_select(tab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_points(
-    expr: str,
+    expr: str | Graph,
     points: str | None = None,
     random: int | None = None,
     seed: int | None = None,
@@ -952,7 +952,8 @@ def load_points(
     from .core import _header_lengths, parse_consts
     from .vectors import Env
 
-    g = parse(expr, env=Env(_header_lengths(points) if points else {}, parse_consts(const)))
+    env = Env(_header_lengths(points) if points else {}, parse_consts(const))
+    g = expr if isinstance(expr, Graph) else parse(expr, env=env)  # the REPL passes its graph
     names = g.input_names
     if points is not None:
         if points == "-" and expr_from_stdin:

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -406,28 +406,6 @@ def test_the_readme_data_fit(tmp_path):
     ]
 
 
-def test_repl_constants_and_vector_points(capsys):
-    from adcli.repl import Session, run_script
-
-    lines = [
-        "const t = [0, 1, 2], y = [1, 0.6, 0.35]",
-        "at a=1, b=0.5, x=[1, 2, 3]",
-        "f = sum((y[i] - a*exp(-b*t[i]))^2 for i=1..len(t))",
-        "grad f",
-        "g = sum(x[i]^2 for i=1..len(x))",
-        "grad g --json",
-        "vars",
-    ]
-    s = Session()
-    assert run_script(s, lines, "test") == 0
-    out = capsys.readouterr().out.splitlines()
-    res = [yi - math.exp(-0.5 * ti) for ti, yi in zip([0, 1, 2], [1, 0.6, 0.35])]
-    assert out[0] == f"f       {sum(r * r for r in res):.6g}"
-    assert [r.split()[0] for r in out[:3]] == ["f", "∂f/∂a", "∂f/∂b"]  # t and y are not inputs
-    assert json.loads(out[3])["gradient"] == {"x": [2.0, 4.0, 6.0]}
-    assert "const t=[0, 1, 2], y=[1, 0.6, 0.35]" in out
-
-
 def test_wrt_a_whole_vector_and_parse_messages():
     r = runner.invoke(app, ["grad", "x[1]*2*x[2] + b", "--at", "x=[1,2],b=1", "--wrt", "x", "--json"])
     doc = json.loads(r.output)
@@ -475,6 +453,7 @@ def test_random_nested_reductions_with_dependent_bounds(outer, inner, body, x):
     expanded += " + " + " + ".join(f"0*x{k}" for k in range(1, n + 1))
     at = ",".join(f"x{k}={v!r}" for k, v in enumerate(x, 1))
     r2 = core.run_grad(core.load(expanded, at))
+    assume(math.isfinite(float(r2.value)))  # log(exp(...)) written out overflows where logsumexp does not
     by_name = dict(zip(r2.problem.inputs, r2.gradient))
     ref = [float(by_name[f"x{k}"]) for k in range(1, n + 1)]
     assert float(r.value) == pytest.approx(float(r2.value), rel=1e-11, abs=1e-12)
