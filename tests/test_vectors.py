@@ -478,3 +478,10 @@ def test_an_expansion_too_large_for_memory_is_refused(monkeypatch):
     monkeypatch.setattr(vectors, "MAX_COPIES", 10_000)
     e = err("sum(sum(x[i]*j for j=1..200) for i=1..len(x))", f"x={vec(range(200))}")
     assert e.message == "the reductions expand to more than 10,000 nodes"
+
+
+def test_repl_vector_points(capsys):
+    from adcli.repl import Session, run_script
+
+    assert run_script(Session(), ["at x=[1, 2, 3]", "f = x[1]*x[2] + x[3]", "grad f --json"], "test") == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["gradient"] == {"x": [2.0, 1.0, 1.0]}
