@@ -940,6 +940,7 @@ def load_points(
     box: str | None = None,
     stdin=None,
     expr_from_stdin: bool = False,
+    const: str | None = None,
 ) -> tuple[Graph, np.ndarray, str, int | None]:
     """The expression and several points: ``--points FILE`` or ``--random N``.
     Returns the graph, the points (points × inputs), where they came from and the seed used."""
@@ -948,7 +949,11 @@ def load_points(
 
     if points is not None and random is not None:
         raise AdcliError(USAGE, "give either --points or --random, not both")
-    g = expr if isinstance(expr, Graph) else parse(expr)  # the REPL passes its graph
+    from .core import header_lengths, parse_consts
+    from .vectors import Env
+
+    env = Env(header_lengths(points) if points else {}, parse_consts(const))
+    g = expr if isinstance(expr, Graph) else parse(expr, env=env)  # the REPL passes its graph
     names = g.input_names
     if points is not None:
         if points == "-" and expr_from_stdin:

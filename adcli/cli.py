@@ -141,7 +141,9 @@ class _Callback:
     def __call__(self, **kwargs: Any) -> None:
         cmd = self.cmd
         opts = cmd.options(**kwargs)
-        run(lambda: cmd.run(opts, Source(), Out()), bool(kwargs.get("as_json")))
+        src = Source()
+        src.const = getattr(opts, "const", None)
+        run(lambda: cmd.run(opts, src, Out()), bool(kwargs.get("as_json")))
 
 
 for _cmd in COMMANDS.values():

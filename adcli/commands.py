@@ -73,7 +73,19 @@ def EXPR() -> Any:
 
 
 def AT() -> Any:
-    return option("--at", help="The point: x1=1,x2=2 (values may be constant expressions, x=pi/4).", show_default=False)
+    return option(
+        "--at",
+        help="The point: x1=1,x2=2 (values may be constant expressions, x=pi/4; a vector x=[1,2,3]); @FILE reads it.",
+        show_default=False,
+    )
+
+
+def CONST() -> Any:
+    return option(
+        "--const",
+        help="Named constants, never differentiated: t=[0.1,0.2],n=10, or @FILE (@data.csv: each column a vector).",
+        show_default=False,
+    )
 
 
 def MODE(default: str = "reverse", help: str = "Engine: reverse (adjoints) or forward (tangents).") -> Any:
@@ -132,17 +144,21 @@ class Source:
 
         return read_expression(expr)
 
-    def graph(self, expr: str):
-        """The parsed expression (no point)."""
+    const: str | None = None  # --const, set from the command's options
+
+    def graph(self, expr: str, at: str | None = None):
+        """The parsed expression (no point; ``at`` only gives vector lengths)."""
+        from .core import parse_consts, parse_point, point_env
         from .parse import parse
 
-        return parse(self.text(expr))
+        point = parse_point(at) if at is not None else {}
+        return parse(self.text(expr), env=point_env(point, parse_consts(self.const)))
 
     def problem(self, expr: str, at: str | None):
         """The expression bound to one point."""
         from .core import load
 
-        return load(self.text(expr), at)
+        return load(self.text(expr), at, self.const)
 
     def problem_or_graph(self, expr: str, at: str | None):
         """A problem when there is a point, else just the graph (``graph`` draws either)."""
@@ -152,14 +168,17 @@ class Source:
         """The --at text for inputs held fixed (plot); the REPL writes its point as one."""
         return at
 
-    def points_graph(self, expr: str, at: str | None):
+    def points_graph(self, expr: str, points: str, at: str | None):
         """The graph that --points runs at every row (streamed by :mod:`adcli.batch`)."""
         from .errors import USAGE, AdcliError
         from .parse import parse
 
         if at is not None:
             raise AdcliError(USAGE, "give either --at or --points, not both")
-        return parse(self.text(expr))
+        from .core import header_lengths, parse_consts
+        from .vectors import Env
+
+        return parse(self.text(expr), env=Env(header_lengths(points), parse_consts(self.const)))
 
     def from_stdin(self, expr: str | None) -> bool:
         return expr == "-"
@@ -296,6 +315,7 @@ def usage(message: str, hint: str | None = None) -> AdcliError:
 class EvalOptions:
     expr: str = EXPR()
     at: str | None = AT()
+    const: str | None = CONST()
     points: str | None = POINTS()
     trace: bool = TRACE()
     steps: bool = STEPS()
@@ -328,6 +348,7 @@ def run_eval(o: EvalOptions, src: Source, out: Out) -> int:
 class GradOptions:
     expr: str = EXPR()
     at: str | None = AT()
+    const: str | None = CONST()
     points: str | None = POINTS()
     mode: str = MODE()
     wrt: str | None = WRT()
@@ -404,6 +425,7 @@ def _value_and_gradient(kind: str, o: Any, src: Source, out: Out, compute: Calla
 class TraceOptions:
     expr: str = EXPR()
     at: str | None = AT()
+    const: str | None = CONST()
     mode: str = MODE()
     wrt: str | None = WRT()
     steps: bool = STEPS()
@@ -441,6 +463,7 @@ def run_trace(o: TraceOptions, src: Source, out: Out) -> int:
 class GraphOptions:
     expr: str = EXPR()
     at: str | None = AT()
+    const: str | None = CONST()
     fmt: str = option("--format", help="text (a tree), dot (Graphviz) or mermaid.", default="text")
     digits: int = DIGITS()
 
@@ -501,7 +524,7 @@ def _many_points(kind: str, o: Any, points: str, src: Source, compute: Callable[
 
     if points == "-" and src.from_stdin(o.expr):
         raise AdcliError(USAGE, "the expression and --points cannot both come from standard input")
-    g = src.points_graph(o.expr, o.at)
+    g = src.points_graph(o.expr, points, o.at)
     return run_points(kind, g, points, compute, o.fmt, quiet=o.as_json)
 
 
@@ -528,6 +551,7 @@ def _derivative(
 class JvpOptions:
     expr: str = EXPR()
     at: str | None = AT()
+    const: str | None = CONST()
     direction: str | None = DIR()
     wrt: str | None = WRT()
     trace: bool = TRACE()
@@ -560,6 +584,7 @@ def run_jvp(o: JvpOptions, src: Source, out: Out) -> int:
 class VjpOptions:
     expr: str = EXPR()
     at: str | None = AT()
+    const: str | None = CONST()
     cotangent: str | None = option(
         "--cotangent", help="The cotangent u: one value per output, in order: 1,0.", show_default=False
     )
@@ -593,6 +618,7 @@ def run_vjp(o: VjpOptions, src: Source, out: Out) -> int:
 class JacobianOptions:
     expr: str = EXPR()
     at: str | None = AT()
+    const: str | None = CONST()
     mode: str = MODE("auto", "forward (a sweep per input), reverse (a sweep per output) or auto (fewer).")
     wrt: str | None = WRT()
     trace: bool = TRACE()
@@ -627,6 +653,7 @@ def run_jacobian(o: JacobianOptions, src: Source, out: Out) -> int:
 class HessianOptions:
     expr: str = EXPR()
     at: str | None = AT()
+    const: str | None = CONST()
     wrt: str | None = WRT()
     trace: bool = TRACE()
     steps: bool = STEPS()
@@ -680,6 +707,7 @@ class ImplicitOptions:
         "--solve", help="The unknowns y, one per equation: y or y,z. The other inputs are x.", show_default=False
     )
     at: str | None = AT()
+    const: str | None = CONST()
     wrt: str | None = WRT()
     newton: bool = option(
         "--newton", help="First solve F = 0 for the unknowns by Newton's method from their --at values.", default=False
@@ -715,6 +743,7 @@ class CheckOptions:
         "The expression; - reads standard input, @FILE reads a file. Omit it with --cases.", required=False
     )
     at: str | None = AT()
+    const: str | None = CONST()
     points: str | None = POINTS()
     random: int | None = option("--random", help="Check at N random points (see --box, --seed).", show_default=False)
     seed: int | None = option("--seed", help="Seed for --random points and the dot-product test.", show_default=False)
@@ -806,6 +835,7 @@ def run_check(o: CheckOptions, src: Source, out: Out) -> int:
 class DescendOptions:
     expr: str = EXPR()
     at: str | None = AT()
+    const: str | None = CONST()
     lr: float | None = option(
         "--lr",
         help="Learning rate (gd; default 0.1), or the first step length tried (newton; default 1).",
@@ -916,7 +946,7 @@ def run_plot(o: PlotOptions, src: Source, out: Out) -> int:
 
     width = min(render._width(), MAX_WIDTH)
     n = IMAGE_SAMPLES if (o.output is not None or o.as_json) else text_samples(width)
-    g = src.graph(o.expr)
+    g = src.graph(o.expr, o.at)
     data = run_plot(g, o.wrt, o.range_, src.fixed(g, o.at), o.hessian, n)
     out.warn(data.warnings, o.as_json)
     if o.as_json:

@@ -6,6 +6,7 @@ the results to :mod:`adcli.render`, which is why they show the same thing.
 
 from __future__ import annotations
 
+import io
 import re
 import sys
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from .errors import FILE, INPUT, NAME, USAGE, AdcliError, Warning_
 from .evaluate import Values, evaluate
 from .graph import Graph
 from .parse import constant_at, parse
+from .vectors import Env, by_input, split_name, written_inputs
 
 MODES = ("reverse", "forward")
 
@@ -55,31 +57,42 @@ def read_text_file(name: str) -> str:
         raise AdcliError(FILE, f"{name} is not UTF-8 text (byte {exc.start})") from None
 
 
-def split_top_level(text: str, sep: str = ",") -> list[tuple[str, int]]:
-    """Split on ``sep`` outside parentheses; each piece with its offset in ``text``."""
+def split_top_level(text: str, sep: str = ",", newlines: bool = False) -> list[tuple[str, int]]:
+    """Split on ``sep`` (and, with ``newlines``, on line ends) outside
+    parentheses and brackets; each piece with its offset in ``text``."""
     pieces, depth, start = [], 0, 0
     for k, ch in enumerate(text):
-        if ch == "(":
+        if ch == "(" or ch == "[":
             depth += 1
-        elif ch == ")":
+        elif ch == ")" or ch == "]":
             depth -= 1
-        elif ch == sep and depth == 0:
+        elif (ch == sep or (newlines and ch == "\n")) and depth == 0:
             pieces.append((text[start:k], start))
             start = k + 1
     pieces.append((text[start:], start))
     return pieces
 
 
-def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[int, int]]]:
-    """``x1=1,x2=pi/4`` -> {name: (value, span of the item)}."""
-    point: dict[str, tuple[float, tuple[int, int]]] = {}
+Value = float | list[float]  # a vector input or constant is a list
+
+
+def parse_point(text: str, label: str = "--at") -> dict[str, tuple[Value, tuple[int, int]]]:
+    """``x1=1,x2=pi/4,v=[1,2]`` -> {name: (value, span of the item)}; ``@FILE``
+    reads the same from a file (items separated by commas or new lines)."""
+    point: dict[str, tuple[Value, tuple[int, int]]] = {}
+    from_file = text.startswith("@") and len(text) > 1
+    if from_file:
+        label = f"{label} {text}"
+        text = read_text_file(text[1:]).lstrip("\ufeff")
     if not text.strip():
         raise AdcliError(INPUT, f"{label} is empty", text, (0, 0), hint="write e.g. x1=1,x2=2", label=label)
-    for piece, off in split_top_level(text):
+    for piece, off in split_top_level(text, newlines=from_file):
         stripped = piece.strip()
         lead = len(piece) - len(piece.lstrip())
         span = (off + lead, off + lead + max(len(stripped), 1))
         if not stripped:
+            if from_file:
+                continue
             raise AdcliError(INPUT, "empty item (two commas in a row?)", text, span, label=label)
         if "=" not in stripped:
             raise AdcliError(
@@ -114,7 +127,7 @@ def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[
                 label=label,
             )
         try:
-            v = constant_at(text, vstart, span[1], label, f"the value of {name}")
+            v = _value_at(text, vstart, span[1], label, name)
         except AdcliError as exc:
             exc.message = f"value of {name}: {exc.message}"
             raise
@@ -122,26 +135,119 @@ def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[
     return point
 
 
-def resolve_point(g: Graph, at: str | None, label: str = "--at") -> list[float]:
-    """The values of ``g``'s inputs, in ``g``'s input order, from the --at text."""
-    point = _point_of(g, at, label)
+def _value_at(text: str, start: int, end: int, label: str, name: str) -> Value:
+    """One value, or a vector ``[1, 2, pi]`` (each element a constant)."""
+    body = text[start:end]
+    lead = len(body) - len(body.lstrip())
+    if not body.strip().startswith("["):
+        return constant_at(text, start, end, label, f"the value of {name}")
+    b0 = start + lead
+    b1 = start + len(body.rstrip())
+    if not text[b1 - 1] == "]":
+        raise AdcliError(INPUT, f"the vector {name} has no closing ]", text, (b0, b1), label=label)
+    inner = text[b0 + 1 : b1 - 1]
+    if not inner.strip():
+        raise AdcliError(INPUT, f"the vector {name} is empty", text, (b0, b1), label=label)
+    if "," in inner:
+        pieces = split_top_level(inner)
+    else:  # one value a line (or separated by spaces), as a column file pastes
+        pieces = [(m.group(), m.start()) for m in re.finditer(r"\S+", inner)]
+    out: list[float] = []
+    for piece, off in pieces:
+        lead = len(piece) - len(piece.lstrip())
+        s = b0 + 1 + off + lead
+        if not piece.strip():
+            raise AdcliError(INPUT, "empty element (two commas in a row?)", text, (s, s + 1), label=label)
+        out.append(constant_at(text, s, s + len(piece.strip()), label, f"{name}[{len(out) + 1}]"))
+    return out
+
+
+def point_env(point: dict[str, tuple[Value, tuple[int, int]]], consts: dict[str, Value] | None = None) -> Env:
+    """What the parser must know before it reads the expression: vector lengths and constants."""
+    for name in point:
+        if consts and name in consts:
+            raise AdcliError(
+                INPUT,
+                f"{name} is given both as a constant (--const) and in the point",
+                None,
+                None,
+                hint=f"a constant is never an input: drop {name} from one of them",
+            )
+    lengths = {n: len(v) for n, (v, _) in point.items() if isinstance(v, list)}
+    return Env(lengths, dict(consts or {}))
+
+
+def flat_point(point: dict[str, tuple[Value, tuple[int, int]]]) -> dict[str, tuple[float, tuple[int, int]]]:
+    """Vector values spread into their elements: ``x=[1,2]`` -> ``x[1]``, ``x[2]``."""
+    out: dict[str, tuple[float, tuple[int, int]]] = {}
+    for name, (v, span) in point.items():
+        if isinstance(v, list):
+            out.update((f"{name}[{k}]", (x, span)) for k, x in enumerate(v, 1))
+        else:
+            out[name] = (v, span)
+    return out
+
+
+def parse_consts(text: str | None, label: str = "--const") -> dict[str, Value]:
+    """``--const t=[0.1,0.2],n=10``, ``@FILE`` of such items, or ``@data.csv``
+    (a header of names, then one row per element: each column a vector)."""
+    if text is None:
+        return {}
+    if text.startswith("@") and text.lower().endswith(".csv"):
+        return _csv_columns(text[1:], f"{label} {text}")
+    return {n: v for n, (v, _) in parse_point(text, label).items()}
+
+
+def _csv_columns(name: str, label: str) -> dict[str, Value]:
+    text = read_text_file(name).lstrip("\ufeff")
+    lines = [(k, line) for k, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise AdcliError(INPUT, f"{name} is empty: expected a header line of names", label=label)
+    k0, header = lines[0]
+    names = [h.strip() for h in header.split(",")]
+    for h in names:
+        if not h or not (h[0].isalpha() or h[0] == "_") or not all(c.isalnum() or c == "_" for c in h):
+            raise AdcliError(INPUT, f"{h!r} is not a valid name", header, (0, len(header)), label=f"{label}, line {k0}")
+    try:
+        rows = io.StringIO("\n".join(line for _, line in lines[1:]))
+        data = np.loadtxt(rows, delimiter=",", ndmin=2, dtype=np.float64)
+    except ValueError as exc:
+        raise AdcliError(INPUT, f"{name}: {exc}", label=label) from None
+    if data.size == 0:
+        raise AdcliError(INPUT, f"{name} has a header but no rows", label=label)
+    if data.shape[1] != len(names):
+        raise AdcliError(INPUT, f"{name}: {data.shape[1]} columns but {len(names)} names", label=label)
+    bad = ~np.isfinite(data)
+    if bad.any():
+        r, c = map(int, np.argwhere(bad)[0])
+        raise AdcliError(INPUT, f"{name}: {names[c]} in row {r + 1} is {data[r, c]}, not a finite number", label=label)
+    return {h: data[:, k].tolist() for k, h in enumerate(names)}
+
+
+def resolve_point(g: Graph, at: str | None, label: str = "--at", parsed=None) -> list[float]:
+    """The values of ``g``'s inputs, in ``g``'s input order, from the --at text
+    (``parsed``: that text already read by :func:`parse_point`)."""
+    point = _point_of(g, at, label, parsed)
     return [point[n] for n in g.input_names]
 
 
-def bind_point(g: Graph, at: str | None, label: str = "--at") -> tuple[Graph, list[float]]:
+def bind_point(g: Graph, at: str | None, label: str = "--at", parsed=None) -> tuple[Graph, list[float]]:
     """``g`` with its inputs in the order --at gives them (SPEC 1), and their values.
     Every command that takes a point comes through here (or :mod:`adcli.batch`),
     so every output lists the inputs in the order the user wrote."""
-    point = _point_of(g, at, label)
+    point = _point_of(g, at, label, parsed)
     g = g.in_order(list(point))
     return g, [point[n] for n in g.input_names]
 
 
-def _point_of(g: Graph, at: str | None, label: str) -> dict[str, float]:
-    """The --at values by name, in the order given; every input has one."""
+def _point_of(g: Graph, at: str | None, label: str, parsed=None) -> dict[str, float]:
+    """The --at values by name, in the order given; every input has one (a
+    vector ``x=[..]`` gives ``x[1]``, ``x[2]``...)."""
+    point = parsed if parsed is not None else (parse_point(at, label) if at is not None else {})
+    if any("[" in n and split_name(n) for n in g.input_names):
+        return _vector_point(g, point, at, label)
     names = g.input_names
     known = set(names)
-    point = parse_point(at, label) if at is not None else {}
     for name, (_, span) in point.items():
         if name not in known:
             raise AdcliError(
@@ -161,7 +267,61 @@ def _point_of(g: Graph, at: str | None, label: str) -> dict[str, float]:
             hint=f"add {','.join(m + '=...' for m in missing[:5])}{',...' if len(missing) > 5 else ''} to {label}",
             label=label,
         )
-    return {n: v for n, (v, _) in point.items()}
+    return {n: v for n, (v, _) in point.items()}  # type: ignore[misc]
+
+
+def _vector_point(g: Graph, point, at: str | None, label: str) -> dict[str, float]:
+    """_point_of for an expression with vector inputs: ``x[k]`` takes element
+    k of ``--at x=[...]``; the elements come in the order of their vector."""
+    names = g.input_names
+    written = written_inputs(names)
+    for name, (_, span) in point.items():
+        if name not in written:
+            raise AdcliError(
+                NAME,
+                f"{name} is not an input of the expression (its inputs: {listing(written)})",
+                at,
+                span,
+                label=label,
+                hint=did_you_mean(name, [n for n in written if n not in point]),
+            )
+    out: dict[str, dict[str, float]] = {}  # by the name given in --at
+    missing: list[str] = []
+    for n in names:
+        s = split_name(n)
+        base = s[0] if s else n
+        item = point.get(base)
+        if item is None:
+            if base not in missing:
+                missing.append(base)
+            continue
+        v, span = item
+        if s is None:
+            if isinstance(v, list):
+                raise AdcliError(INPUT, f"{n} is a scalar input, but its value is a vector", at, span, label=label)
+            out.setdefault(base, {})[n] = v
+        elif not isinstance(v, list):
+            raise AdcliError(
+                INPUT,
+                f"{base} is a vector input ({n}...), but its value is one number",
+                at,
+                span,
+                label=label,
+                hint=f"write {base}=[1,2,3]",
+            )
+        elif s[1] > len(v):
+            raise AdcliError(INPUT, f"{base} has {len(v)} values, but the expression uses {n}", at, span, label=label)
+        else:
+            out.setdefault(base, {})[n] = v[s[1] - 1]
+    if missing:
+        given = f" in {label}" if at is not None else ""
+        raise AdcliError(
+            INPUT,
+            f"missing value{'s' if len(missing) > 1 else ''} for {listing(missing)}{given}",
+            hint=f"add {','.join(m + '=...' for m in missing[:5])} to {label}",
+            label=label,
+        )
+    return {n: x for base in point if base in out for n, x in out[base].items()}
 
 
 def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
@@ -175,6 +335,14 @@ def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
     for piece, off in split_top_level(wrt):
         name = piece.strip()
         span = (off, off + max(len(piece), 1))
+        elems = [] if name in position else _elements_of(name, position)
+        if elems:  # --wrt x: every element of the vector x
+            for e in elems:
+                if position[e] in seen:
+                    raise AdcliError(INPUT, f"{e} is listed twice", wrt, span, label="--wrt")
+                seen.add(position[e])
+                out.append(position[e])
+            continue
         if name not in position:
             raise AdcliError(
                 NAME,
@@ -188,6 +356,14 @@ def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
             raise AdcliError(INPUT, f"{name} is listed twice", wrt, span, label="--wrt")
         seen.add(k)
         out.append(k)
+    return out
+
+
+def _elements_of(name: str, position: dict[str, int]) -> list[str]:
+    """``x[1]``, ``x[2]``... while they are inputs."""
+    out: list[str] = []
+    while f"{name}[{len(out) + 1}]" in position:
+        out.append(f"{name}[{len(out) + 1}]")
     return out
 
 
@@ -227,12 +403,15 @@ class Problem:
     def inputs(self) -> list[str]:
         return self.graph.input_names
 
-    def point_dict(self) -> dict[str, float]:
-        return dict(zip(self.inputs, self.point))
+    def point_dict(self) -> dict[str, Any]:
+        """Input values by name; a vector input as one list (``{"x": [..]}``)."""
+        return by_input(self.inputs, list(range(len(self.inputs))), self.point)
 
 
-def load(expr: str, at: str | None) -> Problem:
-    g, point = bind_point(parse(expr), at)
+def load(expr: str, at: str | None, const: str | None = None) -> Problem:
+    parsed = parse_point(at) if at is not None else {}
+    g = parse(expr, env=point_env(parsed, parse_consts(const)))
+    g, point = bind_point(g, at, parsed=parsed)
     values = evaluate(g, [np.float64(v) for v in point])
     return Problem(g, point, values)
 
@@ -341,6 +520,35 @@ def in_header_order(g: Graph, header: list[str], arrays: list[Any]) -> tuple[Gra
     return g, [by_name[n] for n in g.input_names]
 
 
+def header_lengths(points_arg: str) -> dict[str, int]:
+    """Vector lengths from a --points file's header (``x[1],x[2],x[3]``), for len(x).
+    Anything unreadable gives none here: reading the points reports it, located."""
+    if points_arg == "-":
+        return {}
+    names: list[str] = []
+    try:
+        if points_arg.lower().endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            names = list(pq.read_schema(points_arg).names)
+        else:
+            import csv
+
+            with open(points_arg, encoding="utf-8-sig") as fh:
+                for line in fh:
+                    if line.strip() and not line.lstrip().startswith("#"):
+                        names = next(csv.reader([line]), [])  # quoted names too, as points.py reads them
+                        break
+    except (OSError, ValueError, ImportError):  # ValueError: not UTF-8 text, not a Parquet file
+        return {}
+    lengths: dict[str, int] = {}
+    for h in names:
+        s = split_name(h.strip())
+        if s is not None:
+            lengths[s[0]] = max(lengths.get(s[0], 0), s[1])
+    return lengths
+
+
 # -- trace and graph -----------------------------------------------------------------
 
 
@@ -390,9 +598,10 @@ class Drawing:
     warnings: list[Warning_]
 
 
-def run_graph(expr: str, at: str | None) -> Drawing:
+def run_graph(expr: str, at: str | None, const: str | None = None) -> Drawing:
     """The DAG, with values (and, for a scalar, adjoints) when a point is given."""
-    return draw(parse(expr) if at is None else load(expr, at))
+    env = Env({}, parse_consts(const))
+    return draw(parse(expr, env=env) if at is None else load(expr, at, const))
 
 
 def draw(problem: Problem | Graph) -> Drawing:

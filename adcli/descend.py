@@ -32,11 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from .core import Problem, bind_point, require_scalar, resolve_wrt, run_grad
+from .core import Problem, require_scalar, resolve_wrt, run_grad
 from .errors import DOMAIN, USAGE, AdcliError, Warning_
 from .evaluate import evaluate
 from .graph import fmt_value
-from .parse import parse
 
 METHODS = ("gd", "newton")
 DEFAULT_LR = {"gd": 0.1, "newton": 1.0}
@@ -222,11 +221,11 @@ def run_descend(
     return result
 
 
-def load_descend(expr: str, at: str | None, **options: Any) -> DescentResult:
+def load_descend(expr: str, at: str | None, const: str | None = None, **options: Any) -> DescentResult:
     """Parse, bind to --at, descend: what the CLI and the REPL call."""
-    g, point = bind_point(parse(expr), at)
-    values = evaluate(g, [np.float64(v) for v in point])
-    return run_descend(Problem(g, point, values), **options)
+    from .core import load
+
+    return run_descend(load(expr, at, const), **options)
 
 
 # -- the two methods --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Protocol
 from .errors import INPUT, NAME, PARSE, AdcliError
 from .graph import Graph
 from .ops import CMP, CONSTANTS, FUNCTIONS
+from .vectors import REDUCTIONS, Env, Expander, TemplateGraph
 
 _HERE = Path(__file__).resolve().parent
 # Installed wheels carry the grammar inside the package; a source checkout
@@ -51,9 +52,9 @@ class _NewlinesInParens:
         depth = 0
         for tok in stream:
             t = tok.type
-            if t == "LPAR":
+            if t == "LPAR" or t == "LSQB":
                 depth += 1
-            elif t == "RPAR":
+            elif t == "RPAR" or t == "RSQB":
                 depth -= 1
             elif t == "_NL" and depth > 0:
                 continue
@@ -80,12 +81,13 @@ class Scope(Protocol):
 class _Builder:
     """Grammar callbacks. Each returns ``(node id, start, end)`` for an expression."""
 
-    def reset(self, source: str, scope: Scope | None = None) -> None:
-        self.g = Graph(source)
+    def reset(self, source: str, scope: Scope | None = None, env: Env | None = None) -> None:
+        self.g = TemplateGraph(source)
         self.source = source
         self.scope = scope
         self.steps: dict[str, int] = scope.enter(self.g) if scope is not None else {}
         self.result: tuple[list[int], list[tuple[int, int]]] | None = None
+        self.vec = Expander(self.g, source, env)
 
     def _err(self, kind: str, message: str, start: int, end: int, hint: str | None = None) -> AdcliError:
         return AdcliError(kind, message, self.source, (start, end), hint=hint)
@@ -135,6 +137,15 @@ class _Builder:
         i = self.steps.get(name)
         if i is not None:
             return (i, s, e)
+        vec = self.vec
+        if name in vec.loopvars:
+            return (vec.loopvar(name, (s, e)), s, e)
+        if vec.env.consts:
+            c = vec.scalar_const(name, (s, e))
+            if c is not None:
+                return (c, s, e)
+        if vec.vectors or vec.lists or vec.env.lengths:
+            vec.bare_vector(name, (s, e), self.steps)
         if name in CONSTANTS:
             return (self.g.const(CONSTANTS[name], name, (s, e)), s, e)
         if name in FUNCTIONS:
@@ -242,9 +253,55 @@ class _Builder:
             name = "logb"
         return (self.g.apply(name, tuple(a[0] for a in args), (s, e)), s, e)
 
+    # -- vectors and reductions (adcli/vectors.py) ------------------------------
+
+    def index(self, c):
+        tok, _, idx, rb = c
+        self._check_name(tok)
+        span = (tok.start_pos, rb.end_pos)
+        return (self.vec.index(str(tok), idx[0], span, (idx[1], idx[2]), self.steps), span[0], span[1])
+
+    def length(self, c):
+        ltok, _, tok, rp = c
+        span = (ltok.start_pos, rp.end_pos)
+        return (self.vec.length(str(tok), span), span[0], span[1])
+
+    def _range(self, c, kind: str):
+        """The parts of ``kind(body for var=lo..hi)`` -> one node."""
+        head, _, body, _, var, lo, _, hi, close = c
+        self._check_name(var)
+        s, e = head.start_pos, close.end_pos
+        name = str(var)
+        if name in self.steps or name in CONSTANTS or name in FUNCTIONS:
+            raise self._err(PARSE, f"the loop variable {name} is already a name", var.start_pos, var.end_pos)
+        spans = ((s, e), (body[1], body[2]), (lo[1], lo[2]), (hi[1], hi[2]))
+        return self.vec.reduce(kind, name, lo[0], hi[0], body[0], spans, {}), s, e
+
+    def reduce(self, c):
+        tok = c[0]
+        name = str(tok)
+        if name not in REDUCTIONS:
+            raise self._err(
+                PARSE,
+                f"{name}(... for ...) is not a reduction",
+                tok.start_pos,
+                tok.end_pos,
+                hint="the reductions are " + ", ".join(REDUCTIONS),
+            )
+        i, s, e = self._range(c, name)
+        return (i, s, e)
+
+    def listcomp(self, c):
+        i, s, e = self._range([c[0], *c], "list")
+        return ("list", i, s, e)
+
+    def assign_list(self, c):
+        tok, lst = c
+        self.assign((tok, (lst[1][0], lst[2], lst[3])), items=lst[1])  # lists are never empty
+
     # -- program --------------------------------------------------------------
 
-    def assign(self, c):
+    def assign(self, c, items: list[int] | None = None):
         tok, x = c
         self._check_name(tok)
         name = str(tok)
@@ -252,20 +309,45 @@ class _Builder:
         if name in CONSTANTS or name in FUNCTIONS:
             what = "constant" if name in CONSTANTS else "function"
             raise self._err(PARSE, f"cannot assign to the {what} {name}", s, e, hint="choose another name")
-        if name in self.steps:
+        if name in self.steps or name in self.vec.lists:
             raise self._err(PARSE, f"{name} is assigned twice", s, e, hint="give each step its own name")
-        if ("input", (), name) in self.g.index:
+        if ("input", (), name) in self.g.index or name in self.vec.vectors:
             raise self._err(PARSE, f"{name} is used before it is assigned", s, e)
+        if name in self.vec.loopvars or name in self.vec.env.consts:
+            what = "a loop variable" if name in self.vec.loopvars else "a constant"
+            raise self._err(PARSE, f"{name} is {what}: it cannot be assigned", s, e, hint="choose another name")
+        if items is not None:
+            for k, i in enumerate(items, 1):
+                self.vec.check_closed(i, (s, e))
+                node = self.g.nodes[i]
+                if node.name is None and not node.is_leaf:
+                    node.name = f"{name}[{k}]"
+            self.vec.lists[name] = items
+            return
+        self.vec.check_closed(x[0], (x[1], x[2]))
         self.steps[name] = x[0]
         node = self.g.nodes[x[0]]
         if node.name is None and not node.is_leaf:
             node.name = name
 
     def outputs(self, c):
-        return c
+        outs = []
+        for o in c:
+            if o[0] == "list":  # a list is several outputs
+                outs.extend((i, o[2], o[3]) for i in o[1])
+            else:
+                outs.append(o)
+        for o in outs:
+            self.vec.check_closed(o[0], (o[1], o[2]))
+        return outs
 
     def start(self, c):
         outs = c[-1]
+        if not outs:
+            raise self._err(PARSE, "the list is empty: the expression has no outputs", 0, len(self.source))
+        self.vec.order_inputs()
+        self.g.free = {}  # templates are all expanded: the graph is plain from here on
+        self.g.__dict__.pop("apply", None)
         self.result = ([o[0] for o in outs], [(o[1], o[2]) for o in outs])
         named = [self.source[o[1] : o[2]] for o in outs]
         if len(outs) > 1 and len(set(named)) == len(named) and all(n in self.steps for n in named):
@@ -326,6 +408,11 @@ _TERMINALS = {
     "STAR": "'*'",
     "SLASH": "'/'",
     "CMP": "a comparison",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "DOTS": "'..'",
+    "FOR": "'for'",
+    "LEN": "'len'",
     "_NL": "a new line",
     "$END": "the end of the input",
 }
@@ -341,11 +428,12 @@ def _describe_expected(expected: set[str]) -> str:
     "an operator" for the lot instead of listing them."""
     expected = set(expected) - {"_NL"}
     if expected >= _OPERAND:
-        parts = ["an expression"] + sorted(_TERMINALS.get(t, t) for t in expected - _OPERAND)
+        # len(...) and a list [...] start an expression too
+        parts = ["an expression"] + sorted(_TERMINALS.get(t, t) for t in expected - _OPERAND - {"LEN", "LSQB"})
     elif expected >= _BINARY or (expected & {"PLUS", "MINUS"} and not expected & {"NUMBER", "NAME", "LPAR"}):
         # after a complete operand (LALR may have reduced it to a sum already,
         # leaving only '+' and '-' in its expected set): any operator may follow
-        closers = [_TERMINALS[t] for t in ("RPAR", "COMMA") if t in expected]
+        closers = [_TERMINALS[t] for t in ("RPAR", "RSQB", "COMMA", "DOTS") if t in expected]
         parts = ["an operator"] + closers
         if "$END" in expected:
             parts.append("the end of the input")
@@ -356,17 +444,20 @@ def _describe_expected(expected: set[str]) -> str:
     return parts[0] if parts else "something else"
 
 
-def parse(source: str, label: str = "expression", scope: Scope | None = None, finalize: bool = True) -> Graph:
+def parse(
+    source: str, label: str = "expression", scope: Scope | None = None, finalize: bool = True, env: Env | None = None
+) -> Graph:
     """Parse ``source`` into a finalized :class:`Graph`; names in ``scope`` refer to
-    its definitions. Unfinalized, the graph keeps its node ids and names only
-    inputs and steps (what splicing it into another graph needs)."""
+    its definitions, ``env`` gives vector lengths and constants (adcli/vectors.py).
+    Unfinalized, the graph keeps its node ids and names only inputs and steps
+    (what splicing it into another graph needs)."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
     if not source.strip() or not re.sub(r"#[^\n]*", "", source).strip():  # blank, or only comments
         raise AdcliError(PARSE, f"empty {label}", source, (0, 0), label=label)
     lark, builder = _parser()
     try:
-        builder.reset(source, scope)
+        builder.reset(source, scope, env)
         lark.parse(source)
     except VisitError as exc:  # pragma: no cover - callbacks raise AdcliError directly
         raise exc.orig_exc from None
@@ -403,7 +494,6 @@ def parse(source: str, label: str = "expression", scope: Scope | None = None, fi
 
 def _char_hint(ch: str) -> str | None:
     return {
-        "[": "use ( ) for grouping",
         "{": "use ( ) for grouping",
         "×": "write * for multiplication",
         "·": "write * for multiplication",

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Problem, parse_point, require_scalar, resolve_wrt
+from .core import Problem, flat_point, parse_consts, parse_point, point_env, require_scalar, resolve_wrt
 from .errors import DOMAIN, FILE, INPUT, NAME, USAGE, AdcliError, Warning_
 from .evaluate import Values, evaluate
 from .graph import Graph, fmt_value
@@ -125,10 +125,12 @@ def _axis_input(g: Graph, wrt: str | None) -> int:
     return positions[0]
 
 
-def _fixed_inputs(g: Graph, axis: int, at: str | None) -> dict[str, float]:
+def _fixed_inputs(g: Graph, axis: int, at: str | None, point=None) -> dict[str, float]:
     """The values of the inputs not on the axis; a value for the axis input is ignored."""
     names = g.input_names
-    point = parse_point(at, "--at") if at is not None else {}
+    if point is None:
+        point = parse_point(at, "--at") if at is not None else {}
+    point = flat_point(point)
     for name, (_, span) in point.items():
         if name not in names:
             have = ", ".join(names) if names else "none"
@@ -161,14 +163,17 @@ def run_plot(
     at: str | None = None,
     hessian: bool = False,
     n: int = IMAGE_SAMPLES,
+    const: str | None = None,
 ) -> PlotData:
     """f and its derivative(s) along one input, at ``n`` samples of the range."""
     from . import reverse
 
-    g = expr if isinstance(expr, Graph) else parse(expr)  # the REPL passes its graph
+    point = parse_point(at, "--at") if at is not None else {}
+    # the REPL passes its graph
+    g = expr if isinstance(expr, Graph) else parse(expr, env=point_env(point, parse_consts(const)))
     require_scalar(Problem(g, [], None), "plot")  # type: ignore[arg-type]
     axis = _axis_input(g, wrt)
-    fixed = _fixed_inputs(g, axis, at)
+    fixed = _fixed_inputs(g, axis, at, point)
     lo, hi = parse_range(range_text)
     x = samples(lo, hi, n)
     names = g.input_names

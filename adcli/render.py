@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import AdcliError, Warning_
 from .graph import fmt_value
+from .vectors import by_input, written_inputs
 
 # -- JSON ------------------------------------------------------------------------
 
@@ -54,7 +55,7 @@ def eval_json(result) -> dict:
     p = result.problem
     values = result.value
     return {
-        "inputs": p.inputs,
+        "inputs": written_inputs(p.inputs),
         "point": p.point_dict(),
         "value": values[0] if len(values) == 1 else values,
         "warnings": warnings_json(result.warnings),
@@ -65,11 +66,11 @@ def grad_json(result) -> dict:
     p = result.problem
     names = p.inputs
     return {
-        "inputs": p.inputs,
+        "inputs": written_inputs(p.inputs),
         "point": p.point_dict(),
         "mode": result.mode,
         "value": result.value,
-        "gradient": {names[k]: g for k, g in zip(result.wrt, result.gradient)},
+        "gradient": by_input(names, result.wrt, result.gradient),
         "sweeps": result.sweeps,
         "warnings": warnings_json(result.warnings),
     }
@@ -476,7 +477,11 @@ def trace_result_json(result, steps: bool) -> dict:
     from . import explain
 
     values = result.problem.values
-    doc: dict[str, Any] = {"inputs": result.problem.inputs, "point": result.problem.point_dict(), "mode": result.mode}
+    doc: dict[str, Any] = {
+        "inputs": written_inputs(result.problem.inputs),
+        "point": result.problem.point_dict(),
+        "mode": result.mode,
+    }
     doc.update(trace_json(explain.trace_rows(values, result.adjoints, result.tangents)))
     if steps and result.adjoint_steps is not None:
         doc["steps"] = [adjoint_steps_json(values, st) for st in result.adjoint_steps]
@@ -702,7 +707,7 @@ def jvp_json(result) -> dict:
     p = result.problem
     names = p.inputs
     return {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "direction": list(result.direction),
@@ -733,11 +738,11 @@ def vjp_json(result) -> dict:
     p = result.problem
     names = p.inputs
     return {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "point": p.point_dict(),
         "cotangent": list(result.cotangent),
         "value": _value_doc(result.value),
-        "vjp": {names[k]: g for k, g in zip(result.wrt, result.vjp)},
+        "vjp": by_input(names, result.wrt, result.vjp),
         "sweeps": result.sweeps,
         "mode": "reverse",
         "warnings": warnings_json(result.warnings),
@@ -763,7 +768,7 @@ def jacobian_json(result) -> dict:
     p = result.problem
     names = p.inputs
     return {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "value": list(result.value),
@@ -797,11 +802,11 @@ def hessian_json(result) -> dict:
     p = result.problem
     names = p.inputs
     return {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "value": result.value,
-        "gradient": {names[k]: g for k, g in zip(result.wrt, result.gradient)},
+        "gradient": by_input(names, result.wrt, result.gradient),
         "hessian": [list(row) for row in result.hessian],
         "sweeps": result.sweeps,
         "mode": "forward-over-reverse",
@@ -834,13 +839,13 @@ def hvp_json(result) -> dict:
     p = result.problem
     names = p.inputs
     return {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "direction": list(result.direction),
         "value": result.value,
-        "gradient": {names[k]: g for k, g in zip(result.wrt, result.gradient)},
-        "hvp": {names[k]: h for k, h in zip(result.wrt, result.hvp)},
+        "gradient": by_input(names, result.wrt, result.gradient),
+        "hvp": by_input(names, result.wrt, result.hvp),
         "sweeps": result.sweeps,
         "mode": "forward-over-reverse",
         "warnings": warnings_json(result.warnings),
@@ -871,7 +876,7 @@ def implicit_json(result) -> dict:
     ys = [names[k] for k in result.solve]
     xs = [names[k] for k in result.wrt]
     doc = {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "point": p.point_dict(),
         "solve": ys,
         "wrt": xs,
@@ -1637,9 +1642,9 @@ def descend_json(result) -> dict:
     for it in result.iterations:
         d: dict[str, Any] = {
             "k": it.k,
-            "point": dict(zip(names, it.point)),
+            "point": by_input(names, list(range(len(names))), it.point),
             "value": it.value,
-            "gradient": dict(zip(moving, it.gradient)),
+            "gradient": by_input(names, result.wrt, it.gradient),
             "grad_norm": it.grad_norm,
             "step": it.step,
         }
@@ -1648,15 +1653,15 @@ def descend_json(result) -> dict:
         iterations.append(d)
     final = result.final
     doc: dict[str, Any] = {
-        "inputs": names,
+        "inputs": written_inputs(names),
         "wrt": moving,
         "method": result.method,
         "lr": result.lr,
         "momentum": result.momentum,
         "tol": result.tol,
         "iters": result.max_iters,
-        "start": dict(zip(names, result.iterations[0].point)),
-        "point": dict(zip(names, final.point)),
+        "start": by_input(names, list(range(len(names))), result.iterations[0].point),
+        "point": by_input(names, list(range(len(names))), final.point),
         "value": final.value,
         "grad_norm": final.grad_norm,
         "iterations_done": final.k,

@@ -303,7 +303,7 @@ class Session:
             if exc.source == padded:
                 exc.source, exc.label = line.text, line.label
             raise
-        return {n: (v, _value_text(padded, span), span) for n, (v, span) in items.items()}
+        return {n: (v, _value_text(padded, span), span) for n, (v, span) in items.items()}  # type: ignore[misc]
 
     def point_text(self, sep: str = ", ") -> str:
         return sep.join(f"{n}={v}" for n, v in self.point_texts.items())
@@ -456,6 +456,15 @@ class Session:
         return "\n".join(lines) + ("\n\n" + "\n".join(notes) if notes else "")
 
 
+def _elements(values: dict) -> dict:
+    """A vector value ``x=[1,2]`` also as its elements ``x[1]``, ``x[2]`` (the inputs)."""
+    out = dict(values)
+    for n, v in values.items():
+        if isinstance(v, list):
+            out.update((f"{n}[{k}]", x) for k, x in enumerate(v, 1))
+    return out
+
+
 class SessionSource(Source):
     """The expression of a REPL line, read against the session: definitions as
     graphs, the point as numbers, the session's mode."""
@@ -470,7 +479,7 @@ class SessionSource(Source):
 
         return read_expression(expr)
 
-    def graph(self, expr: str):
+    def graph(self, expr: str, at: str | None = None):
         if not expr:
             raise AdcliError(USAGE, "missing the expression", hint="write e.g. grad x^2*sin(x)")
         if expr.startswith("@"):
@@ -502,7 +511,7 @@ class SessionSource(Source):
         names = g.input_names
         known = set(names)
         for n, (_, _, span) in self.line_point.items():
-            if n not in known:
+            if n not in known and f"{n}[1]" not in known:
                 raise AdcliError(
                     NAME,
                     f"{n} is not an input of the expression (its inputs: {listing(names)})",
@@ -511,7 +520,7 @@ class SessionSource(Source):
                     label=self.line.label,
                     hint=did_you_mean(n, [m for m in names if m not in self.line_point]),
                 )
-        values = {**self.session.point, **{n: v for n, (v, _, _) in self.line_point.items()}}
+        values = _elements({**self.session.point, **{n: v for n, (v, _, _) in self.line_point.items()}})
         missing = [n for n in names if n not in values]
         if missing:
             if not complete:
@@ -546,11 +555,11 @@ class SessionSource(Source):
 
     def fixed(self, g, at: str | None) -> str | None:
         self._point(g, complete=False)  # a name in this line's point that g lacks is an error here
-        values = {**self.session.point, **{n: v for n, (v, _, _) in self.line_point.items()}}
+        values = _elements({**self.session.point, **{n: v for n, (v, _, _) in self.line_point.items()}})
         known = [n for n in g.input_names if n in values]
         return ",".join(f"{n}={values[n]!r}" for n in known) if known else None
 
-    def points_graph(self, expr: str, at: str | None):
+    def points_graph(self, expr: str, points: str, at: str | None):
         if self.line_point:
             raise AdcliError(USAGE, "give either at ... or --points, not both")
         return self.graph(expr)

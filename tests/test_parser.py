@@ -470,7 +470,7 @@ def test_number_too_large():
     [
         ("x $ 2", 2, "$"),
         ("sin(x) @ 3", 7, "@"),
-        ("x[1]", 1, "["),
+        ("x{1}", 1, "{"),
         ("2×x", 1, "×"),
         ("x\x00", 1, "\x00"),
         ("√x", 0, "√"),
@@ -485,7 +485,7 @@ def test_unexpected_character(src, pos, ch):
 
 def test_hints_for_lookalike_characters():
     assert "*" in err("2×x").hint
-    assert "( )" in err("x[1]").hint
+    assert "( )" in err("x{1}").hint
     assert "-" in err("x − y").hint
 
 
