@@ -31,6 +31,8 @@ def grammar_path() -> Path:
     raise FileNotFoundError("adcli.lark grammar not found next to the adcli package")
 
 
+_WORDS = ("and", "or", "not")  # the lexer reads them as names where a condition cannot continue
+
 _SUPERSCRIPTS = {"¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9", "⁰": "0"}
 
 
@@ -76,6 +78,14 @@ class _Builder:
     def _check_name(self, tok) -> None:
         """Names are letters, digits and _ (SPEC 1); the lexer's \\w also lets in
         superscripts and other numeric signs (x²), which are refused here."""
+        if str(tok) in _WORDS:
+            raise self._err(
+                PARSE,
+                f"{tok} is a word of where's conditions, not a name",
+                tok.start_pos,
+                tok.end_pos,
+                hint="and, or, not combine comparisons: where(x > 0 and y > 0, a, b)",
+            )
         for k, ch in enumerate(str(tok)):
             if ch != "_" and unicodedata.category(ch)[0] not in "LM" and not ("0" <= ch <= "9" or ch.isdecimal()):
                 pos = tok.start_pos + k
