@@ -254,12 +254,13 @@ class _Builder:
             return self._pow(args[0], args[1])
         if name == "polygamma":
             n, x = args
-            if not self.g.is_const(n[0]) or not float(self.g.nodes[n[0]].param).is_integer() or self.g.nodes[n[0]].param < 0:
+            order = self.g.nodes[n[0]].param if self.g.is_const(n[0]) else -1.0
+            if order < 0 or not float(order).is_integer():
+                hint = "write polygamma(1, x) for the trigamma function"
                 raise self._err(
-                    PARSE, "the order n of polygamma(n, x) must be a whole constant >= 0", n[1], n[2],
-                    hint="write polygamma(1, x) for the trigamma function",
+                    PARSE, "the order n of polygamma(n, x) must be a whole constant >= 0", n[1], n[2], hint=hint
                 )
-            return (self.g.apply("polygamma", (x[0],), (s, e), self.g.nodes[n[0]].param), s, e)
+            return (self.g.apply("polygamma", (x[0],), (s, e), order), s, e)
         if name in VARIADIC and len(args) > 2:
             return (self.g.fold(name, [a[0] for a in args], (s, e)), s, e)
         if name == "log" and len(args) == 2:

@@ -164,7 +164,7 @@ def test_many_points_at_once(tmp_path):
 
 
 @settings(max_examples=examples(200), deadline=None)
-@given(k=st.integers(-10**6, 10**6))
+@given(k=st.integers(-(10**6), 10**6))
 def test_round_sends_halves_to_even(k):
     x = k + 0.5
     v, g, w = both("round(x)", f"x={x!r}")
@@ -206,8 +206,14 @@ def test_kinks_are_stated(text, at, value, deriv, phrase):
 
 @pytest.mark.parametrize(
     "text,at",
-    [("floor(x)", "x=2.5"), ("ceil(x)", "x=0.1"), ("round(x)", "x=2.4"), ("heaviside(x)", "x=-1"),
-     ("mod(x, 2)", "x=3"), ("clip(x, 0, 1)", "x=0.5")],
+    [
+        ("floor(x)", "x=2.5"),
+        ("ceil(x)", "x=0.1"),
+        ("round(x)", "x=2.4"),
+        ("heaviside(x)", "x=-1"),
+        ("mod(x, 2)", "x=3"),
+        ("clip(x, 0, 1)", "x=0.5"),
+    ],
 )
 def test_no_warning_between_jumps(text, at):
     assert both(text, at)[2] == []

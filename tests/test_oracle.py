@@ -634,12 +634,24 @@ def _fixed_choice(pick):
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_each_kind(kind, pick):
     point = {"x": 0.7, "y": -1.3, "z": 1.9}
-    subtrees = itertools.cycle([var("x", point), var("y", point), add(var("z", point), var("x", point)), var("y", point)])
+    subtrees = itertools.cycle(
+        [var("x", point), var("y", point), add(var("z", point), var("x", point)), var("y", point)]
+    )
     t = build(kind, _fixed_choice(pick), lambda: next(subtrees))
     want = KINDS[kind]
     if want is not None:
         assert want in {n.op.name for n in parse(t.text).nodes}, t.text
     check_tree(t, point)
+    # second order: the Hessian (forward over reverse) against SymPy's
+    names = sorted(t.vars)
+    if names:
+        at = ",".join(f"{n}={point[n]!r}" for n in names)
+        hr = run_hessian(core.load(t.text, at))
+        h = np.asarray(hr.matrix, dtype=float)
+        order = [SYMS[n] for n in hr.problem.inputs]
+        subs = {SYMS[n]: sp.Float(point[n], 40) for n in names}
+        ref = np.array(sp.hessian(t.sym, order).evalf(40, subs=subs).tolist(), dtype=float)
+        assert np.allclose(h, ref, rtol=1e-9, atol=1e-9 * max(1.0, np.abs(ref).max())), (t.text, h, ref)
 
 
 # -- the registry, one primitive at a time, against finite differences and SymPy ---------
