@@ -507,3 +507,16 @@ def test_scipy_imported_only_when_an_expression_uses_it(expr, want):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert f"SCIPY {want}" in out
+
+
+@pytest.mark.parametrize("text", ["polygamma(x, x)", "polygamma(0.5, x)", "polygamma(-1, x)"])
+def test_polygamma_order_is_a_whole_constant(text):
+    e = err(text)
+    assert e.kind == PARSE and "whole constant >= 0" in e.message
+    assert text[e.span[0] : e.span[1]] == text[10:-4]  # the order, located
+
+
+def test_polygamma_order_may_be_a_constant_expression():
+    v, g, _ = both("polygamma(3 - 2, x)", "x=2.5")
+    assert v == pytest.approx(float(mpmath.polygamma(1, 2.5)), rel=1e-13)
+    assert g[0] == pytest.approx(float(mpmath.polygamma(2, 2.5)), rel=1e-13)
