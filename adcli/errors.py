@@ -46,4 +46,5 @@ class Warning_:
     """A convention applied or a numeric hazard met; printed, never silent."""
 
     message: str
-    span: tuple[int, int] | None = None
+    span: tuple[int, int] | None = None  # where in ``source`` it happened
+    source: str | None = None

@@ -474,7 +474,8 @@ class Session:
                 missing = [n for n in inputs if n not in point]
                 # An incomplete point is not passed on its own: graph then draws without
                 # values, and grad says which values are missing.
-                chosen = {n: point[n] for n in inputs if n in point} if (line_point or not missing) else {}
+                order = self._input_order(expr, inputs, line_point)
+                chosen = {n: point[n] for n in order if n in point} if (line_point or not missing) else {}
                 chosen.update(line_point)
             if chosen:
                 args += ["--at", self.point_text(chosen, sep=",")]
@@ -488,6 +489,14 @@ class Session:
         if code == 2 and missing and at_text is None:
             sys.stderr.write(f"hint: set the point first: at {', '.join(m + '=...' for m in missing)}\n")
         return Reply(code=code)
+
+    def _input_order(self, expr: str, inputs: list[str], line_point: dict[str, str]) -> list[str]:
+        """The inputs in the user's order (SPEC 1): the signatures of the definitions
+        used (``f(x, y) = ...``), else the point as given (this line's, then the
+        session's ``at``), else first appearance. The --at passed on carries it."""
+        declared = [p for d in self.closure(names_in(expr)) for p in d.params or ()]
+        known = set(inputs)
+        return [n for n in dict.fromkeys([*declared, *line_point, *self.point, *inputs]) if n in known]
 
     def invoke(self, name: str, args: list[str]) -> int:
         """``adcli NAME ARGS...``, in this process, exactly as the shell would run it."""
@@ -552,7 +561,11 @@ def _unique(cmds: Iterable[ReplCommand]) -> list[ReplCommand]:
 def _at(s: Session, arg: str, offset: int, line: Line) -> Reply:
     if not arg:
         return Reply(f"at {s.point_text()}" if s.point else "no point yet: set one with  at x1=1, x2=2")
-    s.point.update(s.parse_at(arg, offset, line))
+    given = s.parse_at(arg, offset, line)
+    if set(s.point) <= set(given):
+        s.point = given  # a whole new point: its order is the input order (SPEC 1)
+    else:
+        s.point.update(given)  # new values in place, new names after the others
     return Reply()
 
 
