@@ -933,7 +933,7 @@ def _ridders_select(tab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_points(
-    expr: str,
+    expr: str | Graph,
     points: str | None = None,
     random: int | None = None,
     seed: int | None = None,
@@ -948,7 +948,7 @@ def load_points(
 
     if points is not None and random is not None:
         raise AdcliError(USAGE, "give either --points or --random, not both")
-    g = parse(expr)
+    g = expr if isinstance(expr, Graph) else parse(expr)  # the REPL passes its graph
     names = g.input_names
     if points is not None:
         if points == "-" and expr_from_stdin:

@@ -422,9 +422,13 @@ class Drawing:
 
 def run_graph(expr: str, at: str | None) -> Drawing:
     """The DAG, with values (and, for a scalar, adjoints) when a point is given."""
-    if at is None:
-        return Drawing(parse(expr), None, None, [])
-    problem = load(expr, at)
+    return draw(parse(expr) if at is None else load(expr, at))
+
+
+def draw(problem: Problem | Graph) -> Drawing:
+    """The drawing of a bare graph, or of a problem with its values and (scalar) adjoints."""
+    if isinstance(problem, Graph):
+        return Drawing(problem, None, None, [])
     adj = None
     if len(problem.graph.outputs) == 1:
         adj, _ = reverse.vjp(problem.values, [np.float64(1.0)])

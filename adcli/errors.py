@@ -17,6 +17,9 @@ INPUT = "input"
 USAGE = "usage"
 FILE = "file"
 
+# Exit codes (SPEC section 4), for the CLI and the REPL alike.
+OK, CHECK_FAILED, BAD_INPUT, INTERNAL, INTERRUPTED = 0, 1, 2, 70, 130
+
 
 @dataclass
 class AdcliError(Exception):

@@ -152,7 +152,8 @@ def domain_error(values: Values, i: int, bad: Any) -> AdcliError:
     assert node.op.dom is not None
     msg = node.op.dom[1].format(*shown)
     text = f"{g.snippet(i)} at {values.point_text(idx)}: {msg}"
-    return AdcliError(DOMAIN, text, g.source, node.span, extra={"node": node.name, "point_index": idx})
+    source, span, label = g.locate(i)
+    return AdcliError(DOMAIN, text, source, span, label=label, extra={"node": node.name, "point_index": idx})
 
 
 def _diagnose_nonfinite(values: Values) -> None:

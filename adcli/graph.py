@@ -19,7 +19,7 @@ from .ops import OPS, Op
 
 
 class Node:
-    __slots__ = ("args", "label", "name", "op", "param", "span", "xextra")
+    __slots__ = ("args", "label", "name", "op", "origin", "param", "span", "xextra")
 
     def __init__(self, op: Op, args: tuple[int, ...], param: Any, span: tuple[int, int]):
         self.op = op
@@ -28,6 +28,9 @@ class Node:
         self.span = span  # [start, end) of its first occurrence in the source
         self.name: str | None = None  # display name: input name, step name or v<k>
         self.label: str | None = None  # how a constant is written
+        # (source, label) when the span is in another text than the graph's: a REPL
+        # definition spliced into the line that uses it
+        self.origin: tuple[str, str] | None = None
         # what evaluation passes after the arguments: the parameter, if the op takes one
         self.xextra: tuple = (param,) if op.param and op.name != "input" else ()
 
@@ -47,6 +50,8 @@ class Graph:
         self.inputs: list[int] = []  # input nodes, in order of first appearance
         self.outputs: list[int] = []
         self.output_spans: list[tuple[int, int]] = []
+        self.output_labels: list[str] | None = None  # several outputs, each a named step
+        self.display: str | None = None  # the expression as written, when source holds more (a REPL line)
         self.has_where = False
 
     # -- building -------------------------------------------------------------
@@ -160,6 +165,11 @@ class Graph:
     # -- reading --------------------------------------------------------------
 
     @property
+    def expression(self) -> str:
+        """The expression's text, for titles and legends."""
+        return self.source if self.display is None else self.display
+
+    @property
     def input_names(self) -> list[str]:
         return [self.nodes[i].name for i in self.inputs]  # type: ignore[misc]
 
@@ -177,8 +187,15 @@ class Graph:
         return format_template(node.op.show, [self.ref(a) for a in node.args], node, self)
 
     def snippet(self, i: int) -> str:
-        s, e = self.nodes[i].span
-        return self.source[s:e]
+        source, (s, e), _ = self.locate(i)
+        return source[s:e]
+
+    def locate(self, i: int) -> tuple[str, tuple[int, int], str | None]:
+        """The text node ``i`` was written in, its span there, and that text's label."""
+        node = self.nodes[i]
+        if node.origin is not None:
+            return node.origin[0], node.span, node.origin[1]
+        return self.source, node.span, None
 
     def rows(self) -> list[int]:
         """Nodes shown in traces: everything but constants."""

@@ -12,8 +12,10 @@ import difflib
 import math
 import re
 import unicodedata
+from collections.abc import Container
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 from .errors import INPUT, NAME, PARSE, AdcliError
 from .graph import Graph
@@ -60,13 +62,31 @@ class _NewlinesInParens:
             yield tok
 
 
+class Scope(Protocol):
+    """Names defined outside the text (a REPL session's definitions)."""
+
+    @property
+    def functions(self) -> Container[str]:
+        """Names that may be called: f(1, 2)."""
+        ...
+
+    def enter(self, g: Graph) -> dict[str, int]:
+        """Put the definitions the text uses into ``g``; their names -> node ids."""
+        ...
+
+    def call(self, g: Graph, name: str, args: list[int], span: tuple[int, int]) -> int:
+        """``name(args)``, added to ``g``: the definition with its inputs replaced."""
+        ...
+
+
 class _Builder:
     """Grammar callbacks. Each returns ``(node id, start, end)`` for an expression."""
 
-    def reset(self, source: str) -> None:
+    def reset(self, source: str, scope: Scope | None = None) -> None:
         self.g = Graph(source)
         self.source = source
-        self.steps: dict[str, int] = {}
+        self.scope = scope
+        self.steps: dict[str, int] = scope.enter(self.g) if scope is not None else {}
         self.result: tuple[list[int], list[tuple[int, int]]] | None = None
 
     def _err(self, kind: str, message: str, start: int, end: int, hint: str | None = None) -> AdcliError:
@@ -236,6 +256,8 @@ class _Builder:
         args = args or []
         name = str(tok)
         s, e = tok.start_pos, rp.end_pos
+        if self.scope is not None and name in self.scope.functions:
+            return (self.scope.call(self.g, name, [a[0] for a in args], (s, e)), s, e)
         arities = FUNCTIONS.get(name)
         if arities is None:
             if name in CONSTANTS or name in self.steps:
@@ -316,6 +338,9 @@ class _Builder:
     def start(self, c):
         outs = c[-1]
         self.result = ([o[0] for o in outs], [(o[1], o[2]) for o in outs])
+        named = [self.source[o[1] : o[2]] for o in outs]
+        if len(outs) > 1 and len(set(named)) == len(named) and all(n in self.steps for n in named):
+            self.g.output_labels = named  # jacobian f, g: rows f and g
 
 
 def _cache_path(version: str) -> str | None:
@@ -406,20 +431,23 @@ def _describe_expected(expected: set[str]) -> str:
     return parts[0] if parts else "something else"
 
 
-def parse(source: str, label: str = "expression") -> Graph:
-    """Parse ``source`` into a finalized :class:`Graph`."""
+def parse(source: str, label: str = "expression", scope: Scope | None = None, finalize: bool = True) -> Graph:
+    """Parse ``source`` into a finalized :class:`Graph`; names in ``scope`` refer to
+    its definitions. Unfinalized, the graph keeps its node ids and names only
+    inputs and steps (what splicing it into another graph needs)."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
     if not source.strip() or not re.sub(r"#[^\n]*", "", source).strip():  # blank, or only comments
         raise AdcliError(PARSE, f"empty {label}", source, (0, 0), label=label)
     lark, builder = _parser()
-    builder.reset(source)
     try:
+        builder.reset(source, scope)
         lark.parse(source)
     except VisitError as exc:  # pragma: no cover - callbacks raise AdcliError directly
         raise exc.orig_exc from None
     except AdcliError as exc:
-        exc.label = label
+        if exc.source is None or exc.source == source:  # not one raised in a definition it uses
+            exc.label = label
         raise
     except UnexpectedCharacters as exc:
         pos = exc.pos_in_stream or 0
@@ -440,7 +468,10 @@ def parse(source: str, label: str = "expression") -> Graph:
     g = builder.g
     assert builder.result is not None
     outs, spans = builder.result
-    g.finalize(outs, spans)
+    if finalize:
+        g.finalize(outs, spans)
+    else:
+        g.outputs, g.output_spans = outs, spans
     builder.reset("")  # release the graph held by the shared builder
     return g
 

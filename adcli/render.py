@@ -614,6 +614,8 @@ def _f_letter(g, prefer: str = "f") -> str:
 
 def output_names(g, prefer: str = "f") -> list[str]:
     """f for one output, f1, f2... for several (another letter if an input is called f)."""
+    if g.output_labels is not None and len(g.output_labels) == len(g.outputs):
+        return list(g.output_labels)
     f = _f_letter(g, prefer)
     return [f] if len(g.outputs) == 1 else [f"{f}{k + 1}" for k in range(len(g.outputs))]
 
