@@ -37,10 +37,10 @@ def run_points(
     from .parse import parse
     from .points import open_points
     from .render import points_rows, warning_text
-    from .tabular import FORMATS
+    from .usage import POINTS_FORMATS as FORMATS
 
     if fmt not in FORMATS:
-        raise AdcliError(USAGE, f"unknown --format {fmt!r} for --points: use jsonl, csv or parquet")
+        raise AdcliError(USAGE, f"unknown --format {fmt!r} for --points: use {', '.join(FORMATS)}")
     if at is not None:
         raise AdcliError(USAGE, "give either --at or --points, not both")
     if points == "-" and expr_from_stdin:

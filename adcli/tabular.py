@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-FORMATS = ("jsonl", "csv", "parquet")
 UNDEFINED = {"kind": "domain", "message": "the expression is undefined at this point"}
 
 _orjson: Any

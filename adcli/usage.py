@@ -16,7 +16,7 @@ from .errors import USAGE, AdcliError
 
 # --format values. graph draws; the commands that take --points print its rows.
 GRAPH_FORMATS = ("text", "dot", "mermaid")
-POINTS_FORMATS = ("jsonl", "csv")
+POINTS_FORMATS = ("jsonl", "csv", "parquet")  # the --points output formats (tabular.py writes them)
 # Options that only make sense at one point: with --points they do not apply.
 ONE_POINT_ONLY = {
     "--trace": "--trace shows one point",
