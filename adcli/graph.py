@@ -104,6 +104,17 @@ class Graph:
             # rule): left unfolded, evaluation gives inf and a located warning
         return self._intern(op, args, param, span)
 
+    def fold(self, opname: str, args: list[int], span: tuple[int, int]) -> int:
+        """``op(a1, ..., an)`` for a binary ``op`` as a balanced tree of ``op``
+        nodes: n - 1 nodes, depth log2(n), built level by level (no recursion)."""
+        level = list(args)
+        while len(level) > 1:
+            nxt = [self.apply(opname, (level[k], level[k + 1]), span) for k in range(0, len(level) - 1, 2)]
+            if len(level) % 2:
+                nxt.append(level[-1])
+            level = nxt
+        return level[0]
+
     # -- finishing ------------------------------------------------------------
 
     def finalize(self, outputs: list[int], spans: list[tuple[int, int]]) -> None:

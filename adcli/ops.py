@@ -41,7 +41,13 @@ class Op:
     fn: bool = True  # callable by name in the language as name(args)
 
     def partial_shows(self, param: Any = None) -> tuple[str, ...]:
-        return self.dshow(param) if callable(self.dshow) else self.dshow
+        shows = self.dshow(param) if callable(self.dshow) else self.dshow
+        if shows:
+            return shows
+        # no display form of its own: name the partial generically
+        if self.arity == 1:
+            return (f"{self.name}'({{0}})",)
+        return tuple(f"∂{self.name}/∂{{{k}}}" for k in range(self.arity))
 
 
 OPS: dict[str, Op] = {}
@@ -51,6 +57,65 @@ def op(name: str, arity: int, ev, d, show: str, dshow=(), **kw) -> Op:
     o = Op(name, arity, ev, d, show, dshow, **kw)
     OPS[name] = o
     return o
+
+
+def _special(name: str) -> Callable[..., Any]:
+    """``scipy.special.<name>``, imported on the first call: only an expression
+    that uses a special function pays for importing scipy."""
+    fn: Any = None
+
+    def ev(*args):
+        nonlocal fn
+        if fn is None:
+            from scipy import special
+
+            fn = getattr(special, name)
+        return fn(*args)
+
+    ev.__name__ = name
+    return ev
+
+
+_erf, _erfc, _ndtr, _gamma, _gammaln, _psi = (_special(n) for n in ("erf", "erfc", "ndtr", "gamma", "gammaln", "psi"))
+_polygamma, _spherical_jn = _special("polygamma"), _special("spherical_jn")
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+SQRT_2PI = math.sqrt(2.0 * math.pi)
+
+
+def _scalar(r):
+    """A 0-d result as a numpy scalar, like the ufuncs return."""
+    return r[()] if isinstance(r, np.ndarray) else r
+
+
+def _pole(x):
+    """0, -1, -2, ...: the poles of gamma, digamma and polygamma (where lgamma is +inf)."""
+    x = np.asarray(x)
+    return (x <= 0) & (np.floor(x) == x)
+
+
+def _on_multiple(f):
+    """Where ``f(x)`` (sin or cos) is 0 to double precision: ``x`` is the double
+    nearest a zero of ``f`` (a multiple of π for sin, an odd one of π/2 for cos)."""
+
+    def bad(x):
+        x = np.asarray(x)
+        return np.abs(f(x)) < np.spacing(np.abs(x))
+
+    return bad
+
+
+def _sinc(x):
+    with np.errstate(all="ignore"):
+        return _scalar(np.where(x == 0, 1.0, np.sin(x) / np.where(x == 0, 1.0, x)))
+
+
+def _clip_d(xp, ans, x, lo, hi):
+    """clip(x, lo, hi) = min(max(x, lo), hi), with max's and min's rule at a tie
+    (each side gets half): the three partials always sum to 1."""
+    m = xp.select(x > lo, x, lo)
+    dm_dx = xp.select(x > lo, 1.0, xp.select(x == lo, 0.5, 0.0))
+    dc_dm = xp.select(m < hi, 1.0, xp.select(m == hi, 0.5, 0.0))
+    return (dc_dm * dm_dx, dc_dm * (1.0 - dm_dx), 1.0 - dc_dm)
 
 
 def _sigmoid(x):
@@ -181,7 +246,7 @@ op("sign", 1, np.sign, lambda xp, ans, x: (0.0,),                    "sign({0})"
 op("relu", 1, lambda x: np.maximum(x, 0.0),
    lambda xp, ans, x: (xp.select(x > 0, 1.0, 0.0),),                 "relu({0})", ("({0} > 0)",),
    kink=(lambda x: x == 0, "relu is not differentiable at 0: using relu'(0) = 0"))
-op("sigmoid",  1, _sigmoid, lambda xp, ans, x: (ans * (1.0 - ans),), "sigmoid({0})",  ("sigmoid({0})·(1 - sigmoid({0}))",))
+op("sigmoid",  1, _sigmoid, lambda xp, ans, x: (ans * xp.sigmoid(-x),), "sigmoid({0})",  ("sigmoid({0})·(1 - sigmoid({0}))",))
 op("softplus", 1, lambda x: np.logaddexp(0.0, x),
    lambda xp, ans, x: (xp.sigmoid(x),),                              "softplus({0})", ("sigmoid({0})",))
 op("hypot", 2, np.hypot,
@@ -203,12 +268,67 @@ op("where", 4, lambda lhs, rhs, a, b, c: np.where(CMP[c](lhs, rhs), a, b),
                                        xp.select(xp.cmp(c, lhs, rhs), 0.0, 1.0)),
    "where({0} {c} {1}, {2}, {3})", ("0", "0", "({0} {c} {1})", "not ({0} {c} {1})"), param=True,
    kink=(lambda lhs, rhs, a, b, c: lhs == rhs, "where(...) at its switch: the selected branch's derivative is used"))
+op("logsumexp", 2, np.logaddexp,
+   lambda xp, ans, a, b: (xp.sigmoid(a - b), xp.sigmoid(b - a)),   "logsumexp({0}, {1})")
+op("clip", 3, np.clip, _clip_d,                                    "clip({0}, {1}, {2})",
+   dom=(lambda x, lo, hi: lo > hi, "clip needs lo <= hi, but lo is {1} and hi is {2}"),
+   kink=(lambda x, lo, hi: (x == lo) | (x == hi), "clip at a bound: x and the bound each get half the derivative"))
+
+# --- steps: derivative 0 between the jumps ---------------------------------------
+op("floor", 1, np.floor, lambda xp, ans, x: (0.0,),                "floor({0})",
+   kink=(lambda x: np.floor(np.asarray(x)) == x, "floor jumps at whole numbers: using floor' = 0 there"))
+op("ceil",  1, np.ceil,  lambda xp, ans, x: (0.0,),                "ceil({0})",
+   kink=(lambda x: np.floor(np.asarray(x)) == x, "ceil jumps at whole numbers: using ceil' = 0 there"))
+op("round", 1, np.rint,  lambda xp, ans, x: (0.0,),                "round({0})",
+   kink=(lambda x: np.asarray(x) - np.floor(np.asarray(x)) == 0.5,
+         "round jumps halfway between whole numbers (it sends halves to even): using round' = 0 there"))
+op("heaviside", 1, lambda x: np.heaviside(x, 0.5), lambda xp, ans, x: (0.0,), "heaviside({0})",
+   kink=(lambda x: x == 0, "heaviside jumps at 0 (heaviside(0) = 1/2): using heaviside'(0) = 0"))
+# a - b·floor(a/b), with the sign of b; the quotient in ∂/∂b is the one np.mod used
+op("mod", 2, np.mod, lambda xp, ans, a, b: (1.0, -xp.round((a - ans) / b)), "mod({0}, {1})",
+   dom=(lambda a, b: b == 0, "the divisor is {1}; mod needs a divisor other than 0"),
+   kink=(lambda a, b: np.mod(np.asarray(a), np.asarray(b)) == 0,
+         "mod(a, b) jumps where a/b is whole: using ∂/∂a = 1 and ∂/∂b = -a/b there"))
+
+# --- more trigonometric ----------------------------------------------------------
+op("cot", 1, lambda x: np.cos(x) / np.sin(x), lambda xp, ans, x: (-(1.0 + ans * ans),), "cot({0})",
+   dom=(_on_multiple(np.sin), "argument is {0}, a multiple of π to double precision: cot is undefined there"))
+op("sec", 1, lambda x: 1.0 / np.cos(x), lambda xp, ans, x: (ans * xp.tan(x),), "sec({0})",
+   dom=(_on_multiple(np.cos), "argument is {0}, an odd multiple of π/2 to double precision: sec is undefined there"))
+op("csc", 1, lambda x: 1.0 / np.sin(x), lambda xp, ans, x: (-ans * xp.cot(x),), "csc({0})",
+   dom=(_on_multiple(np.sin), "argument is {0}, a multiple of π to double precision: csc is undefined there"))
+# sin(x)/x, unnormalised, sinc(0) = 1; sinc' = -j1 (spherical Bessel), accurate near 0
+op("sinc", 1, _sinc, lambda xp, ans, x: (-xp.spherical_j1(x),), "sinc({0})")
+op("spherical_j1", 1, lambda x: _spherical_jn(1, x),
+   lambda xp, ans, x: (xp.select(x == 0, 1.0 / 3.0, xp.sinc(x) - 2.0 * ans / x),), "spherical_j1({0})", fn=False)
+
+# --- special functions (scipy.special, imported on first use) ------------------------
+op("erf",     1, _erf,  lambda xp, ans, x: (TWO_OVER_SQRT_PI * xp.exp(-x * x),),  "erf({0})")
+op("erfc",    1, _erfc, lambda xp, ans, x: (-TWO_OVER_SQRT_PI * xp.exp(-x * x),), "erfc({0})")
+op("normcdf", 1, _ndtr, lambda xp, ans, x: (xp.normpdf(x),),                      "normcdf({0})")
+op("normpdf", 1, lambda x: np.exp(-0.5 * x * x) / SQRT_2PI, lambda xp, ans, x: (-x * ans,), "normpdf({0})")
+op("gamma",   1, _gamma, lambda xp, ans, x: (ans * xp.digamma(x),),               "gamma({0})",
+   dom=(_pole, "argument is {0}; gamma has poles at 0, -1, -2, ..."))
+op("lgamma",  1, _gammaln, lambda xp, ans, x: (xp.digamma(x),),                   "lgamma({0})",
+   dom=(_pole, "argument is {0}; lgamma (log|gamma|) is +inf at 0, -1, -2, ..."))
+op("digamma", 1, _psi, lambda xp, ans, x: (xp.polygamma(x, 1.0),),                "digamma({0})",
+   dom=(_pole, "argument is {0}; digamma has poles at 0, -1, -2, ..."))
+# polygamma(n, x): the n-th derivative of digamma; n a whole constant >= 0 (the parameter)
+op("polygamma", 1, lambda x, n: _polygamma(n, x), lambda xp, ans, x, n: (xp.polygamma(x, n + 1.0),),
+   "polygamma({c}, {0})", param=True,
+   dom=(lambda x, n: _pole(x), "argument is {0}; polygamma has poles at 0, -1, -2, ..."))
 # fmt: on
 
 # Names the language accepts as functions, with the arities they accept.
 FUNCTIONS: dict[str, tuple[int, ...]] = {name: (o.arity,) for name, o in OPS.items() if o.fn}
 FUNCTIONS["log"] = (1, 2)  # log(x, base) builds a logb node
 FUNCTIONS["where"] = (3,)  # where(lhs CMP rhs, a, b) builds a 4-argument node
+FUNCTIONS["polygamma"] = (2,)  # polygamma(n, x): n is the node's parameter
+# Any number of arguments (at least one), folded into a balanced tree of the
+# binary op; hypot(a) is abs(a).
+VARIADIC: tuple[str, ...] = ("max", "min", "hypot", "logsumexp")
+for _name in VARIADIC:
+    FUNCTIONS[_name] = (1, 2)
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 
 

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from .errors import INPUT, NAME, PARSE, AdcliError
 from .graph import Graph
-from .ops import CMP, CONSTANTS, FUNCTIONS
+from .ops import CMP, CONSTANTS, FUNCTIONS, VARIADIC
 from .vectors import REDUCTIONS, Env, Expander, TemplateGraph
 
 _HERE = Path(__file__).resolve().parent
@@ -34,6 +34,8 @@ def grammar_path() -> Path:
             return p
     raise FileNotFoundError("adcli.lark grammar not found next to the adcli package")
 
+
+_WORDS = ("and", "or", "not")  # the lexer reads them as names where a condition cannot continue
 
 _SUPERSCRIPTS = {"¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9", "⁰": "0"}
 
@@ -122,6 +124,14 @@ class _Builder:
     def _check_name(self, tok) -> None:
         """Names are letters, digits and _ (SPEC 1); the lexer's \\w also lets in
         superscripts and other numeric signs (x²), which are refused here."""
+        if str(tok) in _WORDS:
+            raise self._err(
+                PARSE,
+                f"{tok} is a word of where's conditions, not a name",
+                tok.start_pos,
+                tok.end_pos,
+                hint="and, or, not combine comparisons: where(x > 0 and y > 0, a, b)",
+            )
         for k, ch in enumerate(str(tok)):
             if ch != "_" and unicodedata.category(ch)[0] not in "LM" and not ("0" <= ch <= "9" or ch.isdecimal()):
                 pos = tok.start_pos + k
@@ -194,9 +204,59 @@ class _Builder:
         lp, x, rp = c
         return (x[0], lp.start_pos, rp.end_pos)
 
+    def bars(self, c):
+        lb, x, rb = c
+        s, e = lb.start_pos, rb.end_pos
+        return (self.g.apply("abs", (x[0],), (s, e)), s, e)
+
+    # -- where's condition: ("cond", kind, parts, start, end) -------------------
+
     def compare(self, c):
         a, op, b = c
-        return ("cmp", str(op), a, b)
+        return ("cond", "cmp", (str(op), a, b), a[1], b[2])
+
+    def not_(self, c):
+        tok, x = c
+        return ("cond", "not", (x,), tok.start_pos, x[4])
+
+    def and_(self, c):
+        a, _, b = c
+        return ("cond", "and", (a, b), a[3], b[4])
+
+    def or_(self, c):
+        a, _, b = c
+        return ("cond", "or", (a, b), a[3], b[4])
+
+    def cparen(self, c):
+        lp, x, rp = c
+        return (*x[:3], lp.start_pos, rp.end_pos)
+
+    def _where(self, cond, a: int, b: int, span) -> int:
+        """``where(cond, a, b)`` as ``where`` nodes of single comparisons:
+        ``c1 and c2`` is where(c1, where(c2, a, b), b), ``c1 or c2`` is
+        where(c1, a, where(c2, a, b)), ``not c`` swaps the branches. An explicit
+        stack, so a long chain of conditions does not recurse."""
+        results: list[int] = []
+        todo: list[tuple] = [("build", cond, a, b)]
+        while todo:
+            task = todo.pop()
+            if task[0] == "then":  # the inner where is built: it becomes one branch of c1
+                _, c1, kind, other = task
+                inner = results.pop()
+                todo.append(("build", c1, *((inner, other) if kind == "and" else (other, inner))))
+                continue
+            _, c, a, b = task
+            kind, parts = c[1], c[2]
+            if kind == "cmp":
+                cmp, lhs, rhs = parts
+                results.append(self.g.apply("where", (lhs[0], rhs[0], a, b), span, cmp))
+            elif kind == "not":
+                todo.append(("build", parts[0], b, a))
+            else:  # and: the inner where falls back to b; or: it is reached when c1 fails
+                c1, c2 = parts
+                todo.append(("then", c1, kind, b if kind == "and" else a))
+                todo.append(("build", c2, a, b))
+        return results.pop()
 
     def args(self, c):
         return c
@@ -217,8 +277,14 @@ class _Builder:
             close = difflib.get_close_matches(name, list(FUNCTIONS), n=3, cutoff=0.5)
             hint = "did you mean " + " or ".join(close) + "?" if close else "see `adcli --help` for the functions"
             raise self._err(NAME, f"unknown function {name}", s, tok.end_pos, hint=hint)
+        if name in VARIADIC and args:
+            ids = [a[0] for a in args if a[0] != "cond"]
+            if len(args) == 1 and len(ids) == 1:
+                one = ids[0] if name != "hypot" else self.g.apply("abs", (ids[0],), (s, e))
+                return (one, s, e)
+            arities = (len(args),)
         if len(args) not in arities:
-            want = " or ".join(str(k) for k in arities)
+            want = "1 or more" if name in VARIADIC else " or ".join(str(k) for k in arities)
             plural = "s" if arities[-1] != 1 else ""
             raise self._err(
                 PARSE,
@@ -227,16 +293,12 @@ class _Builder:
                 e,
             )
         for k, a in enumerate(args):
-            if a[0] == "cmp" and not (name == "where" and k == 0):
-                raise self._err(
-                    PARSE,
-                    f"a comparison ({a[1]}) is only allowed as the first argument of where(...)",
-                    a[2][1],
-                    a[3][2],
-                )
+            if a[0] == "cond" and not (name == "where" and k == 0):
+                what = f"a comparison ({a[2][0]})" if a[1] == "cmp" else "a condition"
+                raise self._err(PARSE, f"{what} is only allowed as the first argument of where(...)", a[3], a[4])
         if name == "where":
             cond = args[0]
-            if cond[0] != "cmp":
+            if cond[0] != "cond":
                 raise self._err(
                     PARSE,
                     "the first argument of where must be a comparison",
@@ -244,11 +306,20 @@ class _Builder:
                     cond[2],
                     hint="write where(x > 0, a, b)",
                 )
-            _, cmp, lhs, rhs = cond
-            ids = (lhs[0], rhs[0], args[1][0], args[2][0])
-            return (self.g.apply("where", ids, (s, e), cmp), s, e)
+            return (self._where(cond, args[1][0], args[2][0], (s, e)), s, e)
         if name == "pow":
             return self._pow(args[0], args[1])
+        if name == "polygamma":
+            n, x = args
+            order = self.g.nodes[n[0]].param if self.g.is_const(n[0]) else -1.0
+            if order < 0 or not float(order).is_integer():
+                hint = "write polygamma(1, x) for the trigamma function"
+                raise self._err(
+                    PARSE, "the order n of polygamma(n, x) must be a whole constant >= 0", n[1], n[2], hint=hint
+                )
+            return (self.g.apply("polygamma", (x[0],), (s, e), order), s, e)
+        if name in VARIADIC and len(args) > 2:
+            return (self.g.fold(name, [a[0] for a in args], (s, e)), s, e)
         if name == "log" and len(args) == 2:
             name = "logb"
         return (self.g.apply(name, tuple(a[0] for a in args), (s, e)), s, e)
@@ -399,6 +470,10 @@ _TERMINALS = {
     "NAME": "a name",
     "LPAR": "'('",
     "RPAR": "')'",
+    "BAR": "'|'",
+    "AND": "'and'",
+    "OR": "'or'",
+    "NOT": "'not'",
     "MINUS": "'-'",
     "PLUS": "'+'",
     "POW": "'^'",
@@ -416,7 +491,7 @@ _TERMINALS = {
     "_NL": "a new line",
     "$END": "the end of the input",
 }
-_OPERAND = {"NUMBER", "NAME", "LPAR", "MINUS", "PLUS"}
+_OPERAND = {"NUMBER", "NAME", "LPAR", "MINUS", "PLUS", "BAR"}
 
 
 _BINARY = {"STAR", "SLASH", "POW"}
@@ -433,7 +508,7 @@ def _describe_expected(expected: set[str]) -> str:
     elif expected >= _BINARY or (expected & {"PLUS", "MINUS"} and not expected & {"NUMBER", "NAME", "LPAR"}):
         # after a complete operand (LALR may have reduced it to a sum already,
         # leaving only '+' and '-' in its expected set): any operator may follow
-        closers = [_TERMINALS[t] for t in ("RPAR", "RSQB", "COMMA", "DOTS") if t in expected]
+        closers = [_TERMINALS[t] for t in ("RPAR", "RSQB", "COMMA", "DOTS", "BAR") if t in expected]
         parts = ["an operator"] + closers
         if "$END" in expected:
             parts.append("the end of the input")
@@ -560,6 +635,12 @@ def _token_error(exc, source: str, label: str) -> AdcliError:
         hint = "write == to compare (inside where), or name a step as: name = expression; output"
     elif tok.type == "CMP":
         hint = "a comparison is only allowed as the condition of where(cond, a, b)"
+    elif tok.type in ("AND", "OR", "NOT"):
+        hint = "and, or, not combine comparisons in the condition of where(cond, a, b)"
+    elif tok.type in ("$END", "RPAR", "COMMA", "_NL") and "BAR" in expected and "NUMBER" not in expected:
+        hint = "a | is left open: |x| is abs(x)"
+    elif tok.type == "BAR":
+        hint = "|x| is abs(x): this | closes none that is open"
     msg = f"{what}; expected {_describe_expected(expected)}"
     return AdcliError(PARSE, msg, source, span, hint=hint, label=label)
 

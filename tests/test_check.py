@@ -180,8 +180,12 @@ _REGISTRY_CASES = {
     "atan2": ("atan2(y, x)", "x=0.3,y=0.7"),
     "max": ("max(x, y)", "x=0.3,y=0.7"),
     "min": ("min(x, y)", "x=0.3,y=0.7"),
+    "clip": ("clip(x, y, z)", "x=0.5,y=0.2,z=0.9"),
+    "polygamma": ("polygamma(1, x)", "x=0.3"),
 }
-_NO_DERIVATIVE = {"input", "const", "sign"}  # leaves, and sign (its derivative is 0 everywhere)
+# leaves; sign and the step functions (their derivative is 0 everywhere); and
+# spherical_j1, which only derivative rules use (tests/test_oracle.py checks it)
+_NO_DERIVATIVE = {"input", "const", "sign", "floor", "ceil", "round", "heaviside", "spherical_j1"}
 
 
 def _registry_case(name: str) -> tuple[str, str]:

@@ -10,11 +10,13 @@ evaluates at 40 digits; adcli only produces the numbers under test.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 import mpmath
+import numpy as np
 import pytest
 import sympy as sp
 from budget import examples
@@ -22,7 +24,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adcli import core
-from adcli.ops import OPS
+from adcli.derivatives import run_hessian
+from adcli.dual import Dual, DualNS
+from adcli.ops import OPS, NumpyNS
 from adcli.parse import parse
 
 mp = mpmath.mp
@@ -136,6 +140,21 @@ UNARY = {
     "relu": (None, lambda v: max(v, mp.mpf(0))),
     "sigmoid": (lambda a: 1 / (1 + sp.exp(-a)), lambda v: 1 / (1 + mpmath.exp(-v))),
     "softplus": (lambda a: sp.log(1 + sp.exp(a)), lambda v: mpmath.log(1 + mpmath.exp(v))),
+    "erf": (sp.erf, mpmath.erf),
+    "erfc": (sp.erfc, mpmath.erfc),
+    "normcdf": (lambda a: (1 + sp.erf(a / sp.sqrt(2))) / 2, mpmath.ncdf),
+    "normpdf": (lambda a: sp.exp(-(a**2) / 2) / sp.sqrt(2 * sp.pi), mpmath.npdf),
+    "gamma": (sp.gamma, mpmath.gamma),
+    "lgamma": (lambda a: sp.log(sp.gamma(a) ** 2) / 2, lambda v: mpmath.log(abs(mpmath.gamma(v)))),
+    "digamma": (sp.digamma, mpmath.digamma),
+    "sinc": (sp.sinc, mpmath.sinc),
+    "cot": (sp.cot, mpmath.cot),
+    "sec": (sp.sec, mpmath.sec),
+    "csc": (sp.csc, mpmath.csc),
+    "floor": (None, mpmath.floor),
+    "ceil": (None, mpmath.ceil),
+    "round": (None, lambda v: mpmath.nint(v)),
+    "heaviside": (None, lambda v: mp.mpf(1) if v > 0 else mp.mpf(0)),
 }
 
 BINARY = {
@@ -143,6 +162,16 @@ BINARY = {
     "hypot": (lambda a, b: sp.sqrt(a**2 + b**2), mpmath.hypot),
     "max": (None, max),
     "min": (None, min),
+    "mod": (None, lambda a, b: a - b * mpmath.floor(a / b)),
+    "logsumexp": (lambda a, b: sp.log(sp.exp(a) + sp.exp(b)), lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b))),
+}
+# any number of arguments: the SymPy function of a list, the mpmath one of values
+NARY = {
+    "max": (None, lambda *v: max(v)),
+    "min": (None, lambda *v: min(v)),
+    "hypot": (lambda *a: sp.sqrt(sum(x**2 for x in a)), lambda *v: mpmath.sqrt(sum(x**2 for x in v))),
+    "logsumexp": (lambda *a: sp.log(sum(sp.exp(x) for x in a)), lambda *v: mpmath.log(sum(mpmath.exp(x) for x in v))),
+    "clip": (None, lambda x, lo, hi: min(max(x, lo), hi)),
 }
 
 # The smooth piece a piecewise function equals near the point, from the argument
@@ -152,19 +181,34 @@ PIECES = {
     "abs": lambda a: a[0] if a[1] > 0 else -a[0],
     "sign": lambda a: sp.Integer(1) if a[1] > 0 else sp.Integer(-1),
     "relu": lambda a: a[0] if a[1] > 0 else sp.Integer(0),
-    "max": lambda a, b: a[0] if a[1] > b[1] else b[0],
-    "min": lambda a, b: a[0] if a[1] < b[1] else b[0],
+    "max": lambda *a: max(a, key=lambda p: p[1])[0],
+    "min": lambda *a: min(a, key=lambda p: p[1])[0],
+    "floor": lambda a: sp.Integer(int(mpmath.floor(a[1]))),
+    "ceil": lambda a: sp.Integer(int(mpmath.ceil(a[1]))),
+    "round": lambda a: sp.Integer(int(mpmath.nint(a[1]))),
+    "heaviside": lambda a: sp.Integer(1 if a[1] > 0 else 0),
+    "mod": lambda a, b: a[0] - b[0] * sp.Integer(int(mpmath.floor(a[1] / b[1]))),
+    "clip": lambda x, lo, hi: x[0] if lo[1] < x[1] < hi[1] else (lo[0] if x[1] <= lo[1] else hi[0]),
 }
 
 
 def call(name, *args):
     text = f"{name}({', '.join(a.text for a in args)})"
-    fs, fm = (UNARY if len(args) == 1 else BINARY)[name]
+    table = UNARY if len(args) == 1 else BINARY if len(args) == 2 and name in BINARY else NARY
+    fs, fm = table[name]
     if fs is None:
         sym = PIECES[name](*((a.sym, a.val) for a in args))
     else:
         sym = fs(*(a.sym for a in args))
     return T(text, sym, fm(*(a.val for a in args)), _vars(*args))
+
+
+def bars(a):
+    return T(f"|{a.text}|", PIECES["abs"]((a.sym, a.val)), abs(a.val), a.vars)
+
+
+def polygamma(n: int, a):
+    return T(f"polygamma({n}, {a.text})", sp.polygamma(n, a.sym), mpmath.polygamma(n, a.val), a.vars)
 
 
 def logb(a, b):
@@ -188,6 +232,13 @@ def where(cmp, lhs, rhs, a, b):
     text = f"where({lhs.text} {cmp} {rhs.text}, {a.text}, {b.text})"
     pick = a if test(lhs.val, rhs.val) else b  # the branch taken near the point
     return T(text, pick.sym, pick.val, _vars(lhs, rhs, a, b))
+
+
+def where_cond(cond: tuple, a, b):
+    """``where`` with a compound condition: ``cond`` is (text, truth at the point, vars)."""
+    text, truth, vs = cond
+    pick = a if truth else b
+    return T(f"where({text}, {a.text}, {b.text})", pick.sym, pick.val, _vars(a, b) | vs)
 
 
 # -- keeping arguments in their domains and away from kinks ------------------------------
@@ -222,7 +273,27 @@ BOUNDED = [  # wrappers whose result lies in [-2, 2]
 ]
 
 
+def _frac_dist(v, at=0) -> float:
+    """How far ``v`` is from the nearest whole number (``at=0``) or half (``at=0.5``)."""
+    f = (v - at) - mpmath.floor(v - at)
+    return float(min(f, 1 - f))
+
+
 def _ok_unary(name: str, v) -> bool:
+    if name in ("floor", "ceil"):
+        return _frac_dist(v) > 0.1 and abs(v) < 1e3
+    if name == "round":
+        return _frac_dist(v, 0.5) > 0.1 and abs(v) < 1e3
+    if name in ("heaviside", "sinc"):
+        return 0.1 < abs(v) < 1e3
+    if name in ("gamma", "lgamma", "digamma"):
+        return 0.1 < v < 20 or (-5 < v < 0 and _frac_dist(v) > 0.1)
+    if name in ("cot", "csc"):
+        return abs(mpmath.sin(v)) > 0.3 and abs(v) < 1e3
+    if name == "sec":
+        return abs(mpmath.cos(v)) > 0.3 and abs(v) < 1e3
+    if name in ("erf", "erfc", "normcdf", "normpdf"):
+        return abs(v) < 8
     if name in ("log", "log2", "log10", "sqrt"):
         return v > 0.1
     if name == "log1p":
@@ -243,6 +314,17 @@ def _ok_unary(name: str, v) -> bool:
 def _fix_unary(name: str, a: T, choose) -> T:
     if _ok_unary(name, a.val):
         return a
+    if name in ("floor", "ceil", "round", "heaviside", "sinc"):
+        a = choose(BOUNDED)(a)
+        for s in (Fraction(1, 2), Fraction(1, 4), Fraction(-1, 4), Fraction(3, 4)):
+            t = add(a, const(s))
+            if _ok_unary(name, t.val):
+                return t
+        raise AssertionError("unreachable")
+    if name in ("gamma", "lgamma", "digamma", "cot", "csc"):
+        return add(const(Fraction(3, 2)), mul(const(Fraction(1, 2)), call("sin", a)))  # in [1, 2]
+    if name == "sec":
+        return choose(UNIT)(a)
     if name in ("log", "log2", "log10", "sqrt", "log1p"):
         return choose(POSITIVE)(a)
     if name in ("asin", "acos", "atanh", "tan"):
@@ -278,6 +360,18 @@ KINDS = {
     "hypot": "hypot",
     "max": "max",
     "min": "min",
+    "mod": "mod",
+    "logsumexp": "logsumexp",
+    "clip": "clip",
+    "polygamma": "polygamma",
+    "bars": "abs",
+    "max3": "max",
+    "min3": "min",
+    "hypot3": "hypot",
+    "logsumexp3": "logsumexp",
+    "where_and": "where",
+    "where_or": "where",
+    "where_not": "where",
     **{name: name for name in UNARY},
 }
 POWC_EXPONENTS = [Fraction(k) for k in (2, 3, -1, -2, 0, 1, 4)] + [
@@ -335,6 +429,56 @@ def build(kind: str, choose, sub_) -> T:
         if abs(a.val - b.val) < 0.25:
             b = add(b, const(Fraction(1, 2)))
         return call(kind, a, b)
+    if kind in ("max3", "min3", "hypot3", "logsumexp3"):
+        args = [sub_(), sub_(), sub_()]
+        if kind in ("max3", "min3"):  # no ties: each at least 1/4 from the others
+            for k in range(1, 3):
+                while any(abs(args[k].val - args[j].val) < 0.25 for j in range(k)):
+                    args[k] = add(args[k], const(Fraction(1, 2)))
+        if kind == "logsumexp3":
+            args = [bounded(x, choose) for x in args]
+        if kind == "hypot3" and all(abs(x.val) < 0.25 for x in args):
+            args[0] = shifted(args[0])
+        return call(kind[:-1], *args)
+    if kind == "logsumexp":
+        return call(kind, bounded(sub_(), choose), bounded(sub_(), choose))
+    if kind == "mod":
+        a, b = sub_(), sub_()
+        if abs(b.val) < 0.25:
+            b = shifted(b)
+        for s in (Fraction(0), Fraction(1, 4), Fraction(1, 2), Fraction(-1, 3)):
+            t = add(a, const(s)) if s else a
+            if _frac_dist(t.val / b.val) > 0.1:  # away from the jumps, where a/b is whole
+                return call("mod", t, b)
+        raise AssertionError("unreachable")
+    if kind == "clip":
+        x, lo = sub_(), sub_()
+        hi = add(lo, add(const(Fraction(1, 2)), powc(sub_(), Fraction(2))))  # lo + 1/2 + s^2 > lo
+        for t in (x, add(x, const(Fraction(1, 4))), add(x, const(Fraction(-1, 4)))):
+            if abs(t.val - lo.val) > 0.1 and abs(t.val - hi.val) > 0.1:
+                return call("clip", t, lo, hi)
+        raise AssertionError("unreachable")
+    if kind == "polygamma":
+        return polygamma(choose((0, 1, 2)), _fix_unary("digamma", sub_(), choose))
+    if kind == "bars":
+        return bars(_fix_unary("abs", sub_(), choose))
+    if kind in ("where_and", "where_or", "where_not"):
+        conds = []
+        for _ in range(2 if kind != "where_not" else 1):
+            cmp = choose(sorted(CMPS))
+            lhs, rhs = sub_(), sub_()
+            if abs(lhs.val - rhs.val) < 0.25:
+                rhs = add(rhs, const(Fraction(1, 2)))
+            conds.append((f"{lhs.text} {cmp} {rhs.text}", CMPS[cmp](lhs.val, rhs.val), _vars(lhs, rhs)))
+        if kind == "where_not":
+            (t, v, vs) = conds[0]
+            cond = (f"not ({t})" if choose((0, 1)) else f"not {t}", not v, vs)
+        else:
+            word = kind[6:]
+            (t1, v1, s1), (t2, v2, s2) = conds
+            truth = (v1 and v2) if word == "and" else (v1 or v2)
+            cond = (f"{t1} {word} ({t2})" if choose((0, 1)) else f"{t1} {word} {t2}", truth, s1 | s2)
+        return where_cond(cond, sub_(), sub_())
     if kind == "where":
         cmp = choose(sorted(CMPS))
         lhs, rhs, a, b = sub_(), sub_(), sub_(), sub_()
@@ -350,7 +494,8 @@ GROUPS = [
     ["add", "sub", "mul", "div", "neg", "plus"],
     ["powc", "pow", "logb"],
     sorted(UNARY),
-    ["atan2", "hypot", "max", "min", "where"],
+    ["atan2", "hypot", "max", "min", "where", "mod", "logsumexp", "clip", "polygamma"],
+    ["bars", "max3", "min3", "hypot3", "logsumexp3", "where_and", "where_or", "where_not"],
 ]
 assert sorted(k for g in GROUPS for k in g) == sorted(KINDS)
 
@@ -465,9 +610,13 @@ def test_random_expressions_forward_reverse_sympy(data):
 # -- every primitive at least once, deterministically ------------------------------------
 
 
+# primitives that only derivative rules use (sinc' = -spherical_j1): checked on their own below
+RULE_ONLY = {"spherical_j1"}
+
+
 def test_generator_covers_every_primitive():
     produced = {v for v in KINDS.values() if v is not None}
-    expected = {name for name in OPS if name not in ("input", "const")}
+    expected = {name for name in OPS if name not in ("input", "const")} - RULE_ONLY
     assert produced == expected
 
 
@@ -485,12 +634,24 @@ def _fixed_choice(pick):
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_each_kind(kind, pick):
     point = {"x": 0.7, "y": -1.3, "z": 1.9}
-    subtrees = iter([var("x", point), var("y", point), add(var("z", point), var("x", point)), var("y", point)])
+    subtrees = itertools.cycle(
+        [var("x", point), var("y", point), add(var("z", point), var("x", point)), var("y", point)]
+    )
     t = build(kind, _fixed_choice(pick), lambda: next(subtrees))
     want = KINDS[kind]
     if want is not None:
         assert want in {n.op.name for n in parse(t.text).nodes}, t.text
     check_tree(t, point)
+    # second order: the Hessian (forward over reverse) against SymPy's
+    names = sorted(t.vars)
+    if names:
+        at = ",".join(f"{n}={point[n]!r}" for n in names)
+        hr = run_hessian(core.load(t.text, at))
+        h = np.asarray(hr.matrix, dtype=float)
+        order = [SYMS[n] for n in hr.problem.inputs]
+        subs = {SYMS[n]: sp.Float(point[n], 40) for n in names}
+        ref = np.array(sp.hessian(t.sym, order).evalf(40, subs=subs).tolist(), dtype=float)
+        assert np.allclose(h, ref, rtol=1e-9, atol=1e-9 * max(1.0, np.abs(ref).max())), (t.text, h, ref)
 
 
 # -- the registry, one primitive at a time, against finite differences and SymPy ---------
@@ -522,6 +683,21 @@ UNARY_POINTS = {
     "relu": [0.3, -5.0],
     "sigmoid": [0.3, -5.0],
     "softplus": [0.3, -5.0],
+    "erf": [0.3, -2.5],
+    "erfc": [0.3, 4.0],
+    "normcdf": [0.3, -6.0],
+    "normpdf": [0.3, -3.0],
+    "gamma": [0.3, 4.5, -1.5],
+    "lgamma": [0.3, 12.5, -2.5],
+    "digamma": [0.3, 5.0, -0.5],
+    "sinc": [0.3, -4.0, 1e-3],
+    "cot": [0.3, -2.0],
+    "sec": [0.3, 2.0],
+    "csc": [0.3, -2.0],
+    "floor": [0.3, -2.5],
+    "ceil": [0.3, -2.5],
+    "round": [0.3, -2.7],
+    "heaviside": [0.3, -5.0],
 }
 BINARY_POINTS = {
     "atan2": [(0.3, 0.4), (0.5, -2.0), (-0.5, -2.0)],
@@ -529,6 +705,8 @@ BINARY_POINTS = {
     "max": [(0.3, 0.4), (-2.0, -3.0)],
     "min": [(0.3, 0.4), (-2.0, -3.0)],
     "pow": [(1.5, 0.4), (0.3, -2.5)],
+    "mod": [(1.3, 0.7), (-2.5, 0.7), (2.5, -0.8)],
+    "logsumexp": [(0.3, 0.4), (-30.0, 2.0)],
 }
 
 
@@ -543,14 +721,23 @@ SYMPY_PIECEWISE = {
 }
 
 
+def _sympy_unary(name, s, x):
+    """SymPy's form of a unary primitive; a step function as its constant piece near x."""
+    if UNARY[name][0] is not None:
+        return UNARY[name][0](s)
+    if name in SYMPY_PIECEWISE:
+        return SYMPY_PIECEWISE[name](s)
+    return PIECES[name]((s, mp.mpf(x)))
+
+
 def _unary_fns():
-    return sorted(name for name, o in OPS.items() if o.fn and o.arity == 1)
+    return sorted(name for name, o in OPS.items() if o.fn and o.arity == 1 and not o.param)
 
 
 def test_point_tables_cover_registry():
     assert set(UNARY_POINTS) == set(_unary_fns())
     assert set(UNARY_POINTS) <= set(UNARY)
-    binary = {name for name, o in OPS.items() if o.fn and o.arity == 2}
+    binary = {name for name, o in OPS.items() if o.fn and o.arity == 2 and not o.param}
     assert set(BINARY_POINTS) == binary
 
 
@@ -570,11 +757,17 @@ def test_unary_registry(name, x, mode):
     assert r.warnings == []
     value, deriv = float(r.value), float(r.gradient[0])
     s = sp.Symbol("s", real=True)
-    fs = (UNARY[name][0] or SYMPY_PIECEWISE[name])(s)
+    fs = _sympy_unary(name, s, x)
     ref_v = fs.evalf(30, subs={s: sp.Float(x, 30)})
     ref_d = sp.diff(fs, s).evalf(30, subs={s: sp.Float(x, 30)})
     assert value == pytest.approx(float(ref_v), rel=1e-13, abs=1e-300)
     assert deriv == pytest.approx(float(ref_d), rel=1e-12, abs=1e-300)
+    # second order: the Hessian (forward over reverse) against SymPy's second derivative
+    if mode == "reverse":
+        h = run_hessian(core.load(text, f"x={x!r}"))
+        assert h.warnings == []
+        ref_h = float(sp.diff(fs, s, 2).evalf(30, subs={s: sp.Float(x, 30)}))
+        assert float(h.matrix[0][0]) == pytest.approx(ref_h, rel=1e-11, abs=1e-300)
     # central differences on the values adcli computes (no derivative code involved)
     h = 1e-5 * max(1.0, abs(x))
     fd = _central_fd(lambda u: _value_at(text, f"x={u!r}"), x, h)
@@ -590,12 +783,23 @@ def test_binary_registry(name, pt, mode):
     r = core.run_grad(core.load(text, at), mode)
     assert r.warnings == []
     sa, sb = sp.symbols("a b", real=True)
-    fs = sp.Pow(sa, sb) if name == "pow" else (BINARY[name][0] or SYMPY_PIECEWISE[name])(sa, sb)
+    if name == "pow":
+        fs = sp.Pow(sa, sb)
+    elif BINARY[name][0] is not None:
+        fs = BINARY[name][0](sa, sb)
+    elif name in SYMPY_PIECEWISE:
+        fs = SYMPY_PIECEWISE[name](sa, sb)
+    else:
+        fs = PIECES[name]((sa, mp.mpf(a)), (sb, mp.mpf(b)))
     subs = {sa: sp.Float(a, 30), sb: sp.Float(b, 30)}
     assert float(r.value) == pytest.approx(float(fs.evalf(30, subs=subs)), rel=1e-13)
     for k, s in enumerate((sa, sb)):
         ref = float(sp.diff(fs, s).evalf(30, subs=subs))
         assert float(r.gradient[k]) == pytest.approx(ref, rel=1e-12, abs=1e-300)
+    if mode == "reverse":  # second order against SymPy's Hessian
+        h = run_hessian(core.load(text, at))
+        ref_h = np.array(sp.hessian(fs, (sa, sb)).evalf(30, subs=subs).tolist(), dtype=float)
+        assert np.allclose(np.asarray(h.matrix, dtype=float), ref_h, rtol=1e-11, atol=1e-300)
     h = 1e-5
     fd_a = _central_fd(lambda u: _value_at(text, f"a={u!r},b={b!r}"), a, h)
     fd_b = _central_fd(lambda u: _value_at(text, f"a={a!r},b={u!r}"), b, h)
@@ -619,3 +823,63 @@ def test_powers_and_log_base(text, x, ref, mode):
     r = core.run_grad(core.load(text, f"x={x!r}"), mode)
     assert float(r.gradient[0]) == pytest.approx(ref, rel=1e-14)
     assert r.warnings == []
+
+
+# -- the rest of the registry: parameters, three arguments, rule-only primitives ----------
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("n,x", [(0, 0.7), (1, 2.5), (2, -0.5), (3, 1.5), (1, -3.3)])
+def test_polygamma_registry(n, x, mode):
+    text = f"polygamma({n}, x)"
+    r = core.run_grad(core.load(text, f"x={x!r}"), mode)
+    assert r.warnings == []
+    assert float(r.value) == pytest.approx(float(mpmath.polygamma(n, x)), rel=1e-12)
+    assert float(r.gradient[0]) == pytest.approx(float(mpmath.polygamma(n + 1, x)), rel=1e-12)
+    h = run_hessian(core.load(text, f"x={x!r}"))
+    assert float(h.matrix[0][0]) == pytest.approx(float(mpmath.polygamma(n + 2, x)), rel=1e-11)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("pt", [(0.5, -1.0, 2.0), (-3.0, -1.0, 2.0), (2.5, -1.0, 2.0)])
+def test_clip_registry(pt, mode):
+    """clip(x, lo, hi) is one of its three arguments away from the bounds: the gradient
+    is that argument's unit vector, the Hessian zero."""
+    x, lo, hi = pt
+    at = f"x={x!r},lo={lo!r},hi={hi!r}"
+    r = core.run_grad(core.load("clip(x, lo, hi)", at), mode)
+    assert r.warnings == []
+    which = 0 if lo < x < hi else (1 if x < lo else 2)
+    assert float(r.value) == pt[which] == float(NARY["clip"][1](*map(mp.mpf, pt)))
+    assert [float(g) for g in r.gradient] == [1.0 if k == which else 0.0 for k in range(3)]
+    h = run_hessian(core.load("clip(x, lo, hi)", at))
+    assert np.array_equal(np.asarray(h.matrix, dtype=float), np.zeros((3, 3)))
+
+
+def _j1(v):
+    return (mpmath.sin(v) / v - mpmath.cos(v)) / v
+
+
+@pytest.mark.parametrize("x", [0.3, -2.0, 7.5, 1e-3, 1e-9])
+def test_rule_only_spherical_j1(x):
+    """sinc' = -j1 is a primitive only derivative rules use: its value, its derivative
+    (through the dual numbers, as a Hessian sees it) against mpmath."""
+    assert float(NumpyNS.spherical_j1(x)) == pytest.approx(float(_j1(mp.mpf(x))), rel=1e-13)
+    d = DualNS.spherical_j1(Dual(np.float64(x), np.float64(1.0)))
+    ref = mpmath.diff(_j1, mp.mpf(x))
+    assert float(d.tangent) == pytest.approx(float(ref), rel=1e-12)
+
+
+def test_sinc_at_and_near_zero():
+    """sinc(0) = 1, sinc'(0) = 0, sinc''(0) = -1/3; near 0 the series, no cancellation."""
+    for x in (0.0, 1e-4, -1e-7):
+        r = core.run_grad(core.load("sinc(x)", f"x={x!r}"), "reverse")
+        f = core.run_grad(core.load("sinc(x)", f"x={x!r}"), "forward")
+        h = run_hessian(core.load("sinc(x)", f"x={x!r}"))
+        series_d = -x / 3 + x**3 / 30
+        series_h = -1 / 3 + x**2 / 10
+        assert float(r.value) == pytest.approx(1 - x**2 / 6, rel=1e-15)
+        assert float(r.gradient[0]) == pytest.approx(series_d, rel=1e-13, abs=0)
+        assert float(f.gradient[0]) == pytest.approx(series_d, rel=1e-13, abs=0)
+        assert float(h.matrix[0][0]) == pytest.approx(series_h, rel=1e-13)
+        assert r.warnings == [] and h.warnings == []
