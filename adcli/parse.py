@@ -425,12 +425,14 @@ class _Builder:
             self.g.output_labels = named  # jacobian f, g: rows f and g
 
 
-def _cache_path(version: str) -> str | None:
+def _cache_path(grammar: str, version: str) -> str | None:
     """Where Lark keeps the analysed grammar between runs (XDG cache dir).
 
-    Lark checks the grammar's and the options' hash stored in the file, so a
-    stale or foreign cache is rebuilt, never used; an unwritable directory just
-    means no cache."""
+    The file is named after the grammar's hash, so checkouts with different
+    grammars do not keep rebuilding one file; Lark also checks the hash stored
+    inside, so a stale or damaged cache is rebuilt, never used. An unwritable
+    directory just means no cache."""
+    import hashlib
     import os
 
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -439,7 +441,8 @@ def _cache_path(version: str) -> str | None:
         os.makedirs(folder, exist_ok=True)
     except OSError:
         return None
-    return os.path.join(folder, f"parser-lark{version}.cache")
+    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
+    return os.path.join(folder, f"parser-{digest}-lark{version}.cache")
 
 
 @lru_cache(maxsize=1)
@@ -451,9 +454,10 @@ def _parser():
     import lark
 
     builder = _Builder()
-    cache = _cache_path(lark.__version__)
+    grammar = grammar_path().read_text(encoding="utf-8")
+    cache = _cache_path(grammar, lark.__version__)
     parser = lark.Lark(
-        grammar_path().read_text(encoding="utf-8"),
+        grammar,
         parser="lalr",
         lexer="contextual",
         maybe_placeholders=True,
