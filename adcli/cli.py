@@ -863,6 +863,41 @@ def plot_cmd(
     run(action, as_json)
 
 
+@app.command("diff")
+def diff_cmd(
+    expr: ExprArg,
+    wrt: WrtOpt = None,
+    order: Annotated[int, typer.Option("--order", help="1: first partials; 2: second partials.")] = 1,
+    fmt: Annotated[str, typer.Option("--format", help="text (adcli's language), latex or python (numpy).")] = "text",
+    as_json: JsonOpt = False,
+) -> None:
+    """Print each partial derivative of EXPR as a formula: simplified, with
+    shared subexpressions as named steps (t1 = ...), pasteable back into adcli.
+    The rules are the registry's own, interpreted on symbols.
+
+    Examples:
+
+      adcli diff "sin(x*y)*exp(x*y)*(x*y)^2"
+
+      adcli diff "x^3*y" --order 2
+
+      adcli diff "(x1-x2)^2 + cos(x1+x2)" --format latex
+    """
+
+    def action():
+        from . import core, render
+        from .diff import FORMATS, run_diff
+        from .parse import parse
+
+        if fmt not in FORMATS:
+            raise core.AdcliError(core.USAGE, f"unknown --format {fmt!r}: use text, latex or python")
+        result = run_diff(parse(core.read_expression(expr)), wrt, order)
+        _emit(render.dumps(render.diff_json(result)) if as_json else render.diff_text(result, fmt))
+        return OK
+
+    run(action, as_json)
+
+
 def entry() -> None:
     """Console-script entry point. Building a click command from a Typer
     function costs a millisecond or two each; a one-shot command builds only

@@ -1696,3 +1696,75 @@ def points_docs_output(doc: dict, problem, fmt: str) -> str:
             vals.append("" if v == "" else (repr(v) if isinstance(v, float) else str(v)))
         lines.append(",".join(vals) + ("," + "undefined" if bad[i] else ","))
     return "\n".join(lines)
+
+
+# -- adcli diff ------------------------------------------------------------------------
+
+
+def partial_label(output: str, wrt: tuple[str, ...]) -> str:
+    """∂f/∂x, ∂²f/∂x², ∂²f/∂x∂y."""
+    if len(wrt) == 1:
+        return f"∂{output}/∂{wrt[0]}"
+    if wrt[0] == wrt[1]:
+        return f"∂²{output}/∂{wrt[0]}²"
+    return f"∂²{output}/∂{wrt[0]}∂{wrt[1]}"
+
+
+def _latex_partial(output: str, wrt: tuple[str, ...]) -> str:
+    from .formula import latex_name
+
+    f = latex_name(output)
+    if len(wrt) == 1:
+        return rf"\frac{{\partial {f}}}{{\partial {latex_name(wrt[0])}}}"
+    a, b = (latex_name(w) for w in wrt)
+    den = rf"\partial {a}^{{2}}" if wrt[0] == wrt[1] else rf"\partial {a} \, \partial {b}"
+    return rf"\frac{{\partial^{{2}} {f}}}{{{den}}}"
+
+
+def _python_name(output: str, wrt: tuple[str, ...]) -> str:
+    return f"d{'2' if len(wrt) == 2 else ''}{output}_d{'_d'.join(wrt)}"
+
+
+def diff_text(result, fmt: str = "text") -> str:
+    """The named steps, one a line, then one line per partial (SPEC §8)."""
+    from .formula import latex_name
+
+    st = {"text": "adcli", "latex": "latex", "python": "numpy"}[fmt]
+    pr = result.printer(st)
+    lines = []
+    for i, name in result.steps.items():
+        body = pr.text(i, named_root=True)
+        if fmt == "latex":
+            lines.append(rf"{latex_name(name)} &= {body} \\")
+        else:
+            lines.append(f"{name} = {body}")
+    for p in result.partials:
+        body = pr.text(p.node)
+        if fmt == "latex":
+            lines.append(rf"{_latex_partial(p.output, p.wrt)} &= {body} \\")
+        elif fmt == "python":
+            lines.append(f"{_python_name(p.output, p.wrt)} = {body}")
+        else:
+            lines.append(f"{partial_label(p.output, p.wrt)} = {body}")
+    if fmt == "latex":
+        if lines:
+            lines[-1] = lines[-1].removesuffix(r" \\")
+        return "\n".join([r"\begin{align*}", *lines, r"\end{align*}"])
+    if fmt == "python":
+        return "\n".join(["import numpy as np", "", *lines])
+    return "\n".join(lines)
+
+
+def diff_json(result) -> dict:
+    pr = result.printer("adcli")
+    return {
+        "inputs": result.inputs,
+        "wrt": result.wrt,
+        "order": result.order,
+        "steps": [{"name": n, "formula": pr.text(i, named_root=True)} for i, n in result.steps.items()],
+        "partials": [
+            {"output": p.output, "wrt": list(p.wrt), "label": partial_label(p.output, p.wrt), "formula": pr.text(p.node)}
+            for p in result.partials
+        ],
+        "operations": result.operations(),
+    }
