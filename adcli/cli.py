@@ -898,6 +898,37 @@ def diff_cmd(
     run(action, as_json)
 
 
+@app.command("export")
+def export_cmd(
+    expr: ExprArg,
+    lang: Annotated[str, typer.Option("--lang", help="python (math only), numpy, c (C99, math.h) or jax.")] = "python",
+    hessian: Annotated[bool, typer.Option("--hessian", help="Also return the Hessian.")] = False,
+    name: Annotated[str, typer.Option("--name", help="The function's name.")] = "f",
+) -> None:
+    """Print a self-contained function computing EXPR's value and gradient (and
+    Hessian): the forward pass, then the adjoint sweep as v_bar += ... lines,
+    one statement per node of the trace.
+
+    Examples:
+
+      adcli export "(x1-x2)^2 + cos(x1+x2)"
+
+      adcli export "x*y + sin(x)" --lang c --name fg > fg.c
+
+      adcli export "tanh(x*y)" --lang numpy --hessian
+    """
+
+    def action():
+        from . import core
+        from .export import export
+        from .parse import parse
+
+        _emit(export(parse(core.read_expression(expr)), lang, name, hessian).rstrip("\n"))
+        return OK
+
+    run(action, False)
+
+
 def entry() -> None:
     """Console-script entry point. Building a click command from a Typer
     function costs a millisecond or two each; a one-shot command builds only

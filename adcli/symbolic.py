@@ -432,6 +432,7 @@ class Problem:
     inputs: list[Sym]
     outputs: list[Sym]
     names: dict[int, str]  # symbolic node -> the user's step name
+    of: list[Sym]  # the symbolic node of each node of the computation graph
 
 
 def from_graph(graph) -> Problem:
@@ -453,7 +454,7 @@ def from_graph(graph) -> Problem:
     for node, s in zip(graph.nodes, of):
         if node.op.arity and node.name and not (node.name[0] == "v" and node.name[1:].isdigit()):
             names.setdefault(s.i, node.name)
-    return Problem(sg, [of[i] for i in graph.inputs], [of[o] for o in graph.outputs], names)
+    return Problem(sg, [of[i] for i in graph.inputs], [of[o] for o in graph.outputs], names, of)
 
 
 def local_partial_of(graph, node_id: int, k: int) -> Sym:
