@@ -268,6 +268,9 @@ def trace_cmd(
     steps: StepsOpt = False,
     as_json: JsonOpt = False,
     digits: DigitsOpt = 6,
+    fmt: Annotated[
+        str, typer.Option("--format", help="text, latex (tabular + align*) or markdown (a table), for notes.")
+    ] = "text",
 ) -> None:
     """Print the trace table of EXPR at a point: one row per node, in evaluation
     order, with its definition, value, and adjoint (reverse mode, one column per
@@ -285,13 +288,16 @@ def trace_cmd(
     def action():
         from . import core, render
 
+        if fmt not in ("text", "latex", "markdown"):
+            raise core.AdcliError(core.USAGE, f"unknown --format {fmt!r}: use text, latex or markdown")
         result = core.run_trace(core.load(core.read_expression(expr), at), mode, wrt, record=steps)
         _warn(result.warnings, as_json)
-        _emit(
-            render.dumps(render.trace_result_json(result, steps))
-            if as_json
-            else render.trace_result_text(result, digits, steps)
-        )
+        if as_json:
+            _emit(render.dumps(render.trace_result_json(result, steps)))
+        elif fmt != "text":
+            _emit(render.trace_result_doc(result, digits, steps, fmt))
+        else:
+            _emit(render.trace_result_text(result, digits, steps))
         return 0
 
     run(action, as_json)

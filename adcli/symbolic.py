@@ -457,7 +457,7 @@ def from_graph(graph) -> Problem:
     return Problem(sg, [of[i] for i in graph.inputs], [of[o] for o in graph.outputs], names, of)
 
 
-def local_partial_of(graph, node_id: int, k: int) -> Sym:
+def local_partial_of(graph, node_id: int, k: int, ans_as_call: bool = True) -> Sym:
     """∂v/∂(argument k) of node ``node_id`` in the names of the trace: its
     arguments and its own output are opaque atoms (v1, x1, the constant as
     written, exp(v1)), so the formula reads as the rule does."""
@@ -465,7 +465,16 @@ def local_partial_of(graph, node_id: int, k: int) -> Sym:
     sg = SymGraph()
     args = [sg.atom(graph.ref(a)) for a in node.args]
     # a function's own value reads as its call, exp(x), as textbooks write it
-    ans = sg.atom(graph.definition(node_id) if node.op.show.startswith(node.op.name + "(") else (node.name or ""))
+    as_call = ans_as_call and node.op.show.startswith(node.op.name + "(")
+    ans = sg.atom(graph.definition(node_id) if as_call else (node.name or ""))
     extra = (node.param,) if node.op.param else ()
     p = node.op.d(SymNS, ans, *args, *extra)[k]
     return p if isinstance(p, Sym) else sg.const(p)
+
+
+def definition_of(graph, node_id: int) -> Sym:
+    """Node ``node_id`` over its arguments as atoms (``v1^2``), unsimplified."""
+    node = graph.nodes[node_id]
+    sg = SymGraph()
+    args = tuple(sg.atom(graph.ref(a)).i for a in node.args)
+    return sg.intern(node.op.name, args, node.param if node.op.param else None)

@@ -326,3 +326,38 @@ def test_printer_handles_every_style():
         assert all(pr.text(p.node) for p in result.partials)
     assert count_ops(result.sg, [p.node for p in result.partials]) == result.operations()
     assert diff_json(result)["operations"] == result.operations()
+
+
+# -- trace --format latex|markdown (teaching notes) ---------------------------------------
+
+
+def test_trace_latex_table_and_align_block():
+    r = run("trace", "(x1-x2)^2 + cos(x1+x2)", "--at", "x1=1,x2=2", "--steps", "--format", "latex")
+    assert r.exit_code == 0
+    table, steps = r.stdout.split("\n\n")
+    rows = [ln for ln in table.splitlines() if ln.startswith("$")]
+    assert len(rows) == 7  # x1, x2, v1..v5
+    assert rows[2].startswith("$v_{1}$ & $x_{1} - x_{2}$ & $-1$ & $-2$")
+    assert rows[5].startswith(r"$v_{4}$ & $\cos\left(v_{3}\right)$")
+    assert steps.startswith(r"\begin{align*}") and steps.rstrip().endswith(r"\end{align*}")
+    # the textbook's contributions: v̄1 gets 1·(2·v1) = -2, x̄1 ends at -2.14112
+    assert r"\bar{v}_{1} &\mathrel{+}= \bar{v}_{2} \cdot \frac{\partial v_{2}}{\partial v_{1}} = 1 \cdot \left(2 \cdot v_{1}\right) = \left(-2\right)" in steps
+    assert r"(\bar{x}_{1} = \left(-2.14112\right))" in steps
+
+
+def test_trace_markdown_table():
+    r = run("trace", "sin(x*y) + x*y", "--at", "x=1,y=2", "--format", "markdown")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "| node | definition | value | v̄ |  |" and lines[1].startswith("|---|")
+    body = {ln.split("|")[1].strip(): ln for ln in lines[2:]}
+    assert set(body) == {"`x`", "`y`", "`v1`", "`v2`", "`v3`"}
+    assert "`x·y`" in body["`v1`"] and "= y" not in body["`v1`"] and "= f" in body["`v3`"] or "= y" in body["`v3`"]
+    steps = run("trace", "x^2", "--at", "x=3", "--steps", "--format", "markdown").stdout
+    assert "$$\n\\begin{aligned}" in steps and "\\end{aligned}\n$$" in steps
+
+
+def test_trace_forward_latex_and_bad_format():
+    r = run("trace", "exp(x)*sin(x)", "--at", "x=0", "--mode", "forward", "--steps", "--format", "latex")
+    assert r"\dot{v}_{3} &= v_{2} \dot{v}_{1} + v_{1} \dot{v}_{2} = 0 \cdot 1 + 1 \cdot 1 = 1" in r.stdout
+    bad = run("trace", "x", "--at", "x=1", "--format", "html")
+    assert bad.exit_code == 2
