@@ -168,7 +168,7 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
         extra = (node.param,) if node.op.param else ()
         s = sg.intern(node.op.name, tuple(leaf(a).i for a in node.args), *extra)
         expr = pr.text(s.i)
-        if node.op.name == "powc" and node.param == 2:  # x*x: the same number as x^2, and faster
+        if node.op.name == "powc" and node.param == 2 and lang in ("numpy", "jax"):  # the same number as x^2, faster
             x = pr.text(leaf(node.args[0]).i)
             expr = f"{x} * {x}"
         if guard and node.op.dom is not None:

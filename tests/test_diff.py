@@ -115,8 +115,8 @@ def _simplifies_to_zero(d: sp.Expr) -> bool:
     """SymPy's simplify gives 0: exactly, or up to the rounding of constants
     adcli folded to floats (SymPy keeps acos(3*tanh(pi)/4) exact)."""
     d = sp.simplify(d)
-    if d != 0:  # sqrt(a - 1)*sqrt(a + 1) against sqrt(a^2 - 1): combine the roots
-        d = sp.simplify(sp.powsimp(d, force=True))
+    if d != 0:  # sqrt(a - 1)*sqrt(a + 1) against sqrt(a^2 - 1): combine the roots, 1.5 as 3/2
+        d = sp.simplify(sp.powsimp(sp.nsimplify(d, rational=True), force=True))
     if d != 0:
         d = sp.expand(d.evalf(30))
         d = d.xreplace({f: 0 for f in d.atoms(sp.Float) if abs(f) < 1e-13})
