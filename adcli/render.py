@@ -1763,7 +1763,12 @@ def diff_json(result) -> dict:
         "order": result.order,
         "steps": [{"name": n, "formula": pr.text(i, named_root=True)} for i, n in result.steps.items()],
         "partials": [
-            {"output": p.output, "wrt": list(p.wrt), "label": partial_label(p.output, p.wrt), "formula": pr.text(p.node)}
+            {
+                "output": p.output,
+                "wrt": list(p.wrt),
+                "label": partial_label(p.output, p.wrt),
+                "formula": pr.text(p.node),
+            }
             for p in result.partials
         ],
         "operations": result.operations(),
@@ -1824,9 +1829,11 @@ def trace_table_doc(result, digits: int, fmt: str) -> str:
     n_tan = len(rows[0].tangents or []) if rows else 0
     if fmt == "latex":
         labels = explain.output_labels(g)
-        extra = [f"${_tex_mark('v', 'bar')}$"] if n_adj == 1 else [
-            f"${_tex_mark('v', 'bar')}$ (${latex_name(labels[o])}$)" for o in g.outputs[:n_adj]
-        ]
+        extra = (
+            [f"${_tex_mark('v', 'bar')}$"]
+            if n_adj == 1
+            else [f"${_tex_mark('v', 'bar')}$ (${latex_name(labels[o])}$)" for o in g.outputs[:n_adj]]
+        )
         wrt = [g.input_names[k] for k in result.wrt]
         extra += [rf"${_tex_mark('v', 'dot')}$ ($\partial/\partial {latex_name(w)}$)" for w in wrt[:n_tan]]
         head = ["node", "definition", "value", *extra, ""]
@@ -1834,7 +1841,10 @@ def trace_table_doc(result, digits: int, fmt: str) -> str:
         for r in rows:
             nums = [r.value, *(r.adjoints or []), *(r.tangents or [])]
             cells = [f"${latex_name(r.name)}$", f"${_definition(g, r.node, 'latex')}$"]
-            cells += [f"${_tex_num(v, digits).removeprefix(chr(92) + 'left(').removesuffix(chr(92) + 'right)')}$" for v in nums]
+            cells += [
+                f"${_tex_num(v, digits).removeprefix(chr(92) + 'left(').removesuffix(chr(92) + 'right)')}$"
+                for v in nums
+            ]
             cells.append(f"$= {latex_name(r.output)}$" if r.output else "")
             lines.append(" & ".join(cells) + r" \\")
         lines.append(r"\end{tabular}")
@@ -1842,7 +1852,10 @@ def trace_table_doc(result, digits: int, fmt: str) -> str:
     from .explain import bar, dot
 
     head = ["node", "definition", "value", *(adj_h or [bar("v")] * n_adj), *(tan_h or [dot("v")] * n_tan), ""]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---", "---", "--:", *["--:"] * (n_adj + n_tan), "---"]) + "|"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---", "---", "--:", *["--:"] * (n_adj + n_tan), "---"]) + "|",
+    ]
     for r in rows:
         definition = _definition(g, r.node, "display").replace("|", r"\|")
         cells = [f"`{r.name}`", definition if r.op == "input" else f"`{definition}`", fmt_value(r.value, digits)]
@@ -1867,7 +1880,9 @@ def steps_align(result, digits: int) -> str:
             t = g.nodes[s.target].name or ""
             if s.source < 0:
                 y = outs.get(s.target, "y")
-                lines.append(rf"{_tex_mark(y, 'bar')} = {_tex_mark(t, 'bar')} &= {_tex_num(s.total, digits)} && \text{{(seed)}}")
+                lines.append(
+                    rf"{_tex_mark(y, 'bar')} = {_tex_mark(t, 'bar')} &= {_tex_num(s.total, digits)} && \text{{(seed)}}"
+                )
                 continue
             src = g.nodes[s.source].name or ""
             p = _partial(g, s.source, s.arg, "latex")

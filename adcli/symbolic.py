@@ -18,6 +18,7 @@ again by the ``where`` rule (second derivatives).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -337,7 +338,7 @@ def _where(g, lhs, rhs, a, b, c):
     return None
 
 
-_SIMPLIFY = {
+_SIMPLIFY: dict[str, Callable[..., Any]] = {
     "add": _add,
     "sub": _sub,
     "mul": _mul,

@@ -45,7 +45,7 @@ def _kind_cases():
                     oracle.var("y", point),
                 ]
             )
-            t = oracle.build(kind, oracle._fixed_choice(pick), lambda: next(subtrees))
+            t = oracle.build(kind, oracle._fixed_choice(pick), lambda it=subtrees: next(it))
             out.append((t.text, point))
     return out
 
