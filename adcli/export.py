@@ -356,7 +356,11 @@ def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, v
         pad = "        "
     else:
         pad = "    "
-    out += [pad + line for line in code.lines]
+    kept = {value, *grads, *(t for row in hess_rows or [] for t in row)}
+    lines = _free_dead_arrays(code.lines, set(inputs) | _names(" ".join(kept))) if lang == "numpy" else code.lines
+    if lines is not code.lines:
+        out.append(pad + "# (del frees each array once nothing below reads it: at 10^6 points memory is the cost)")
+    out += [pad + line for line in lines]
     if lang in ("numpy", "jax"):
         mod = "np" if lang == "numpy" else "jnp"
         shape = f"{mod}.broadcast_shapes({', '.join(f'{mod}.shape({v})' for v in inputs)})"
@@ -377,6 +381,35 @@ def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, v
         ret += ", [" + ", ".join("[" + ", ".join(wrap(t) for t in row) + "]" for row in hess_rows) + "]"
     out.append(f"{pad}return {ret}")
     return "\n".join(out) + "\n"
+
+
+def _names(text: str) -> set[str]:
+    return set(re.findall(r"[A-Za-z_]\w*", text))
+
+
+def _free_dead_arrays(lines: list[str], keep: set[str]) -> list[str]:
+    """After the last line that reads an array, ``del`` it: over 10^6 points
+    the memory a dead array holds costs as much as computing it."""
+    last: dict[str, int] = {}
+    assigned: set[str] = set()
+    for k, line in enumerate(lines):
+        if line.startswith("#"):
+            continue
+        target, op, expr = line.partition(" ")[0], line.split(" ")[1], line.split(" ", 2)[2]
+        for name in _names(expr) | ({target} if op != "=" else set()):
+            last[name] = k
+        assigned.add(target)
+        last.setdefault(target, k)
+    dead: dict[int, list[str]] = {}
+    for name, k in last.items():
+        if name in assigned and name not in keep:
+            dead.setdefault(k, []).append(name)
+    out = []
+    for k, line in enumerate(lines):
+        out.append(line)
+        if k in dead:
+            out.append("del " + ", ".join(dead[k]))
+    return out
 
 
 def _is_forward_decl(line: str, code: _Code) -> bool:
