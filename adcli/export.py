@@ -314,7 +314,7 @@ def _comment(lang: str, text: str) -> str:
 def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, varying: set[str]) -> str:
     body_text = "\n".join(code.lines)
     helpers = [src for h, src in _HELPERS[lang].items() if re.search(rf"\b{h}\(", body_text + str(hess_rows))]
-    source = graph.source.strip().replace("\n", "; ")
+    source = f"{name}({', '.join(inputs)})"
     n = len(inputs)
     if lang == "c":
         sig = f"void {name}(const double *in, double *value, double *grad{', double *hess' if hess_rows else ''})"
