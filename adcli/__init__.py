@@ -24,6 +24,7 @@ def __getattr__(name: str):
         return Function
     raise AttributeError(f"module 'adcli' has no attribute {name!r}")
 
+
 # Exit codes (README, "Errors and exit codes").
 OK, CHECK_FAILED, BAD_INPUT, CLOSED_PIPE, INTERNAL = 0, 1, 2, 141, 70
 
