@@ -199,7 +199,7 @@ def _random_case(data, depth):
     return t, point, ok
 
 
-@settings(max_examples=examples(10), deadline=None)
+@settings(max_examples=examples(5), deadline=None)
 @given(data=st.data())
 def test_random_expressions_simplify_to_sympys_derivative(data):
     """Small random trees: SymPy simplifies (formula - its derivative) to 0."""
