@@ -431,6 +431,9 @@ class TraceOptions:
     steps: bool = STEPS()
     as_json: bool = JSON()
     digits: int = DIGITS()
+    fmt: str = option(
+        "--format", help="text, latex (tabular + align*) or markdown (a table), for notes.", default="text"
+    )
 
 
 @command("trace", TraceOptions)
@@ -449,13 +452,16 @@ def run_trace(o: TraceOptions, src: Source, out: Out) -> int:
     """
     from . import core, render
 
+    if o.fmt not in ("text", "latex", "markdown"):
+        raise usage(f"unknown --format {o.fmt!r}: use text, latex or markdown")
     result = core.run_trace(src.problem(o.expr, o.at), src.mode(o.mode, "reverse"), o.wrt, record=o.steps)
     out.warn(result.warnings, o.as_json)
-    out.emit(
-        render.dumps(render.trace_result_json(result, o.steps))
-        if o.as_json
-        else render.trace_result_text(result, o.digits, o.steps)
-    )
+    if o.as_json:
+        out.emit(render.dumps(render.trace_result_json(result, o.steps)))
+    elif o.fmt != "text":
+        out.emit(render.trace_result_doc(result, o.digits, o.steps, o.fmt))
+    else:
+        out.emit(render.trace_result_text(result, o.digits, o.steps))
     return OK
 
 
@@ -957,6 +963,66 @@ def run_plot(o: PlotOptions, src: Source, out: Out) -> int:
             out.note(f"wrote {path}")
     elif not o.as_json:
         out.emit(render.plot_text(data, o.digits, width))
+    return OK
+
+
+@options
+class DiffOptions:
+    expr: str = EXPR()
+    wrt: str | None = WRT()
+    order: int = option("--order", help="1: first partials; 2: second partials.", default=1)
+    fmt: str = option("--format", help="text (adcli's language), latex or python (numpy).", default="text")
+    as_json: bool = JSON()
+
+
+@command("diff", DiffOptions)
+def run_diff(o: DiffOptions, src: Source, out: Out) -> int:
+    """Print each partial derivative of EXPR as a formula: simplified, with
+    shared subexpressions as named steps (t1 = ...), pasteable back into adcli.
+    The rules are the registry's own, interpreted on symbols.
+
+    Examples:
+
+      adcli diff "sin(x*y)*exp(x*y)*(x*y)^2"
+
+      adcli diff "x^3*y" --order 2
+
+      adcli diff "(x1-x2)^2 + cos(x1+x2)" --format latex
+    """
+    from . import diff, render
+
+    if o.fmt not in diff.FORMATS:
+        raise usage(f"unknown --format {o.fmt!r}: use text, latex or python")
+    result = diff.run_diff(src.graph(o.expr), o.wrt, o.order)
+    out.emit(render.dumps(render.diff_json(result)) if o.as_json else render.diff_text(result, o.fmt))
+    return OK
+
+
+@options
+class ExportOptions:
+    expr: str = EXPR()
+    lang: str = option("--lang", help="python (math only), numpy, c (C99, math.h) or jax.", default="python")
+    hessian: bool = option("--hessian", help="Also return the Hessian.", default=False)
+    name: str = option("--name", help="The function's name.", default="f")
+
+
+@command("export", ExportOptions)
+def run_export(o: ExportOptions, src: Source, out: Out) -> int:
+    """Print a self-contained function computing EXPR's value and gradient (and
+    Hessian): the forward pass, then the adjoint sweep as v_bar += ... lines,
+    one statement per node of the trace.
+
+    Examples:
+
+      adcli export "(x1-x2)^2 + cos(x1+x2)"
+
+      adcli export "x*y + sin(x)" --lang c --name fg > fg.c
+
+      adcli export "tanh(x*y)" --lang numpy --hessian
+    """
+    from .export import export
+
+    out.emit(export(src.graph(o.expr), o.lang, o.name, o.hessian).rstrip("\n"))
     return OK
 
 

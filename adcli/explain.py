@@ -125,10 +125,12 @@ def trace_rows(
 
 
 def partial_formula(g: Graph, node_id: int, k: int) -> str:
-    """The local derivative ∂v/∂(argument k) as a formula in the node names."""
-    node = g.nodes[node_id]
-    shows = node.op.partial_shows(node.param)
-    return format_template(shows[k], [g.ref(a) for a in node.args], node, g)
+    """The local derivative ∂v/∂(argument k) as a formula in the node names:
+    the registry's rule itself, interpreted on symbols (no second copy)."""
+    from .formula import show
+    from .symbolic import local_partial_of
+
+    return show(local_partial_of(g, node_id, k), "display")
 
 
 def _atomic(formula: str) -> bool:

@@ -24,6 +24,8 @@ SUMMARIES: dict[str, str] = {
     "check": "Check derivatives against finite differences, a formula, or the other mode.",
     "descend": "Gradient descent or Newton's method from a point.",
     "plot": "Plot f and ∂f/∂x over a range (terminal or image).",
+    "diff": "Print each partial derivative as a formula, with named shared steps.",
+    "export": "Print a Python, numpy, C or JAX function for the value and gradient.",
 }
 
 OPTIONS: list[tuple[str, str]] = [

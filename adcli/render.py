@@ -1705,3 +1705,285 @@ def plot_json(data) -> dict:
     doc["gaps"] = [list(g_) for g_ in gap_intervals(data)]
     doc["warnings"] = warnings_json(data.warnings)
     return doc
+
+
+def _at_point(x: Any, i: int, n: int) -> Any:
+    """The part of a result document that belongs to point ``i`` of ``n``
+    (arrays over the points have the points on their first axis)."""
+    if isinstance(x, dict):
+        return {k: _at_point(v, i, n) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_at_point(v, i, n) for v in x]
+    if isinstance(x, np.ndarray) and x.ndim and x.shape[0] == n:
+        return x[i]
+    return x
+
+
+def _flatten(x: Any, prefix: str, out: dict) -> None:
+    if isinstance(x, dict):
+        for k, v in x.items():
+            _flatten(v, f"{prefix}_{k}" if prefix else str(k), out)
+    elif isinstance(x, (list, tuple, np.ndarray)) and np.ndim(x):
+        for k, v in enumerate(x):
+            _flatten(v, f"{prefix}_{k + 1}", out)
+    else:
+        out[prefix] = x
+
+
+def points_docs_output(doc: dict, problem, fmt: str) -> str:
+    """Any command's JSON document over many points -> one line (or CSV row) per point."""
+    if fmt not in ("jsonl", "csv"):
+        raise AdcliError("usage", f"unknown --format {fmt!r} for --points: use jsonl or csv")
+    n = len(problem.point[0]) if problem.point else 1
+    bad = np.broadcast_to(np.asarray(problem.values.undefined), (n,))
+    doc = {k: v for k, v in doc.items() if k not in ("warnings", "inputs")}
+    lines = []
+    header: list[str] | None = None
+    for i in range(n):
+        row = _at_point(doc, i, n)
+        row["point"] = {x: float(np.asarray(v)[i]) for x, v in zip(problem.inputs, problem.point)}
+        if bad[i]:
+            row = {
+                "point": row["point"],
+                "error": {"kind": "domain", "message": "the expression is undefined at this point"},
+            }
+        if fmt == "jsonl":
+            lines.append(dumps(row))
+            continue
+        flat: dict = {}
+        _flatten({k: v for k, v in row.items() if k != "error"}, "", flat)
+        flat = {k.removeprefix("point_"): v for k, v in flat.items()}
+        if header is None:
+            good = next((j for j in range(n) if not bad[j]), None)
+            template: dict = {}
+            _flatten({k: v for k, v in _at_point(doc, good if good is not None else 0, n).items()}, "", template)
+            numeric = [
+                k
+                for k, v in template.items()
+                if not isinstance(v, str) and not k.startswith("point_") and k != "sweeps"
+            ]  # per-point numbers only; names and modes are in the header
+            header = list(problem.inputs) + numeric + ["error"]
+            lines.append(",".join(header))
+        vals = []
+        for k in header[:-1]:
+            v = jsonable(flat.get(k, ""))
+            vals.append("" if v == "" else (repr(v) if isinstance(v, float) else str(v)))
+        lines.append(",".join(vals) + ("," + "undefined" if bad[i] else ","))
+    return "\n".join(lines)
+
+
+# -- adcli diff ------------------------------------------------------------------------
+
+
+def partial_label(output: str, wrt: tuple[str, ...]) -> str:
+    """∂f/∂x, ∂²f/∂x², ∂²f/∂x∂y."""
+    if len(wrt) == 1:
+        return f"∂{output}/∂{wrt[0]}"
+    if wrt[0] == wrt[1]:
+        return f"∂²{output}/∂{wrt[0]}²"
+    return f"∂²{output}/∂{wrt[0]}∂{wrt[1]}"
+
+
+def _latex_partial(output: str, wrt: tuple[str, ...]) -> str:
+    from .formula import latex_name
+
+    f = latex_name(output)
+    if len(wrt) == 1:
+        return rf"\frac{{\partial {f}}}{{\partial {latex_name(wrt[0])}}}"
+    a, b = (latex_name(w) for w in wrt)
+    den = rf"\partial {a}^{{2}}" if wrt[0] == wrt[1] else rf"\partial {a} \, \partial {b}"
+    return rf"\frac{{\partial^{{2}} {f}}}{{{den}}}"
+
+
+def _python_name(output: str, wrt: tuple[str, ...]) -> str:
+    return f"d{'2' if len(wrt) == 2 else ''}{output}_d{'_d'.join(wrt)}"
+
+
+def diff_text(result, fmt: str = "text") -> str:
+    """The named steps, one a line, then one line per partial (SPEC §8)."""
+    from .formula import latex_name
+
+    st = {"text": "adcli", "latex": "latex", "python": "numpy"}[fmt]
+    pr = result.printer(st)
+    lines = []
+    for i, name in result.steps.items():
+        body = pr.text(i, named_root=True)
+        if fmt == "latex":
+            lines.append(rf"{latex_name(name)} &= {body} \\")
+        else:
+            lines.append(f"{name} = {body}")
+    for p in result.partials:
+        body = pr.text(p.node)
+        if fmt == "latex":
+            lines.append(rf"{_latex_partial(p.output, p.wrt)} &= {body} \\")
+        elif fmt == "python":
+            lines.append(f"{_python_name(p.output, p.wrt)} = {body}")
+        else:
+            lines.append(f"{partial_label(p.output, p.wrt)} = {body}")
+    if fmt == "latex":
+        if lines:
+            lines[-1] = lines[-1].removesuffix(r" \\")
+        return "\n".join([r"\begin{align*}", *lines, r"\end{align*}"])
+    if fmt == "python":
+        return "\n".join(["import numpy as np", "", *lines])
+    return "\n".join(lines)
+
+
+def diff_json(result) -> dict:
+    pr = result.printer("adcli")
+    return {
+        "inputs": result.inputs,
+        "wrt": result.wrt,
+        "order": result.order,
+        "steps": [{"name": n, "formula": pr.text(i, named_root=True)} for i, n in result.steps.items()],
+        "partials": [
+            {
+                "output": p.output,
+                "wrt": list(p.wrt),
+                "label": partial_label(p.output, p.wrt),
+                "formula": pr.text(p.node),
+            }
+            for p in result.partials
+        ],
+        "operations": result.operations(),
+    }
+
+
+# -- trace and steps for teaching notes: LaTeX and Markdown ------------------------------
+
+
+def _tex_mark(name: str, mark: str) -> str:
+    r"""v1 -> \bar{v}_{1}; x -> \dot{x}."""
+    from .formula import latex_name
+
+    tex = latex_name(name)
+    base, sep, sub = tex.partition("_{")
+    return rf"\{mark}{{{base}}}" + (f"_{{{sub}" if sep else "")
+
+
+def _tex_num(v: Any, digits: int) -> str:
+    s = fmt_value(v, digits)
+    if "e" in s and s not in ("inf", "-inf"):
+        m, _, ex = s.partition("e")
+        s = rf"{m} \cdot 10^{{{int(ex)}}}"
+    s = s.replace("inf", r"\infty")
+    return rf"\left({s}\right)" if s.startswith("-") else s
+
+
+def _definition(g, i: int, st: str) -> str:
+    from .formula import show
+    from .symbolic import definition_of
+
+    if g.nodes[i].op.name == "input":
+        return r"\text{input}" if st == "latex" else "input"
+    return show(definition_of(g, i), st)
+
+
+def _partial(g, node: int, k: int, st: str) -> str:
+    from .formula import show
+    from .symbolic import local_partial_of
+
+    return show(local_partial_of(g, node, k, ans_as_call=st != "latex"), st)
+
+
+def _tex_factor(p: str) -> str:
+    return rf"\left({p}\right)" if (" " in p or p.startswith("-")) else p
+
+
+def trace_table_doc(result, digits: int, fmt: str) -> str:
+    """The trace as a LaTeX tabular or a Markdown table."""
+    from . import explain
+    from .formula import latex_name
+
+    values = result.problem.values
+    g = values.graph
+    rows = explain.trace_rows(values, result.adjoints, result.tangents)
+    adj_h, tan_h = _adjoint_headers(result), _tangent_headers(result)
+    n_adj = len(rows[0].adjoints or []) if rows else 0
+    n_tan = len(rows[0].tangents or []) if rows else 0
+    if fmt == "latex":
+        labels = explain.output_labels(g)
+        extra = (
+            [f"${_tex_mark('v', 'bar')}$"]
+            if n_adj == 1
+            else [f"${_tex_mark('v', 'bar')}$ (${latex_name(labels[o])}$)" for o in g.outputs[:n_adj]]
+        )
+        wrt = [g.input_names[k] for k in result.wrt]
+        extra += [rf"${_tex_mark('v', 'dot')}$ ($\partial/\partial {latex_name(w)}$)" for w in wrt[:n_tan]]
+        head = ["node", "definition", "value", *extra, ""]
+        lines = [r"\begin{tabular}{ll" + "r" * (1 + n_adj + n_tan) + "l}", " & ".join(head) + r" \\", r"\hline"]
+        for r in rows:
+            nums = [r.value, *(r.adjoints or []), *(r.tangents or [])]
+            cells = [f"${latex_name(r.name)}$", f"${_definition(g, r.node, 'latex')}$"]
+            cells += [
+                f"${_tex_num(v, digits).removeprefix(chr(92) + 'left(').removesuffix(chr(92) + 'right)')}$"
+                for v in nums
+            ]
+            cells.append(f"$= {latex_name(r.output)}$" if r.output else "")
+            lines.append(" & ".join(cells) + r" \\")
+        lines.append(r"\end{tabular}")
+        return "\n".join(lines)
+    from .explain import bar, dot
+
+    head = ["node", "definition", "value", *(adj_h or [bar("v")] * n_adj), *(tan_h or [dot("v")] * n_tan), ""]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---", "---", "--:", *["--:"] * (n_adj + n_tan), "---"]) + "|",
+    ]
+    for r in rows:
+        definition = _definition(g, r.node, "display").replace("|", r"\|")
+        cells = [f"`{r.name}`", definition if r.op == "input" else f"`{definition}`", fmt_value(r.value, digits)]
+        cells += [fmt_value(a, digits) for a in (r.adjoints or [])]
+        cells += [fmt_value(t, digits) for t in (r.tangents or [])]
+        cells.append(f"= {r.output}" if r.output else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def steps_align(result, digits: int) -> str:
+    r"""The adjoint (or tangent) steps as one ``align*`` block: ``\bar{v}_{1} \mathrel{+}= ...``."""
+    from . import explain
+    from .formula import latex_name
+
+    values = result.problem.values
+    g = values.graph
+    lines: list[str] = []
+    outs = explain.output_labels(g)
+    for st in result.adjoint_steps or []:
+        for s in st:
+            t = g.nodes[s.target].name or ""
+            if s.source < 0:
+                y = outs.get(s.target, "y")
+                lines.append(
+                    rf"{_tex_mark(y, 'bar')} = {_tex_mark(t, 'bar')} &= {_tex_num(s.total, digits)} && \text{{(seed)}}"
+                )
+                continue
+            src = g.nodes[s.source].name or ""
+            p = _partial(g, s.source, s.arg, "latex")
+            lines.append(
+                rf"{_tex_mark(t, 'bar')} &\mathrel{{+}}= {_tex_mark(src, 'bar')} \cdot "
+                rf"\frac{{\partial {latex_name(src)}}}{{\partial {latex_name(t)}}} = "
+                rf"{_tex_num(s.adjoint, digits)} \cdot {_tex_factor(p)} = {_tex_num(s.contribution, digits)}"
+                rf" && ({_tex_mark(t, 'bar')} = {_tex_num(s.total, digits)})"
+            )
+    for st in result.tangent_steps or []:
+        for s in st:
+            name = g.nodes[s.node].name or ""
+            sym = [
+                rf"{_tex_factor(_partial(g, s.node, k, 'latex'))} {_tex_mark(g.nodes[a].name or '', 'dot')}"
+                for k, a, _, _ in s.terms
+            ]
+            nums = [rf"{_tex_num(p, digits)} \cdot {_tex_num(t, digits)}" for _, _, p, t in s.terms]
+            lines.append(
+                rf"{_tex_mark(name, 'dot')} &= {' + '.join(sym) or '0'} = {' + '.join(nums) or '0'} = {_tex_num(s.total, digits)}"
+            )
+    return "\n".join([r"\begin{align*}", " \\\\\n".join(lines), r"\end{align*}"])
+
+
+def trace_result_doc(result, digits: int, steps: bool, fmt: str) -> str:
+    """``trace --format latex|markdown``: the table, then the steps as an ``align*`` block."""
+    parts = [trace_table_doc(result, digits, fmt)]
+    if steps:
+        block = steps_align(result, digits)
+        parts.append(block if fmt == "latex" else "$$\n" + block.replace("align*", "aligned") + "\n$$")
+    return "\n\n".join(parts)

@@ -17,6 +17,8 @@ from .errors import USAGE, AdcliError
 # --format values. graph draws; the commands that take --points print its rows.
 GRAPH_FORMATS = ("text", "dot", "mermaid")
 POINTS_FORMATS = ("jsonl", "csv", "parquet")  # the --points output formats (tabular.py writes them)
+# commands whose --format chooses how one result is written (not --points rows)
+OWN_FORMATS = {"graph": GRAPH_FORMATS, "trace": ("text", "latex", "markdown"), "diff": ("text", "latex", "python")}
 # Options that only make sense at one point: with --points they do not apply.
 ONE_POINT_ONLY = {
     "--trace": "--trace shows one point",
@@ -38,12 +40,12 @@ def check_options(command: str, given: Mapping[str, Any]) -> None:
     """
     if "--format" in given:
         fmt = given["--format"]
-        allowed = GRAPH_FORMATS if command == "graph" else POINTS_FORMATS
+        allowed = OWN_FORMATS.get(command, POINTS_FORMATS)
         if fmt not in allowed:
             raise _error(
                 f"unknown --format {fmt!r} for {command}", f"--format is one of {', '.join(allowed)}", "--format"
             )
-        if command != "graph" and "--points" not in given:
+        if command not in OWN_FORMATS and "--points" not in given:
             raise _error(f"--format {fmt} goes with --points", "one point prints text, or JSON with --json", "--format")
     if "--points" in given and command != "check":
         for option, why in ONE_POINT_ONLY.items():

@@ -1,0 +1,424 @@
+"""``adcli export``: the value and gradient (and Hessian) as code you can take away.
+
+The generated function is the textbook's sweep written out: one statement
+per node of the trace, named as the trace names it (``v1``, ``x1``, your step
+names), then the adjoint sweep as ``v1_bar += v2_bar * (...)`` lines whose
+local partials are the registry's rules printed in the target language
+(:mod:`adcli.symbolic`, :mod:`adcli.formula`). The Hessian, when asked for,
+differentiates the symbolic gradient once more and writes those nodes out
+the same way. Nothing walks a graph at run time.
+
+Conventions follow adcli's: ``where`` selects, and where a partial can be
+exactly zero (``where``, ``relu``, ``abs``, ``max``...) the chain-rule
+products take 0·inf = 0, as adcli's engines do.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+
+from .errors import USAGE, AdcliError
+from .formula import Printer, Style, style
+from .graph import Graph
+from .symbolic import LEAVES, Sym, SymGraph, apply, from_graph, gradient
+
+LANGS = ("python", "numpy", "c", "jax")
+
+# ops whose partial can be exactly 0 at some points: an adjoint 0 then meets
+# partials that may be infinite further down, and 0·inf must stay 0
+_ZEROING = {"where", "relu", "abs", "sign", "max", "min", "hypot", "pow"}
+
+_C_RESERVED = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
+    "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return", "short", "signed",
+    "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while",
+    "in", "value", "grad", "hess", "fabs", "fmax", "fmin", "pow", "log", "exp", "sqrt", "cbrt",
+}  # fmt: skip
+_PY_RESERVED = {"math", "np", "jnp", "abs", "max", "min", "float", "value", "gradient", "hessian", "jax"}
+
+_HELPERS = {
+    "python": {
+        "_sigmoid": "def _sigmoid(x):\n    if x >= 0:\n        return 1.0 / (1.0 + math.exp(-x))\n"
+        "    z = math.exp(x)\n    return z / (1.0 + z)\n",
+        "_softplus": "def _softplus(x):\n    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))\n",
+        "_sign": "def _sign(x):\n    return float((x > 0) - (x < 0))\n",
+        "_cbrt": "def _cbrt(x):\n    return math.copysign(abs(x) ** (1.0 / 3.0), x)\n",
+        "_times": 'def _times(a, p):\n    """a * p with 0 * inf = 0, as adcli\'s engines."""\n'
+        "    return 0.0 if a == 0 or p == 0 else a * p\n",
+        "_live": 'def _live(f):\n    """A value on a branch where() drops may be undefined: NaN, not an error."""\n'
+        "    try:\n        return f()\n    except (ValueError, ZeroDivisionError, OverflowError):\n"
+        "        return math.nan\n",
+    },
+    "numpy": {
+        "_sigmoid": "def _sigmoid(x):\n    z = np.exp(-np.abs(x))\n    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))\n",
+        "_times": 'def _times(a, p):\n    """a * p with 0 * inf = 0, as adcli\'s engines."""\n    r = a * p\n'
+        "    return np.where(((a == 0) | (p == 0)) & ~np.isfinite(r), 0.0, r)\n",
+    },
+    "c": {
+        "adcli_sign": "static double adcli_sign(double x) { return (double)((x > 0) - (x < 0)); }\n",
+        "adcli_relu": "static double adcli_relu(double x) { return x > 0 ? x : 0.0; }\n",
+        "adcli_sigmoid": "static double adcli_sigmoid(double x) {\n    double z = exp(-fabs(x));\n"
+        "    return x >= 0 ? 1.0 / (1.0 + z) : z / (1.0 + z);\n}\n",
+        "adcli_softplus": "static double adcli_softplus(double x) { return fmax(x, 0.0) + log1p(exp(-fabs(x))); }\n",
+        "adcli_times": "/* a * p with 0 * inf = 0, as adcli's engines */\n"
+        "static double adcli_times(double a, double p) {\n    double r = a * p;\n"
+        "    return ((a == 0 || p == 0) && !isfinite(r)) ? 0.0 : r;\n}\n",
+    },
+}
+_HELPERS["jax"] = {
+    "_sigmoid": _HELPERS["numpy"]["_sigmoid"].replace("np.", "jnp."),
+    "_times": _HELPERS["numpy"]["_times"].replace("np.", "jnp."),
+}
+
+
+def _lang_style(lang: str) -> Style:
+    from dataclasses import replace
+
+    base = style("numpy" if lang == "jax" else lang)
+    spaced = replace(base, mul=" * ", pow=" ** " if base.pow else None)
+    if lang != "jax":
+        return spaced
+    return replace(
+        spaced,
+        name="jax",
+        number=lambda v: base.number(v).replace("np.", "jnp."),
+        funcs={k: v.replace("np.", "jnp.") for k, v in base.funcs.items()},
+        where=base.where.replace("np.", "jnp."),
+    )
+
+
+@dataclass
+class _Code:
+    lang: str
+    lines: list[str] = field(default_factory=list)
+    reads: set[str] = field(default_factory=set)
+
+
+def _ident(name: str, lang: str, taken: set[str]) -> str:
+    """A valid identifier in ``lang`` for a trace name (θ in C becomes u03b8)."""
+    out = name
+    if lang == "c":
+        out = "".join(ch if (ch.isascii() and (ch.isalnum() or ch == "_")) else f"u{ord(ch):04x}" for ch in name)
+        if out in _C_RESERVED:
+            out += "_"
+    elif keyword.iskeyword(out) or out in _PY_RESERVED:
+        out += "_"
+    while out in taken:
+        out += "_"
+    taken.add(out)
+    return out
+
+
+def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> str:
+    """Source code of a function ``name`` for the value and gradient of ``graph``."""
+    if lang not in LANGS:
+        raise AdcliError(USAGE, f"unknown --lang {lang!r}: use python, numpy, c or jax")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or keyword.iskeyword(name):
+        raise AdcliError(USAGE, f"--name {name!r} is not a valid function name", hint="use letters, digits and _")
+    if len(graph.outputs) != 1:
+        raise AdcliError(
+            USAGE,
+            f"export needs a scalar expression, but this one has {len(graph.outputs)} outputs",
+            graph.source,
+            (graph.output_spans[1][0], graph.output_spans[-1][1]),
+        )
+    st = _lang_style(lang)
+    taken: set[str] = {name}
+    var: dict[int, str] = {}
+    for i, node in enumerate(graph.nodes):
+        if node.op.name != "const":
+            var[i] = _ident(node.name or f"v{i}", lang, taken)
+    bars = {i: _ident(f"{v}_bar", lang, taken) for i, v in var.items()}
+    careful = any(n.op.name in _ZEROING for n in graph.nodes)
+    guard = lang == "python" and graph.has_where  # Python raises where numpy gives NaN
+    code = _Code(lang)
+    inputs = [var[i] for i in graph.inputs]
+    out = graph.outputs[0]
+
+    sg = SymGraph()
+    atoms: dict[int, Sym] = {}
+
+    def leaf(j: int) -> Sym:
+        node = graph.nodes[j]
+        if j not in atoms:
+            atoms[j] = sg.const(node.param) if node.op.name == "const" else sg.atom(var[j])
+        return atoms[j]
+
+    pr = Printer(sg, st)
+
+    varying = set(var.values())  # what depends on the inputs (arrays in numpy)
+
+    def emit(target: str, expr: str, decl: bool, op: str = "=") -> None:
+        refs = set(re.findall(r"[A-Za-z_]\w*", expr))
+        code.reads.update(refs)
+        if refs & varying:
+            varying.add(target)
+        if lang == "c":
+            code.lines.append(f"{'double ' if decl else ''}{target} {op} {expr};")
+        else:
+            code.lines.append(f"{target} {op} {expr}")
+
+    # -- the forward pass: one statement per node ------------------------------------
+    code.lines.append(_comment(lang, "forward pass: one line per node of the trace"))
+    for i, node in enumerate(graph.nodes):
+        if node.op.arity == 0:
+            continue
+        extra = (node.param,) if node.op.param else ()
+        s = sg.intern(node.op.name, tuple(leaf(a).i for a in node.args), *extra)
+        expr = pr.text(s.i)
+        if node.op.name == "powc" and node.param == 2 and lang in ("numpy", "jax"):  # the same number as x^2, faster
+            x = pr.text(leaf(node.args[0]).i)
+            expr = f"{x} * {x}"
+        if guard and node.op.dom is not None:
+            expr = f"_live(lambda: {expr})"
+        emit(var[i], expr, True)
+
+    # -- the adjoint sweep ----------------------------------------------------------------
+    code.lines.append(_comment(lang, "adjoint sweep: v_bar = ∂f/∂v, from the output back to the inputs"))
+    assigned: set[int] = set()
+    aliased: set[int] = set()
+    known: dict[int, float] = {}  # adjoints that are plain numbers
+    if graph.nodes[out].op.name == "const":
+        pass
+    else:
+        emit(bars[out], "1.0", True)
+        assigned.add(out)
+        known[out] = 1.0
+    for i in range(len(graph.nodes) - 1, -1, -1):
+        node = graph.nodes[i]
+        if i not in assigned or node.op.arity == 0:
+            continue
+        own = leaf(i) if i in atoms else sg.atom(var[i])
+        atoms[i] = own
+        args = [leaf(a) for a in node.args]
+        extra = (node.param,) if node.op.param else ()
+        s = sg.intern(node.op.name, tuple(a.i for a in args), *extra)
+        # the registry's rule on symbols: ans is the node's own variable
+        ps = _partials_with_ans(sg, s, own)
+        a_bar = sg.atom(bars[i])
+        # over arrays, an adjoint that is a known number (the seed 1) is folded
+        # in rather than multiplied through every point; elsewhere the line reads as the textbook's
+        c = known.get(i) if lang in ("numpy", "jax") else None
+        for k, j in enumerate(node.args):
+            p = ps[k]
+            if graph.nodes[j].op.name == "const" or p.const_value() == 0:
+                continue
+            pv = p.const_value()
+            value_of = None
+            if c is not None:
+                term = apply("mul", c, p)
+                text = pr.text(term.i)
+                value_of = term.const_value()
+            elif pv in (1.0, -1.0):
+                term = a_bar if pv == 1.0 else apply("neg", a_bar)
+                text = pr.text(term.i)
+            elif careful and pv is None:
+                text = f"{'adcli_times' if lang == 'c' else '_times'}({bars[i]}, {pr.text(p.i)})"
+            else:  # v_bar * (the rule's partial), as the textbook writes it
+                text = pr.text(sg.intern("mul", (a_bar.i, p.i)).i)
+            if j in known or (j in assigned and value_of is not None):
+                known.pop(j, None)  # a second contribution: no longer a plain number
+            elif j not in assigned and value_of is not None:
+                known[j] = value_of
+            if guard:
+                text = f"_live(lambda: {text})"
+            if j not in assigned:
+                emit(bars[j], text, True)
+                assigned.add(j)
+                if lang == "numpy" and text == bars[i]:
+                    aliased.add(j)  # x_bar = v_bar is the same array: never += into it
+            elif j in aliased:
+                emit(bars[j], f"{bars[j]} - {bars[i]}" if pv == -1.0 else f"{bars[j]} + {text}", False)
+                aliased.discard(j)
+            elif pv == -1.0 and not guard:
+                emit(bars[j], bars[i], False, "-=")
+            else:
+                emit(bars[j], text, False, "+=")
+    for i in graph.inputs:
+        if i not in assigned:
+            emit(bars[i], "0.0" if lang in ("python", "c") else f"0.0 * {var[i]}", True)
+            assigned.add(i)
+    grads = [bars[i] for i in graph.inputs]
+    value = var[out] if out in var else st.number(graph.nodes[out].param)
+
+    hess_rows: list[list[str]] | None = None
+    if hessian:
+        hess_rows = _hessian_lines(graph, lang, st, var, taken, code, emit)
+    return _assemble(graph, lang, name, inputs, value, grads, hess_rows, code, varying)
+
+
+def _partials_with_ans(sg: SymGraph, s: Sym, own: Sym) -> list[Sym]:
+    """The rule's partials where ``ans`` is the node's variable (not its formula)."""
+    from .ops import OPS
+    from .symbolic import SymNS
+
+    op = OPS[s.op]
+    args = [sg.sym(k) for k in sg.args[s.i]]
+    extra = (sg.params[s.i],) if op.param else ()
+    ps = op.d(SymNS, own, *args, *extra)  # type: ignore[misc]
+    return [p if isinstance(p, Sym) else sg.const(p) for p in ps]
+
+
+def _hessian_lines(graph: Graph, lang: str, st: Style, var: dict[int, str], taken: set[str], code: _Code, emit):
+    """Second derivatives: the symbolic gradient differentiated again, each new
+    node one statement ``h1 = ...`` (nodes of the trace keep their names)."""
+    problem = from_graph(graph)
+    sg = problem.sg
+    names: dict[int, str] = {}
+    for gi, s in enumerate(problem.of):
+        if gi in var and sg.ops[s.i] not in ("const",):
+            names.setdefault(s.i, var[gi])
+    firsts = gradient(problem.outputs[0], problem.inputs)
+    n = len(problem.inputs)
+    entries: dict[tuple[int, int], Sym] = {}
+    for a in range(n):
+        for b, h in enumerate(gradient(firsts[a], problem.inputs[a:]), start=a):
+            entries[(a, b)] = h
+    roots = sorted({h.i for h in entries.values()})
+    need = [False] * (max(roots) + 1 if roots else 0)
+    for r in roots:
+        need[r] = True
+    for i in range(len(need) - 1, -1, -1):
+        if need[i] and i not in names:
+            for a in sg.args[i]:
+                need[a] = True
+    pr = Printer(sg, st, names)
+    code.lines.append(_comment(lang, "second derivatives: the symbolic gradient differentiated again"))
+    k = 0
+    for i, needed in enumerate(need):
+        if not needed or i in names or sg.ops[i] in LEAVES or sg.ops[i] == "cmp":
+            continue
+        k += 1
+        nm = f"h{k}"
+        while nm in taken:
+            nm += "_"
+        taken.add(nm)
+        text = pr.text(i, named_root=True)
+        names[i] = nm
+        if lang == "python" and graph.has_where:
+            text = f"_live(lambda: {text})"
+        emit(nm, text, True)
+    rows = [[pr.text(entries[(min(a, b), max(a, b))].i) for b in range(n)] for a in range(n)]
+    for row in rows:
+        for t in row:
+            code.reads.update(re.findall(r"[A-Za-z_]\w*", t))
+    return rows
+
+
+def _comment(lang: str, text: str) -> str:
+    return f"/* {text} */" if lang == "c" else f"# {text}"
+
+
+def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, varying: set[str]) -> str:
+    body_text = "\n".join(code.lines)
+    helpers = [src for h, src in _HELPERS[lang].items() if re.search(rf"\b{h}\(", body_text + str(hess_rows))]
+    source = f"{name}({', '.join(inputs)})"
+    n = len(inputs)
+    if lang == "c":
+        sig = f"void {name}(const double *in, double *value, double *grad{', double *hess' if hess_rows else ''})"
+        out = [
+            "#include <math.h>",
+            "",
+            f"/* {_c_comment(source)}",
+            "   generated by adcli export: value and gradient"
+            + (" and Hessian (row-major)" if hess_rows else "")
+            + f"; in = ({', '.join(inputs)}) */",
+            "",
+        ]
+        out += helpers + ([""] if helpers else [])
+        out.append(sig + " {")
+        body = [f"const double {v} = in[{k}];" for k, v in enumerate(inputs)]
+        for line in code.lines:
+            body.append(line.replace("double ", "const double ", 1) if _is_forward_decl(line, code) else line)
+        body.append(f"*value = {value};")
+        body += [f"grad[{k}] = {g};" for k, g in enumerate(grads)]
+        if hess_rows:
+            body += [f"hess[{a * n + b}] = {t};" for a, row in enumerate(hess_rows) for b, t in enumerate(row)]
+        used = "\n".join(body[len(inputs) :])
+        for line in body:  # a variable nothing reads (-Wall -Werror): say so
+            m = re.match(r"(?:const )?double (\w+) =", line)
+            if m and not re.search(rf"\b{m.group(1)}\b", used.replace(line, "", 1)):
+                body.append(f"(void){m.group(1)};")
+        out += ["    " + line for line in body]
+        out.append("}")
+        return "\n".join(out) + "\n"
+    imports = {"python": "import math", "numpy": "import numpy as np", "jax": "import jax.numpy as jnp"}[lang]
+    out = [imports, "", ""]
+    for src in helpers:
+        out += [src.rstrip("\n"), "", ""]
+    out.append(f"def {name}({', '.join(inputs)}):")
+    doc = f"Value and gradient{' and Hessian' if hess_rows else ''} of {source} (generated by adcli export)."
+    out.append(f"    {_py_doc(doc)}")
+    if lang == "numpy" and graph.has_where:  # a branch where() drops may be undefined: no warnings
+        out.append('    with np.errstate(all="ignore"):')
+        pad = "        "
+    else:
+        pad = "    "
+    kept = {value, *grads, *(t for row in hess_rows or [] for t in row)}
+    lines = _free_dead_arrays(code.lines, set(inputs) | _names(" ".join(kept))) if lang == "numpy" else code.lines
+    if lines is not code.lines:
+        out.append(pad + "# (del frees each array once nothing below reads it: at 10^6 points memory is the cost)")
+    out += [pad + line for line in lines]
+    if lang in ("numpy", "jax"):
+        mod = "np" if lang == "numpy" else "jnp"
+        shape = f"{mod}.broadcast_shapes({', '.join(f'{mod}.shape({v})' for v in inputs)})"
+        entries = [value, *grads, *(t for row in hess_rows or [] for t in row)]
+        if any(not (set(re.findall(r"[A-Za-z_]\w*", t)) & varying) for t in entries):
+            out.append(f"{pad}shape = {shape}  # a constant entry still has the inputs' shape")
+
+        def wrap(t):
+            return t if set(re.findall(r"[A-Za-z_]\w*", t)) & varying else f"{mod}.broadcast_to({t}, shape)"
+
+    else:
+
+        def wrap(t):
+            return t
+
+    ret = f"{wrap(value)}, [{', '.join(wrap(g) for g in grads)}]"
+    if hess_rows:
+        ret += ", [" + ", ".join("[" + ", ".join(wrap(t) for t in row) + "]" for row in hess_rows) + "]"
+    out.append(f"{pad}return {ret}")
+    return "\n".join(out) + "\n"
+
+
+def _names(text: str) -> set[str]:
+    return set(re.findall(r"[A-Za-z_]\w*", text))
+
+
+def _free_dead_arrays(lines: list[str], keep: set[str]) -> list[str]:
+    """After the last line that reads an array, ``del`` it: over 10^6 points
+    the memory a dead array holds costs as much as computing it."""
+    last: dict[str, int] = {}
+    assigned: set[str] = set()
+    for k, line in enumerate(lines):
+        if line.startswith("#"):
+            continue
+        target, op, expr = line.partition(" ")[0], line.split(" ")[1], line.split(" ", 2)[2]
+        for name in _names(expr) | ({target} if op != "=" else set()):
+            last[name] = k
+        assigned.add(target)
+        last.setdefault(target, k)
+    dead: dict[int, list[str]] = {}
+    for name, k in last.items():
+        if name in assigned and name not in keep:
+            dead.setdefault(k, []).append(name)
+    out = []
+    for k, line in enumerate(lines):
+        out.append(line)
+        if k in dead:
+            out.append("del " + ", ".join(dead[k]))
+    return out
+
+
+def _is_forward_decl(line: str, code: _Code) -> bool:
+    return line.startswith("double ") and "_bar" not in line.split("=")[0]
+
+
+def _c_comment(text: str) -> str:
+    return text.replace("*/", "* /")
+
+
+def _py_doc(text: str) -> str:
+    return '"""' + text.replace("\\", "\\\\").replace('"""', "'''") + '"""'

@@ -1,0 +1,387 @@
+"""Issue 15: ``adcli diff`` formulas against SymPy and against adcli's own engines.
+
+Every formula is read back twice: by adcli (its steps and the partial as one
+program, evaluated at the point, must give ``adcli grad``'s numbers) and by
+SymPy (whose derivative of the same function must equal it: the difference
+simplifies to 0 for smooth functions; piecewise ones are compared at the
+point to 30 digits, since SymPy cannot simplify a Piecewise away).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import sympy as sp
+import test_oracle as oracle
+from budget import examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from adcli import core, symbolic
+from adcli.cli import app
+from adcli.diff import run_diff
+from adcli.formula import Printer, count_ops, style
+from adcli.ops import OPS
+from adcli.parse import parse
+from adcli.render import diff_json, diff_text
+
+PIECEWISE = {"abs", "sign", "relu", "max", "min", "where", "cbrt", "hypot"}
+
+
+def _where(cond, a, b):
+    return sp.Piecewise((a, cond), (b, True))
+
+
+SYMPY_NAMES = {
+    "where": _where,
+    "abs": sp.Abs,
+    "sign": sp.sign,
+    "relu": lambda a: sp.Max(a, 0),
+    "max": sp.Max,
+    "min": sp.Min,
+    "hypot": lambda a, b: sp.sqrt(a**2 + b**2),
+    "cbrt": lambda a: sp.sign(a) * sp.Abs(a) ** sp.Rational(1, 3),
+    "sigmoid": lambda a: 1 / (1 + sp.exp(-a)),
+    "softplus": lambda a: sp.log(1 + sp.exp(a)),
+    "expm1": lambda a: sp.exp(a) - 1,
+    "log1p": lambda a: sp.log(1 + a),
+    "log2": lambda a: sp.log(a) / sp.log(2),
+    "log10": lambda a: sp.log(a) / sp.log(10),
+    "log": lambda a, b=None: sp.log(a) if b is None else sp.log(a) / sp.log(b),
+    "pi": sp.pi,
+    "e": sp.E,
+}
+
+
+def to_sympy(text: str, names: dict) -> sp.Expr:
+    from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
+
+    return parse_expr(
+        text, local_dict={**SYMPY_NAMES, **names}, transformations=(*standard_transformations, convert_xor)
+    )
+
+
+def formulas(result):
+    """{label: (program text in adcli's language, SymPy expression)} for every partial."""
+    pr = result.printer("adcli")
+    steps = [(n, pr.text(i, named_root=True)) for i, n in result.steps.items()]
+    syms = {n: sp.Symbol(n, real=True) for n in result.inputs}
+    env = dict(syms)
+    for n, f in steps:
+        env[n] = to_sympy(f, env)
+    out = {}
+    for p in result.partials:
+        body = pr.text(p.node)
+        program = "; ".join([*(f"{n} = {f}" for n, f in steps), body])
+        out[p.wrt] = (program, to_sympy(body, env))
+    return out, syms
+
+
+def adcli_value(program: str, point: dict) -> float:
+    g = parse(program)
+    at = ",".join(f"{n}={point[n]!r}" for n in g.input_names)
+    return float(core.run_eval(core.load(program, at or None)).value[0])
+
+
+def check_formulas(text: str, sym_f: sp.Expr | None, point: dict, smooth: bool, simplify: bool = True) -> None:
+    """The diff of ``text`` read back by adcli and SymPy agrees with both oracles."""
+    g = parse(text)
+    result = run_diff(g)
+    at = ",".join(f"{n}={point[n]!r}" for n in g.input_names)
+    grad = core.run_grad(core.load(text, at))
+    got, syms = formulas(result)
+    if sym_f is None:
+        sym_f = to_sympy(text, syms)
+    subs = {syms[n]: sp.Float(point[n], 40) for n in g.input_names}
+    for k, name in enumerate(g.input_names):
+        program, mine = got[(name,)]
+        # adcli reads the formula back and gets adcli grad's number
+        ad = float(grad.gradient[k])
+        back = adcli_value(program, point)
+        assert back == pytest.approx(ad, rel=1e-12, abs=1e-12), (text, name, program)
+        ref = sp.diff(sym_f.subs({sp.Symbol(n, real=True): syms[n] for n in g.input_names}), syms[name])
+        if smooth and simplify and sp.count_ops(mine - ref) < 40:  # simplify's cost grows fast with size
+            assert _simplifies_to_zero(mine - ref), (text, name, program)
+        else:
+            diff = (mine - ref).evalf(30, subs=subs)
+            # constants adcli folded are floats: agreement to 1e-14, not to 30 digits
+            assert abs(diff) <= 1e-14 * max(1, abs(ref.evalf(30, subs=subs))), (text, name, program, diff)
+
+
+def _simplifies_to_zero(d: sp.Expr) -> bool:
+    """SymPy's simplify gives 0: exactly, or up to the rounding of constants
+    adcli folded to floats (SymPy keeps acos(3*tanh(pi)/4) exact)."""
+    d = sp.simplify(d)
+    if d != 0:  # sqrt(a - 1)*sqrt(a + 1) against sqrt(a^2 - 1): combine the roots, 1.5 as 3/2
+        d = sp.simplify(sp.powsimp(sp.nsimplify(d, rational=True), force=True))
+    # constants as 15-digit floats on both sides (adcli's are doubles), as they stand or over one denominator
+    for over_one_denominator in (False, True):
+        if d == 0:
+            break
+        e = d.evalf(15)
+        e = sp.expand(sp.numer(sp.together(e)) if over_one_denominator else e)
+        scale = max([1, *(abs(f) for f in e.atoms(sp.Float))])
+        e = e.xreplace({f: 0 for f in e.atoms(sp.Float) if abs(f) < 1e-13 * scale})
+        if sp.simplify(e) == 0:
+            return True
+    return d == 0
+
+
+# -- every primitive ------------------------------------------------------------------
+
+
+def _primitive_cases():
+    cases = []
+    for name in sorted(oracle.UNARY_POINTS):
+        for x in oracle.UNARY_POINTS[name]:
+            cases.append((f"{name}(x*y)", {"x": x, "y": 1.0}, name))
+    for name in sorted(oracle.BINARY_POINTS):
+        for a, b in oracle.BINARY_POINTS[name]:
+            cases.append((f"{name}(x, y*x)", {"x": a, "y": b / a}, name))
+    cases += [
+        ("x + y", {"x": 1.0, "y": 2.0}, "add"),
+        ("x - y", {"x": 1.0, "y": 2.0}, "sub"),
+        ("x*y", {"x": 1.5, "y": 2.0}, "mul"),
+        ("x/y", {"x": 1.5, "y": -2.0}, "div"),
+        ("-x*y", {"x": 1.5, "y": 2.0}, "neg"),
+        ("x^3*y^-2 + x^0.5", {"x": 1.5, "y": 2.0}, "powc"),
+        ("x^y", {"x": 1.5, "y": 0.7}, "pow"),
+        ("log(x, y)", {"x": 1.5, "y": 3.0}, "logb"),
+        ("where(x > y, x^2*y, sin(y))", {"x": 1.5, "y": 1.0}, "where"),
+        ("where(x > y, x^2*y, sin(y))", {"x": 0.5, "y": 1.0}, "where"),
+    ]
+    return cases
+
+
+CASES = _primitive_cases()
+
+
+def test_cases_cover_the_registry():
+    covered = {op for _, _, op in CASES}
+    assert covered == {n for n, o in OPS.items() if o.arity}
+
+
+@pytest.mark.parametrize("text,point,op", CASES, ids=[f"{c[0]}@{list(c[1].values())}" for c in CASES])
+def test_every_primitive(text, point, op):
+    check_formulas(text, None, point, smooth=op not in PIECEWISE)
+
+
+def test_every_rule_has_a_symbolic_reading():
+    """Each registry rule runs on symbols and gives one node per argument."""
+    for name, o in OPS.items():
+        if not o.arity:
+            continue
+        sg = symbolic.SymGraph()
+        args = [sg.input(f"a{k}") for k in range(o.arity)]
+        extra = ("<",) if name == "where" else (2.5,) if o.param else ()
+        node = symbolic.apply(name, *args, *extra)
+        ps = symbolic.local_partials(node)
+        assert len(ps) == o.arity and all(isinstance(p, symbolic.Sym) for p in ps), name
+
+
+# -- random expressions (the oracle's generator) -----------------------------------------
+
+
+def _ops_in(text: str) -> set[str]:
+    return {n.op.name for n in parse(text).nodes}
+
+
+def _random_case(data, depth):
+    point = {n: data.draw(oracle.POINT_COORD, label=n) for n in ("x", "y", "z")}
+    t = data.draw(oracle.trees(point, depth), label="tree")
+    if not t.vars:
+        t = oracle.mul(t, oracle.var("x", point))
+    ref_grad = core.run_grad(core.load(t.text, ",".join(f"{n}={point[n]!r}" for n in sorted(t.vars))))
+    ok = all(abs(float(v)) < 1e6 for v in ref_grad.gradient)
+    return t, point, ok
+
+
+@settings(max_examples=examples(5), deadline=None)
+@given(data=st.data())
+def test_random_expressions_simplify_to_sympys_derivative(data):
+    """Small random trees: SymPy simplifies (formula - its derivative) to 0."""
+    t, point, ok = _random_case(data, 2)
+    if ok:
+        smooth = not (_ops_in(t.text) & PIECEWISE)
+        check_formulas(t.text, t.sym, point, smooth=smooth, simplify=True)
+
+
+@settings(max_examples=examples(20), deadline=None)
+@given(data=st.data())
+def test_random_expressions_agree_at_the_point(data):
+    """Deeper random trees (SymPy's simplify is too slow there): agreement with
+    SymPy's derivative to 30 digits, and adcli reads the formula back to its own gradient."""
+    t, point, ok = _random_case(data, 4)
+    if ok:
+        check_formulas(t.text, t.sym, point, smooth=False)
+
+
+# -- simplification and sharing ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("x*1 + 0", "1"),
+        ("x^1 * y", "y"),
+        ("--x + 0*y", "1"),
+        ("x - x + y", "0"),
+        ("2*3*x", "6"),
+        ("x^3", "3*x^2"),
+        ("x*x", "2*x"),
+    ],
+)
+def test_simplified_on_construction(text, expected):
+    result = run_diff(parse(text), "x")
+    assert diff_text(result).splitlines()[-1] == f"∂f/∂x = {expected}"
+
+
+def test_shared_subexpressions_are_named_once():
+    result = run_diff(parse("sin(x*y)*exp(x*y)*(x*y)^2"))
+    text = diff_text(result)
+    lines = text.splitlines()
+    assert lines[0] == "t1 = x*y"
+    assert text.count("x*y") == 1  # never repeated
+    assert lines[-2].startswith("∂f/∂x = ") and lines[-1].startswith("∂f/∂y = ")
+
+
+def test_users_step_names_are_kept():
+    text = diff_text(run_diff(parse("t1 = x1 - x2; t2 = t1^2; t3 = x1 + x2; t4 = cos(t3); t2 + t4")))
+    assert "t1 = x1 - x2" in text and "t3 = x1 + x2" in text
+    assert "∂f/∂x1 = " in text
+
+
+def test_no_recursion_and_linear_size():
+    """A chain 5,000 deep: no RecursionError, and the size grows linearly."""
+    sizes = []
+    for n in (500, 1000, 2000, 5000):
+        text = "x"
+        for _ in range(n):
+            text = f"sin({text})"
+        result = run_diff(parse(text))
+        sizes.append(result.operations())
+        assert len(diff_text(result)) < 200 * n
+    assert sizes[3] / sizes[0] == pytest.approx(10, rel=0.05)
+
+
+# -- second partials ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text,at",
+    [
+        ("x^3*y + sin(x*y)", {"x": 0.7, "y": -1.2}),
+        ("exp(x)*log(y) + x/y", {"x": 0.3, "y": 2.0}),
+        ("tanh(x*y + z)*sqrt(z)", {"x": 0.3, "y": 2.0, "z": 1.5}),
+        ("where(x > y, x^2*y, y^3) + max(x, 2*y)", {"x": 0.3, "y": 0.1}),
+    ],
+)
+def test_second_partials_match_adcli_hessian(text, at):
+    from adcli import derivatives
+
+    g = parse(text)
+    result = run_diff(g, order=2)
+    got, _ = formulas(result)
+    point = ",".join(f"{n}={at[n]!r}" for n in g.input_names)
+    h = derivatives.hessian(core.load(text, point)) if hasattr(derivatives, "hessian") else None
+    names = g.input_names
+    assert len(got) == len(names) * (len(names) + 1) // 2
+    hess = _hessian(text, point)
+    for (a, b), (program, _) in got.items():
+        want = hess[names.index(a)][names.index(b)]
+        assert adcli_value(program, at) == pytest.approx(want, rel=1e-12, abs=1e-12), (a, b, program)
+    del h
+
+
+def _hessian(text, at):
+    r = CliRunner().invoke(app, ["hessian", text, "--at", at, "--json"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)["hessian"]
+
+
+def test_second_partial_labels():
+    lines = diff_text(run_diff(parse("x^3*y"), order=2)).splitlines()
+    assert lines == ["∂²f/∂x² = 6*(y*x)", "∂²f/∂x∂y = 3*x^2", "∂²f/∂y² = 0"]
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def run(*args):
+    r = CliRunner().invoke(app, list(args), env={"NO_COLOR": "1", "COLUMNS": "100"})
+    assert "Traceback" not in r.output
+    return r
+
+
+def test_cli_text_json_latex_python():
+    r = run("diff", "sin(x*y) + x*y")
+    assert r.exit_code == 0
+    assert r.stdout.splitlines() == ["t1 = 1 + cos(x*y)", "∂f/∂x = t1*y", "∂f/∂y = t1*x"]
+    doc = json.loads(run("diff", "sin(x*y) + x*y", "--json").stdout)
+    assert doc["inputs"] == ["x", "y"] and doc["steps"][0] == {"name": "t1", "formula": "1 + cos(x*y)"}
+    assert doc["partials"][0]["label"] == "∂f/∂x" and doc["operations"] == 5
+    tex = run("diff", "sin(x*y) + x*y", "--format", "latex").stdout
+    assert tex.startswith("\\begin{align*}") and "\\frac{\\partial f}{\\partial x} &= " in tex
+    py = run("diff", "sin(x*y) + x*y", "--format", "python").stdout
+    env: dict = {}
+    exec(py.replace("import numpy as np", "import numpy as np\nx, y = 0.5, 2.0"), env)
+    assert env["df_dx"] == pytest.approx((math.cos(1.0) + 1) * 2.0, rel=1e-15)
+
+
+def test_cli_wrt_and_errors():
+    r = run("diff", "x*y^2", "--wrt", "y")
+    assert r.stdout.splitlines() == ["∂f/∂y = 2*(x*y)"]
+    for args in (["x+"], ["x*y", "--wrt", "z"], ["x", "--order", "3"], ["x", "--format", "rtf"]):
+        bad = run("diff", *args)
+        assert bad.exit_code == 2 and "error" in bad.output.lower()
+
+
+def test_printer_handles_every_style():
+    result = run_diff(parse("where(x >= y, atan2(x, y)^2, -log(x, 3)) / sigmoid(x)"))
+    for name in ("adcli", "display", "numpy", "python", "c", "latex"):
+        pr = Printer(result.sg, style(name), result.steps)
+        assert all(pr.text(p.node) for p in result.partials)
+    assert count_ops(result.sg, [p.node for p in result.partials]) == result.operations()
+    assert diff_json(result)["operations"] == result.operations()
+
+
+# -- trace --format latex|markdown (teaching notes) ---------------------------------------
+
+
+def test_trace_latex_table_and_align_block():
+    r = run("trace", "(x1-x2)^2 + cos(x1+x2)", "--at", "x1=1,x2=2", "--steps", "--format", "latex")
+    assert r.exit_code == 0
+    table, steps = r.stdout.split("\n\n")
+    rows = [ln for ln in table.splitlines() if ln.startswith("$")]
+    assert len(rows) == 7  # x1, x2, v1..v5
+    assert rows[2].startswith("$v_{1}$ & $x_{1} - x_{2}$ & $-1$ & $-2$")
+    assert rows[5].startswith(r"$v_{4}$ & $\cos\left(v_{3}\right)$")
+    assert steps.startswith(r"\begin{align*}") and steps.rstrip().endswith(r"\end{align*}")
+    # the textbook's contributions: v̄1 gets 1·(2·v1) = -2, x̄1 ends at -2.14112
+    assert (
+        r"\bar{v}_{1} &\mathrel{+}= \bar{v}_{2} \cdot \frac{\partial v_{2}}{\partial v_{1}} = 1 \cdot \left(2 \cdot v_{1}\right) = \left(-2\right)"
+        in steps
+    )
+    assert r"(\bar{x}_{1} = \left(-2.14112\right))" in steps
+
+
+def test_trace_markdown_table():
+    r = run("trace", "sin(x*y) + x*y", "--at", "x=1,y=2", "--format", "markdown")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "| node | definition | value | v̄ |  |" and lines[1].startswith("|---|")
+    body = {ln.split("|")[1].strip(): ln for ln in lines[2:]}
+    assert set(body) == {"`x`", "`y`", "`v1`", "`v2`", "`v3`"}
+    assert "`x·y`" in body["`v1`"] and "= " not in body["`v1`"]
+    assert body["`v3`"].rstrip(" |").endswith("= f")  # the output row (y is an input here)
+    steps = run("trace", "x^2", "--at", "x=3", "--steps", "--format", "markdown").stdout
+    assert "$$\n\\begin{aligned}" in steps and "\\end{aligned}\n$$" in steps
+
+
+def test_trace_forward_latex_and_bad_format():
+    r = run("trace", "exp(x)*sin(x)", "--at", "x=0", "--mode", "forward", "--steps", "--format", "latex")
+    assert r"\dot{v}_{3} &= v_{2} \dot{v}_{1} + v_{1} \dot{v}_{2} = 0 \cdot 1 + 1 \cdot 1 = 1" in r.stdout
+    bad = run("trace", "x", "--at", "x=1", "--format", "html")
+    assert bad.exit_code == 2
