@@ -7,13 +7,14 @@ the results to :mod:`adcli.render`, which is why they show the same thing.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import forward, reverse
+from . import forward, reverse, sweeps
 from .errors import FILE, INPUT, NAME, USAGE, AdcliError, Warning_
 from .evaluate import Values, evaluate
 from .graph import Graph
@@ -219,8 +220,8 @@ class GradResult:
     warnings: list[Warning_]
     adjoints: list[Any] | None = None  # reverse mode: every node's adjoint
     adjoint_steps: list[reverse.AdjointStep] | None = None
-    tangents: list[list[Any]] | None = None  # forward mode: one tangent list per sweep
-    tangent_steps: list[list[forward.TangentStep]] | None = None
+    tangents: Sequence[list[Any]] | None = None  # forward mode: one tangent list per direction
+    tangent_steps: Sequence[list[forward.TangentStep]] | None = None
 
 
 def run_eval(problem: Problem) -> EvalResult:
@@ -261,24 +262,19 @@ def run_grad(problem: Problem, mode: str = "reverse", wrt: str | None = None, re
             adjoint_steps=steps if record else None,
         )
     else:
-        gradient, tangents, tsteps = [], [], []
-        for k in positions:
-            direction: list[Any] = [None] * len(g.inputs)
-            direction[k] = np.float64(1.0)
-            tan, steps_k = forward.jvp(values, direction, record=record)
-            gradient.append(forward.output_tangents(values, tan)[0])
-            tangents.append(tan)
-            tsteps.append(steps_k)
+        batch = sweeps.run(values, "forward", sweeps.unit_groups(len(positions)), positions, record)
+        out = batch.at_outputs()[0]
+        tangents = sweeps.PerDirection(batch)
         result = GradResult(
             problem,
             mode,
             positions,
             value,
-            gradient,
+            [batch.entry(out, d) for d in range(len(positions))],
             len(positions),
             values.warnings,
             tangents=tangents,
-            tangent_steps=tsteps if record else None,
+            tangent_steps=sweeps.StepsPerDirection(tangents) if record else None,
         )
     _check_gradient_finite(result)
     return result
@@ -334,10 +330,10 @@ class TraceResult:
     problem: Problem
     mode: str
     wrt: list[int]
-    adjoints: list[list[Any]] | None  # reverse: one adjoint list per output
-    tangents: list[list[Any]] | None  # forward: one tangent list per wrt input
-    adjoint_steps: list[list[reverse.AdjointStep]] | None
-    tangent_steps: list[list[forward.TangentStep]] | None
+    adjoints: Sequence[list[Any]] | None  # reverse: one adjoint list per output
+    tangents: Sequence[list[Any]] | None  # forward: one tangent list per wrt input
+    adjoint_steps: Sequence[list[reverse.AdjointStep]] | None
+    tangent_steps: Sequence[list[forward.TangentStep]] | None
     warnings: list[Warning_]
 
 
@@ -348,23 +344,14 @@ def run_trace(problem: Problem, mode: str = "reverse", wrt: str | None = None, r
     g, values = problem.graph, problem.values
     positions = resolve_wrt(g, wrt)
     if mode == "reverse":
-        adjs, steps = [], []
-        for k in range(len(g.outputs)):
-            u: list[Any] = [None] * len(g.outputs)
-            u[k] = np.float64(1.0)
-            adj, st = reverse.vjp(values, u, record=record)
-            adjs.append(adj)
-            steps.append(st)
-        return TraceResult(problem, mode, positions, adjs, None, steps if record else None, None, values.warnings)
-    tans: list[list[Any]] = []
-    tsteps: list[list[forward.TangentStep]] = []
-    for k in positions:
-        direction: list[Any] = [None] * len(g.inputs)
-        direction[k] = np.float64(1.0)
-        tan, tst = forward.jvp(values, direction, record=record)
-        tans.append(tan)
-        tsteps.append(tst)
-    return TraceResult(problem, mode, positions, None, tans, None, tsteps if record else None, values.warnings)
+        batch = sweeps.run(values, "reverse", sweeps.unit_groups(len(g.outputs)), positions, record)
+    else:
+        batch = sweeps.run(values, "forward", sweeps.unit_groups(len(positions)), positions, record)
+    nodes = sweeps.PerDirection(batch)
+    steps = sweeps.StepsPerDirection(nodes) if record else None
+    if mode == "reverse":
+        return TraceResult(problem, mode, positions, nodes, None, steps, None, values.warnings)
+    return TraceResult(problem, mode, positions, None, nodes, None, steps, values.warnings)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from . import forward, reverse
+from . import forward, reverse, sparsity, sweeps
 from .core import Problem, require_scalar, resolve_wrt, split_top_level
 from .dual import Dual, DualNS
 from .errors import DOMAIN, INPUT, NAME, USAGE, AdcliError, Warning_
@@ -253,10 +253,12 @@ class JacobianResult:
     jacobian: list[list[Any]]  # m rows (outputs) × n columns (wrt inputs)
     sweeps: int
     warnings: list[Warning_]
-    tangents: list[list[Any]] | None = None  # forward: every node's tangent, per sweep
-    tangent_steps: list[list[forward.TangentStep]] | None = None
-    adjoints: list[list[Any]] | None = None  # reverse: every node's adjoint, per sweep
-    adjoint_steps: list[list[reverse.AdjointStep]] | None = None
+    tangents: Sequence[list[Any]] | None = None  # forward: every node's tangent, per direction
+    tangent_steps: Sequence[list[forward.TangentStep]] | None = None
+    adjoints: Sequence[list[Any]] | None = None  # reverse: every node's adjoint, per direction
+    adjoint_steps: Sequence[list[reverse.AdjointStep]] | None = None
+    colours: int | None = None  # compressed by a colouring: this many sweeps instead of `uncompressed`
+    uncompressed: int | None = None
 
     @property
     def matrix(self) -> np.ndarray:
@@ -277,27 +279,45 @@ def choose_mode(m: int, n: int) -> tuple[str, str]:
     return "forward", f"{s(n, 'input')} = {s(m, 'output')}: {s(n, 'sweep')} either way; forward stores no adjoints"
 
 
-def _jacobian(values: Values, positions: list[int], mode: str, record: bool = False):
-    """(J as m lists of n entries, per-sweep node lists, per-sweep steps)."""
+def _jacobian(values: Values, positions: list[int], mode: str, record: bool = False, colour: list[int] | None = None):
+    """(J as m lists of n entries, per-direction node lists, per-direction steps), from one
+    batched sweep. With a colouring (forward: of the columns, reverse: of the rows) the
+    sweep carries one direction per colour and each entry is read back from its colour."""
     m, n = len(values.graph.outputs), len(positions)
-    J: list[list[Any]] = [[None] * n for _ in range(m)]
-    nodes, steps = [], []
+    count = n if mode == "forward" else m
+    groups = sparsity.groups_of(colour) if colour is not None else sweeps.unit_groups(count)
+    batch = sweeps.run(values, mode, groups, positions, record)
+    e = batch.entry
     if mode == "forward":
-        for j in range(n):
-            direction = [np.float64(1.0) if q == j else None for q in range(n)]
-            col, tan, st = _jvp(values, positions, direction, record)
-            for i in range(m):
-                J[i][j] = col[i]
-            nodes.append(tan)
-            steps.append(st)
+        outs = batch.at_outputs()
+        J = [[e(outs[i], colour[j] if colour else j) for j in range(n)] for i in range(m)]
     else:
-        for i in range(m):
-            u = [np.float64(1.0) if q == i else None for q in range(m)]
-            row, adj, st = _vjp(values, positions, u, record)
-            J[i] = row
-            nodes.append(adj)
-            steps.append(st)
-    return J, nodes, steps
+        ins = batch.at_inputs()
+        J = [[e(ins[q], colour[i] if colour else i) for q in positions] for i in range(m)]
+    nodes = sweeps.PerDirection(batch)
+    return J, nodes, sweeps.StepsPerDirection(nodes)
+
+
+def _jacobian_colouring(g, positions: list[int], mode: str) -> tuple[list[int] | None, list[list[int]]]:
+    """A colouring that needs fewer sweeps than one per input (forward) or output
+    (reverse), with the pattern it respects; (None, pattern) when none does."""
+    n, m = len(positions), len(g.outputs)
+    rows = sparsity.jacobian_pattern(g, positions)
+    count = n if mode == "forward" else m
+    pattern = rows if mode == "forward" else sparsity.transpose(rows, n)
+    if count < 3 or max((len(r) for r in pattern), default=0) >= count:
+        return None, rows
+    colour = sparsity.colour_columns(pattern, count)
+    return (colour if max(colour) + 1 < count else None), rows
+
+
+def _zero_outside(J: list[list[Any]], rows: list[list[int]], shape: tuple) -> None:
+    """Entries outside the pattern are exactly 0 (a compressed sweep sums them with others)."""
+    for i, cols in enumerate(rows):
+        inside = set(cols)
+        for j in range(len(J[i])):
+            if j not in inside:
+                J[i][j] = _full(0.0, shape)
 
 
 def run_jacobian(problem: Problem, mode: str = "auto", wrt: str | None = None, record: bool = False) -> JacobianResult:
@@ -312,14 +332,19 @@ def run_jacobian(problem: Problem, mode: str = "auto", wrt: str | None = None, r
     else:
         used = mode
         reason = "one forward sweep per input" if mode == "forward" else "one reverse sweep per output"
-    J, nodes, steps = _jacobian(values, positions, used, record)
+    colour, rows = (None, []) if record else _jacobian_colouring(g, positions, used)
+    J, nodes, steps = _jacobian(values, positions, used, record, colour)
     shape = point_shape(problem)
     J = [[_full(e, shape) for e in row] for row in J]
+    if colour is not None:
+        _zero_outside(J, rows, shape)
     _finite_or_warn(problem, "the Jacobian", [e for row in J for e in row])
-    sweeps = n if used == "forward" else m
+    sweeps_ = n if used == "forward" else m
     result = JacobianResult(
-        problem, positions, used, mode, reason, [_full(y, shape) for y in values.outputs], J, sweeps, values.warnings
+        problem, positions, used, mode, reason, [_full(y, shape) for y in values.outputs], J, sweeps_, values.warnings
     )
+    if colour is not None:
+        result.colours, result.uncompressed, result.sweeps = max(colour) + 1, sweeps_, max(colour) + 1
     if used == "forward":
         result.tangents, result.tangent_steps = nodes, steps if record else None
     else:

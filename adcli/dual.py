@@ -46,9 +46,14 @@ def _zeros_like(x: Any) -> Any:
 
 
 def _times(a: Any, p: Any) -> Any:
-    """The chain-rule product with the 0·inf = 0 convention (one source: evaluate.times)."""
+    """The chain-rule product with the 0·inf = 0 convention (one source: evaluate.times).
+
+    evaluate imports this module, so the first call binds evaluate.times in
+    this function's place: no import inside the sweeps' hot loop."""
+    global _times
     from .evaluate import times
 
+    _times = times
     return times(a, p)
 
 
@@ -184,15 +189,15 @@ def _lift(op: Op):
         # Dual numbers whose primals are dual themselves (higher orders) use this
         # namespace again one level down; plain primals use numpy.
         inner = DualNS if any(isinstance(p, Dual) for p in ps) else NumpyNS
-        with np.errstate(all="ignore"):
-            ans = getattr(inner, name)(*ps, *extra)
-            parts = d(inner, ans, *ps, *extra)
-            total = None
-            for v, part in zip(vals, parts):
-                if not isinstance(v, Dual) or (isinstance(part, float) and part == 0.0):
-                    continue
-                c = _times(v.tangent, part)
-                total = c if total is None else total + c
+        # no errstate here: evaluate and the sweeps run under one np.errstate(all="ignore")
+        ans = getattr(inner, name)(*ps, *extra)
+        parts = d(inner, ans, *ps, *extra)
+        total = None
+        for v, part in zip(vals, parts):
+            if not isinstance(v, Dual) or (isinstance(part, float) and part == 0.0):
+                continue
+            c = _times(v.tangent, part)
+            total = c if total is None else total + c
         return Dual(ans, _zeros_like(ans) if total is None else total)
 
     fn.__name__ = name

@@ -298,7 +298,9 @@ def test_jacobian_forward_equals_reverse(exprs, point):
     problem, names = _load([e[0] for e in exprs], point)
     fwd = run_jacobian(problem, "forward")
     rev = run_jacobian(problem, "reverse")
-    assert (fwd.sweeps, rev.sweeps) == (len(names), len(exprs))
+    # one sweep per input / output, or fewer when a colouring compresses them
+    assert (fwd.uncompressed or fwd.sweeps, rev.uncompressed or rev.sweeps) == (len(names), len(exprs))
+    assert fwd.sweeps <= len(names) and rev.sweeps <= len(exprs)
     F, R = fwd.matrix, rev.matrix
     assume(_finite(F, R))
     assert np.allclose(F, R, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(F).max()))
