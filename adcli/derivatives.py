@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -380,9 +381,11 @@ class HessianResult:
     sweeps: int  # n Hessian-vector products
     warnings: list[Warning_]
     # per sweep (column j = H·e_j): the dual value pass, every node's (dual) adjoint, the steps
-    sweep_values: list[Values] = field(default_factory=list)
-    sweep_adjoints: list[list[Any]] = field(default_factory=list)
-    sweep_steps: list[list[reverse.AdjointStep]] | None = None
+    sweep_values: Sequence[Values] = field(default_factory=list)
+    sweep_adjoints: Sequence[list[Any]] = field(default_factory=list)
+    sweep_steps: Sequence[list[reverse.AdjointStep]] | None = None
+    colours: int | None = None  # compressed by a star colouring: this many sweeps instead of n
+    uncompressed: int | None = None
 
     @property
     def matrix(self) -> np.ndarray:
@@ -390,21 +393,33 @@ class HessianResult:
         return _stack(self.hessian, point_shape(self.problem))
 
 
-def _forward_over_reverse(problem: Problem, positions: list[int], direction: list[Any], record: bool = False):
-    """One HVP sweep: (value, gradient, H·v, dual values, adjoints, steps), over the wrt positions.
+def _forward_over_reverse(
+    problem: Problem, positions: list[int], direction: list[Any] | None, record: bool = False, groups=None
+):
+    """One forward-over-reverse sweep: (value, gradient, H·v, dual values, adjoints, steps).
 
     The value pass runs on ``Dual(x, v)``; the reverse sweep is seeded with
-    ``Dual(1, 0)``. Values are at least one-dimensional inside the sweep so
-    that an adjoint whose value is 0 but whose tangent is not still passes
-    its tangent back (the reverse engine skips only scalar zero adjoints)."""
+    ``Dual(1, 0)``. With ``groups`` (k of them) the tangents carry a leading
+    batch axis of length k, direction d seeding the wrt positions in
+    ``groups[d]``, and each H·v entry has that axis: one sweep, k products.
+    Values are at least one-dimensional inside the sweep so that an adjoint
+    whose value is 0 but whose tangent is not still passes its tangent back."""
     g = problem.graph
     shape = point_shape(problem)
     work = shape if shape != () else (1,)
-    tangent_of = {k: d for k, d in zip(positions, direction)}
+    if groups is None:
+        tangent_of = {k: np.broadcast_to(np.asarray(d, dtype=np.float64), work) for k, d in zip(positions, direction or [])}
+    else:
+        tangent_of = {}
+        for d, group in enumerate(groups):
+            for q in group:
+                t = tangent_of.setdefault(positions[q], np.zeros((len(groups),) + work))
+                t[d] = 1.0
     inputs = []
     for k, i in enumerate(g.inputs):
         x = np.broadcast_to(np.asarray(problem.values.vals[i], dtype=np.float64), work).copy()
-        inputs.append(Dual(x, np.broadcast_to(np.asarray(tangent_of.get(k, 0.0), dtype=np.float64), work).copy()))
+        t = tangent_of.get(k)
+        inputs.append(Dual(x, np.zeros(work) if t is None else np.array(t)))
     values = evaluate(g, inputs, xp=DualNS, **_mask_kw(problem))
     seed = Dual(np.ones(work), np.zeros(work))
     adj, steps = reverse.vjp(values, [seed], record=record)
@@ -415,8 +430,40 @@ def _forward_over_reverse(problem: Problem, positions: list[int], direction: lis
     for k in positions:
         a = grads[k]
         gradient.append(_full(a.primal if isinstance(a, Dual) else a, shape))
-        hv.append(_full(a.tangent if isinstance(a, Dual) else 0.0, shape))
+        t = a.tangent if isinstance(a, Dual) else 0.0
+        hv.append(_full(t, shape) if groups is None else _batched(t, len(groups), shape))
     return value, gradient, hv, values, adj, steps
+
+
+def _batched(t: Any, k: int, shape: tuple) -> list[Any]:
+    """A batched tangent as k entries of the point shape."""
+    a = np.broadcast_to(np.asarray(t, dtype=np.float64), (k,) + (shape if shape != () else (1,)))
+    return [_full(a[d], shape) for d in range(k)]
+
+
+class _Slices(Sequence):
+    """Sweep d of a batched forward-over-reverse pass, as its own sweep would have shown it."""
+
+    def __init__(self, k: int, get):
+        self.k, self.get = k, get
+
+    def __len__(self) -> int:
+        return self.k
+
+    def __getitem__(self, d):  # type: ignore[override]
+        if isinstance(d, slice):
+            return [self.get(j) for j in range(*d.indices(self.k))]
+        if not -self.k <= d < self.k:
+            raise IndexError(d)
+        return self.get(d % self.k)
+
+
+def _direction(x: Any, d: int, ndim: int) -> Any:
+    """Direction d of a dual number whose tangent may carry the batch axis."""
+    if isinstance(x, Dual):
+        t = x.tangent
+        return Dual(x.primal, t[d] if np.ndim(t) > ndim else t)
+    return x
 
 
 def _mask_kw(problem: Problem) -> dict:
@@ -449,29 +496,69 @@ def run_hvp(
 
 
 def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) -> HessianResult:
-    """The exact Hessian of a scalar expression: one HVP per --wrt input (column j is H·e_j)."""
+    """The exact Hessian of a scalar expression: its n columns H·e_j from one
+    forward-over-reverse sweep carrying them as a batch axis. When the Hessian's
+    sparsity pattern admits a star colouring with k < n colours (and no steps
+    are recorded), the sweep carries k sums of unit vectors instead and each
+    entry is read back from one of them."""
     require_scalar(problem, "hessian")
     positions = resolve_wrt(problem.graph, wrt)
     n = len(positions)
+    shape = point_shape(problem)
+    value, gradient = _full(problem.values.outputs[0], shape), []
     H: list[list[Any]] = [[None] * n for _ in range(n)]
-    value, gradient, new = problem.values.outputs[0], [], []
-    passes, adjoints, steps = [], [], []
-    for j in range(n):
-        e = [np.float64(1.0) if q == j else np.float64(0.0) for q in range(n)]
-        value, gradient, col, dvals, adj, st = _forward_over_reverse(problem, positions, e, record)
-        for i in range(n):
-            H[i][j] = col[i]
+    colour = None if (record or n < 3) else sparsity.star_colouring(sparsity.hessian_pattern(problem.graph, positions))
+    if colour is not None and max(colour, default=-1) + 1 >= n:
+        colour = None
+    groups = sparsity.groups_of(colour) if colour is not None else sweeps.unit_groups(n)
+    new: list[list[Warning_]] = []
+    dvals = adj = st = None
+    if n:
+        value, gradient, B, dvals, adj, st = _forward_over_reverse(problem, positions, None, record, groups)
         new.append(dvals.warnings)
-        passes.append(dvals)
-        adjoints.append(adj)
-        steps.append(st)
-    if n == 0:  # no inputs: still report the value
-        value = _full(value, point_shape(problem))
+        if colour is None:
+            for i in range(n):
+                for j in range(n):
+                    H[i][j] = B[i][j]
+        else:
+            zero = _full(0.0, shape)
+            H = [[zero] * n for _ in range(n)]
+            for i, j, row, c in sparsity.hessian_recovery(sparsity.hessian_pattern(problem.graph, positions), colour):
+                H[i][j] = H[j][i] = B[row][c]
     warnings = _merge_warnings(problem, *new)
     _finite_or_warn(problem, "the Hessian", [e for row in H for e in row])
-    return HessianResult(
-        problem, positions, value, gradient, H, n, warnings, passes, adjoints, steps if record else None
+    k = len(groups)
+    ndim = len(shape) if shape != () else 1
+
+    def values_of(d: int) -> Values:
+        assert dvals is not None
+        return Values(dvals.graph, [_direction(v, d, ndim) for v in dvals.vals], dvals.xp, dvals.warnings)
+
+    def adjoints_of(d: int) -> list[Any]:
+        return [_direction(a, d, ndim) for a in adj or []]
+
+    def steps_of(d: int) -> list[reverse.AdjointStep]:
+        f = partial(_direction, d=d, ndim=ndim)
+        return [
+            reverse.AdjointStep(s.target, s.source, s.arg, f(s.adjoint), f(s.partial), f(s.contribution), f(s.total))
+            for s in st or []
+        ]
+
+    result = HessianResult(
+        problem,
+        positions,
+        value,
+        gradient,
+        H,
+        k if n else 0,
+        warnings,
+        _Slices(k if n else 0, values_of),
+        _Slices(k if n else 0, adjoints_of),
+        _Slices(k, steps_of) if record and n else None,
     )
+    if colour is not None:
+        result.colours, result.uncompressed = k, n
+    return result
 
 
 # -- implicit differentiation ------------------------------------------------------------

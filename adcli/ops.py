@@ -39,6 +39,10 @@ class Op:
     kink: tuple[Callable[..., Any], str] | None = None
     param: bool = False  # takes a constant parameter (const value, exponent, comparison)
     fn: bool = True  # callable by name in the language as name(args)
+    # how second derivatives couple the arguments (Hessian sparsity): "linear" (none: sums,
+    # selections, piecewise-linear ops), "bilinear" (one argument's inputs with the other's:
+    # a product), "full" (all with all; the safe default for a new op)
+    curvature: str = "full"
 
     def partial_shows(self, param: Any = None) -> tuple[str, ...]:
         return self.dshow(param) if callable(self.dshow) else self.dshow
@@ -104,16 +108,16 @@ CMP: dict[str, Callable[[Any, Any], Any]] = {
 
 # fmt: off
 # --- leaves -----------------------------------------------------------------
-op("input", 0, None, None, "{c}", param=True, fn=False)
-op("const", 0, lambda c: c, None, "{c}", param=True, fn=False)
+op("input", 0, None, None, "{c}", param=True, fn=False, curvature="linear")
+op("const", 0, lambda c: c, None, "{c}", param=True, fn=False, curvature="linear")
 
 # --- arithmetic -------------------------------------------------------------
-op("add", 2, np.add,      lambda xp, ans, a, b: (1.0, 1.0),           "{0} + {1}", ("1", "1"), fn=False)
-op("sub", 2, np.subtract, lambda xp, ans, a, b: (1.0, -1.0),          "{0} - {1}", ("1", "-1"), fn=False)
-op("mul", 2, np.multiply, lambda xp, ans, a, b: (b, a),               "{0}·{1}", ("{1}", "{0}"), fn=False)
+op("add", 2, np.add,      lambda xp, ans, a, b: (1.0, 1.0),           "{0} + {1}", ("1", "1"), fn=False, curvature="linear")
+op("sub", 2, np.subtract, lambda xp, ans, a, b: (1.0, -1.0),          "{0} - {1}", ("1", "-1"), fn=False, curvature="linear")
+op("mul", 2, np.multiply, lambda xp, ans, a, b: (b, a),               "{0}·{1}", ("{1}", "{0}"), fn=False, curvature="bilinear")
 op("div", 2, np.divide,   lambda xp, ans, a, b: (1.0 / b, -ans / b),  "{0}/{1}", ("1/{1}", "-{ans}/{1}"),
    dom=(lambda a, b: b == 0, "division by zero: the divisor is {1}"), fn=False)
-op("neg", 1, np.negative, lambda xp, ans, x: (-1.0,),                 "-{0}", ("-1",), fn=False)
+op("neg", 1, np.negative, lambda xp, ans, x: (-1.0,),                 "-{0}", ("-1",), fn=False, curvature="linear")
 op("powc", 1, np.power,   _powc_d,                                    "{0}^{c}", _powc_dshow, param=True, fn=False,
    dom=(_powc_undefined, "{0} cannot be raised to a non-integer or negative power here"),
    kink=(lambda x, c: (0 < c < 1) and (x == 0), "the derivative of x^c (0 < c < 1) at x = 0 is +inf"))
@@ -174,12 +178,12 @@ op("atanh", 1, np.arctanh, lambda xp, ans, x: (1.0 / (1.0 - x * x),), "atanh({0}
    dom=(lambda x: np.abs(x) >= 1, "argument is {0}; atanh needs -1 < argument < 1"))
 
 # --- piecewise and activation functions --------------------------------------
-op("abs",  1, np.abs,  lambda xp, ans, x: (xp.sign(x),),             "abs({0})",  ("sign({0})",),
+op("abs",  1, np.abs,  lambda xp, ans, x: (xp.sign(x),),             "abs({0})",  ("sign({0})",), curvature="linear",
    kink=(lambda x: x == 0, "abs is not differentiable at 0: using abs'(0) = 0"))
-op("sign", 1, np.sign, lambda xp, ans, x: (0.0,),                    "sign({0})", ("0",),
+op("sign", 1, np.sign, lambda xp, ans, x: (0.0,),                    "sign({0})", ("0",), curvature="linear",
    kink=(lambda x: x == 0, "sign jumps at 0: using sign'(0) = 0"))
 op("relu", 1, lambda x: np.maximum(x, 0.0),
-   lambda xp, ans, x: (xp.select(x > 0, 1.0, 0.0),),                 "relu({0})", ("({0} > 0)",),
+   lambda xp, ans, x: (xp.select(x > 0, 1.0, 0.0),),                 "relu({0})", ("({0} > 0)",), curvature="linear",
    kink=(lambda x: x == 0, "relu is not differentiable at 0: using relu'(0) = 0"))
 op("sigmoid",  1, _sigmoid, lambda xp, ans, x: (ans * (1.0 - ans),), "sigmoid({0})",  ("sigmoid({0})·(1 - sigmoid({0}))",))
 op("softplus", 1, lambda x: np.logaddexp(0.0, x),
@@ -191,17 +195,17 @@ op("hypot", 2, np.hypot,
 op("max", 2, np.maximum,
    lambda xp, ans, a, b: (xp.select(a > b, 1.0, xp.select(a == b, 0.5, 0.0)),
                           xp.select(b > a, 1.0, xp.select(a == b, 0.5, 0.0))),
-   "max({0}, {1})", ("({0} > {1})", "({1} > {0})"),
+   "max({0}, {1})", ("({0} > {1})", "({1} > {0})"), curvature="linear",
    kink=(lambda a, b: a == b, "max at a tie: each argument gets half the derivative"))
 op("min", 2, np.minimum,
    lambda xp, ans, a, b: (xp.select(a < b, 1.0, xp.select(a == b, 0.5, 0.0)),
                           xp.select(b < a, 1.0, xp.select(a == b, 0.5, 0.0))),
-   "min({0}, {1})", ("({0} < {1})", "({1} < {0})"),
+   "min({0}, {1})", ("({0} < {1})", "({1} < {0})"), curvature="linear",
    kink=(lambda a, b: a == b, "min at a tie: each argument gets half the derivative"))
 op("where", 4, lambda lhs, rhs, a, b, c: np.where(CMP[c](lhs, rhs), a, b),
    lambda xp, ans, lhs, rhs, a, b, c: (0.0, 0.0, xp.select(xp.cmp(c, lhs, rhs), 1.0, 0.0),
                                        xp.select(xp.cmp(c, lhs, rhs), 0.0, 1.0)),
-   "where({0} {c} {1}, {2}, {3})", ("0", "0", "({0} {c} {1})", "not ({0} {c} {1})"), param=True,
+   "where({0} {c} {1}, {2}, {3})", ("0", "0", "({0} {c} {1})", "not ({0} {c} {1})"), param=True, curvature="linear",
    kink=(lambda lhs, rhs, a, b, c: lhs == rhs, "where(...) at its switch: the selected branch's derivative is used"))
 # fmt: on
 

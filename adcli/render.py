@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import AdcliError, Warning_
 from .graph import fmt_value
+from .sparsity import summary as sparsity_summary
 
 # -- JSON ------------------------------------------------------------------------
 
@@ -705,12 +706,25 @@ def jacobian_json(result) -> dict:
         "mode": result.mode,
         "requested_mode": result.requested,
         "reason": result.reason,
+        **_colours_json(result),
         "warnings": warnings_json(result.warnings),
     }
 
 
+def _colours_json(result) -> dict:
+    """Compressed by a colouring: how many sweeps it took and how many it saved."""
+    if getattr(result, "colours", None) is None:
+        return {}
+    return {"colours": result.colours, "uncompressed_sweeps": result.uncompressed}
+
+
 def jacobian_sweeps_line(result) -> str:
     per = "input" if result.mode == "forward" else "output"
+    if result.colours is not None:
+        m, n = len(result.value), len(result.wrt)
+        line = f"{result.mode} mode: {result.sweeps} sweep{'s' if result.sweeps != 1 else ''}, one per colour of {per}s"
+        line += "\n" + sparsity_summary("Jacobian", (m, n), result.colours, result.uncompressed)
+        return f"{line}\nauto: {result.reason}" if result.requested == "auto" else line
     line = f"{result.mode} mode: {result.sweeps} sweep{'s' if result.sweeps != 1 else ''}, one per {per}"
     return f"{line}\nauto: {result.reason}" if result.requested == "auto" else line
 
@@ -737,6 +751,7 @@ def hessian_json(result) -> dict:
         "gradient": {names[k]: g for k, g in zip(result.wrt, result.gradient)},
         "hessian": [list(row) for row in result.hessian],
         "sweeps": result.sweeps,
+        **_colours_json(result),
         "mode": "forward-over-reverse",
         "warnings": warnings_json(result.warnings),
     }
@@ -759,6 +774,13 @@ def hessian_text(result, digits: int) -> str:
     if cols:
         parts.append(_table(f"∂²{f}", labels, cols))
     n = result.sweeps
+    if result.colours is not None:
+        k = len(result.wrt)
+        parts.append(
+            f"forward-over-reverse: {n} sweep{'s' if n != 1 else ''}, one Hessian-vector product per colour\n"
+            + sparsity_summary("Hessian", (k, k), result.colours, result.uncompressed)
+        )
+        return "\n\n".join(parts)
     parts.append(f"forward-over-reverse: {n} sweep{'s' if n != 1 else ''}, one Hessian-vector product per input")
     return "\n\n".join(parts)
 
