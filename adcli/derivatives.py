@@ -377,7 +377,7 @@ class HessianResult:
     wrt: list[int]
     value: Any
     gradient: list[Any]  # aligned with wrt
-    hessian: list[list[Any]]  # n×n over the wrt inputs
+    hessian: Sequence[list[Any]]  # n×n over the wrt inputs
     sweeps: int  # n Hessian-vector products
     warnings: list[Warning_]
     # per sweep (column j = H·e_j): the dual value pass, every node's (dual) adjoint, the steps
@@ -387,10 +387,50 @@ class HessianResult:
     colours: int | None = None  # compressed by a star colouring: this many sweeps instead of n
     uncompressed: int | None = None
 
+    coo: sparsity.Coo | None = None  # the non-zeros, when compressed (H is then never formed densely)
+
     @property
     def matrix(self) -> np.ndarray:
         """The Hessian as an array of shape (n, n) (one point) or (N, n, n)."""
-        return _stack(self.hessian, point_shape(self.problem))
+        rows = self.hessian
+        if isinstance(rows, _Rows):
+            return np.moveaxis(np.moveaxis(rows.dense(), 0, -1), 0, -1)
+        return _stack(rows, point_shape(self.problem))
+
+
+class _Rows(Sequence):
+    """The rows of a matrix held as an array (n, n, *point shape) or as coordinates,
+    listed on demand: a large sparse Hessian is never expanded unless it is shown."""
+
+    def __init__(self, n: int, shape: tuple, array: np.ndarray | None = None, coo: sparsity.Coo | None = None):
+        self.n, self.shape, self.array, self.coo = n, shape, array, coo
+        self._by_row: list[dict[int, Any]] | None = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def dense(self) -> np.ndarray:
+        if self.array is not None:
+            return self.array
+        assert self.coo is not None
+        return self.coo.dense()
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[r] for r in range(*i.indices(self.n))]
+        if not -self.n <= i < self.n:
+            raise IndexError(i)
+        i %= self.n
+        if self.array is not None:
+            return [_full(self.array[i, j], self.shape) for j in range(self.n)]
+        if self._by_row is None:
+            assert self.coo is not None
+            self._by_row = [{} for _ in range(self.n)]
+            for t, (r, c) in enumerate(zip(self.coo.rows.tolist(), self.coo.cols.tolist())):
+                self._by_row[r][c] = t
+        zero = _full(0.0, self.shape)
+        row = self._by_row[i]
+        return [_full(self.coo.values[row[j]], self.shape) if j in row else zero for j in range(self.n)]  # type: ignore[union-attr]
 
 
 def _forward_over_reverse(
@@ -431,14 +471,11 @@ def _forward_over_reverse(
         a = grads[k]
         gradient.append(_full(a.primal if isinstance(a, Dual) else a, shape))
         t = a.tangent if isinstance(a, Dual) else 0.0
-        hv.append(_full(t, shape) if groups is None else _batched(t, len(groups), shape))
+        hv.append(_full(t, shape) if groups is None else np.broadcast_to(t, (len(groups),) + work))
+    if groups is not None:  # one array (n, k, *point shape): row i, direction d
+        B = np.stack(hv) if hv else np.zeros((0, len(groups)) + work)
+        return value, gradient, B if shape != () else B[..., 0], values, adj, steps
     return value, gradient, hv, values, adj, steps
-
-
-def _batched(t: Any, k: int, shape: tuple) -> list[Any]:
-    """A batched tangent as k entries of the point shape."""
-    a = np.broadcast_to(np.asarray(t, dtype=np.float64), (k,) + (shape if shape != () else (1,)))
-    return [_full(a[d], shape) for d in range(k)]
 
 
 class _Slices(Sequence):
@@ -506,27 +543,33 @@ def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) 
     n = len(positions)
     shape = point_shape(problem)
     value, gradient = _full(problem.values.outputs[0], shape), []
-    H: list[list[Any]] = [[None] * n for _ in range(n)]
     colour = None if (record or n < 3) else sparsity.star_colouring(sparsity.hessian_pattern(problem.graph, positions))
     if colour is not None and max(colour, default=-1) + 1 >= n:
         colour = None
     groups = sparsity.groups_of(colour) if colour is not None else sweeps.unit_groups(n)
     new: list[list[Warning_]] = []
     dvals = adj = st = None
+    coo = None
     if n:
         value, gradient, B, dvals, adj, st = _forward_over_reverse(problem, positions, None, record, groups)
         new.append(dvals.warnings)
         if colour is None:
-            for i in range(n):
-                for j in range(n):
-                    H[i][j] = B[i][j]
+            rows = _Rows(n, shape, array=B)
         else:
-            zero = _full(0.0, shape)
-            H = [[zero] * n for _ in range(n)]
-            for i, j, row, c in sparsity.hessian_recovery(sparsity.hessian_pattern(problem.graph, positions), colour):
-                H[i][j] = H[j][i] = B[row][c]
+            rec = np.array(sparsity.hessian_recovery(sparsity.hessian_pattern(problem.graph, positions), colour))
+            i, j, r, c = rec.T
+            vals = B[r, c]
+            off = i != j  # symmetric: each off-diagonal entry stands for two
+            coo = sparsity.Coo(
+                np.concatenate([i, j[off]]), np.concatenate([j, i[off]]), np.concatenate([vals, vals[off]]), (n, n)
+            )
+            order = np.lexsort((coo.cols, coo.rows))
+            coo = sparsity.Coo(coo.rows[order], coo.cols[order], coo.values[order], (n, n))
+            rows = _Rows(n, shape, coo=coo)
+    else:
+        rows = _Rows(0, shape, array=np.zeros((0, 0) + shape))
     warnings = _merge_warnings(problem, *new)
-    _finite_or_warn(problem, "the Hessian", [e for row in H for e in row])
+    _finite_or_warn(problem, "the Hessian", [rows.dense() if coo is None else coo.values])
     k = len(groups)
     ndim = len(shape) if shape != () else 1
 
@@ -549,7 +592,7 @@ def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) 
         positions,
         value,
         gradient,
-        H,
+        rows,
         k if n else 0,
         warnings,
         _Slices(k if n else 0, values_of),
@@ -557,7 +600,7 @@ def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) 
         _Slices(k, steps_of) if record and n else None,
     )
     if colour is not None:
-        result.colours, result.uncompressed = k, n
+        result.colours, result.uncompressed, result.coo = k, n, coo
     return result
 
 

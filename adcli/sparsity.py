@@ -22,9 +22,29 @@ Colourings group seed directions that can share one sweep:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .graph import Graph
+
+
+@dataclass
+class Coo:
+    """A sparse result as coordinates: entry (rows[t], cols[t]) is values[t]
+    (a number, or an array over the points); every other entry is 0."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray  # (nnz, *point shape)
+    shape: tuple[int, int]
+
+    def dense(self) -> np.ndarray:
+        """The full matrix, shape (*shape, *point shape)."""
+        out = np.zeros(self.shape + self.values.shape[1:])
+        out[self.rows, self.cols] = self.values
+        return out
 
 
 def _dependencies(g: Graph, positions: list[int], keep: set[int]) -> list[set[int] | None]:
