@@ -223,16 +223,43 @@ class _Builder:
         self.result = ([o[0] for o in outs], [(o[1], o[2]) for o in outs])
 
 
+def _cache_path(version: str) -> str | None:
+    """Where Lark keeps the analysed grammar between runs (XDG cache dir).
+
+    Lark checks the grammar's and the options' hash stored in the file, so a
+    stale or foreign cache is rebuilt, never used; an unwritable directory just
+    means no cache."""
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "adcli")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None
+    return os.path.join(folder, f"parser-lark{version}.cache")
+
+
 @lru_cache(maxsize=1)
 def _parser():
-    """The LALR parser of grammar/adcli.lark, from the tables pre-built in
-    adcli/_lalr.py (scripts/gen_parser.py; tests/test_grammar_sync.py keeps
-    them in step with the grammar)."""
-    from ._lalr import Lark_StandAlone
+    """The LALR parser of grammar/adcli.lark through Lark's public API, with
+    :class:`_Builder` inlined as its transformer. Lark's ``cache=`` keeps the
+    analysed tables on disk, so a cold start loads them instead of compiling
+    the grammar."""
+    import lark
 
     builder = _Builder()
-    lark = Lark_StandAlone(transformer=builder, postlex=_NewlinesInParens())
-    return lark, builder
+    cache = _cache_path(lark.__version__)
+    parser = lark.Lark(
+        grammar_path().read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        maybe_placeholders=True,
+        transformer=builder,
+        postlex=_NewlinesInParens(),
+        cache=cache if cache is not None else False,
+    )
+    return parser, builder
 
 
 # Terminal names -> what a person would call them, for "expected ..." messages.
@@ -280,7 +307,7 @@ def _describe_expected(expected: set[str]) -> str:
 
 def parse(source: str, label: str = "expression") -> Graph:
     """Parse ``source`` into a finalized :class:`Graph`."""
-    from ._lalr import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+    from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
     if not source.strip() or not re.sub(r"#[^\n]*", "", source).strip():  # blank, or only comments
         raise AdcliError(PARSE, f"empty {label}", source, (0, 0), label=label)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import site
 import subprocess
 import sys
 import zipfile
@@ -35,14 +36,18 @@ def test_wheel_install_runs_from_elsewhere(tmp_path):
         names = z.namelist()
         assert "adcli/grammar/adcli.lark" in names
         assert z.read("adcli/grammar/adcli.lark") == (ROOT / "grammar" / "adcli.lark").read_bytes()
-        assert "adcli/_help.txt" in names and "adcli/_lalr.py" in names  # generated, shipped
         assert any(n.endswith("entry_points.txt") for n in names)
 
-    # 2. a fresh venv that borrows the dependencies (offline), with the wheel installed
+    # 2. a fresh venv with the wheel installed; its dependencies are borrowed
+    # (offline) from the environment running this test through a .pth file:
+    # `--system-site-packages` would borrow the *base* interpreter's packages,
+    # which a fresh venv's test run does not have.
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", venv], tmp_path)
+    _run([sys.executable, "-m", "venv", venv], tmp_path)
     bindir = venv / ("Scripts" if os.name == "nt" else "bin")
     py = bindir / "python"
+    site_dir = Path(_run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], tmp_path).stdout.strip())
+    (site_dir / "_borrowed_deps.pth").write_text("\n".join(site.getsitepackages()) + "\n", encoding="utf-8")
     _run([py, "-m", "pip", "install", "--no-deps", "--no-index", "--force-reinstall", "-q", wheel], tmp_path)
 
     # 3. from another directory: the installed copy is the one used, grammar included
@@ -50,9 +55,9 @@ def test_wheel_install_runs_from_elsewhere(tmp_path):
     work.mkdir()
     p = _run([py, "-c", "import adcli, adcli.parse as p; print(adcli.__file__); print(p.grammar_path())"], work)
     pkg_file, grammar = (Path(s) for s in p.stdout.split())
-    site = venv.resolve()
-    assert site in pkg_file.resolve().parents, pkg_file  # not the editable source tree
-    assert site in grammar.resolve().parents, grammar
+    home = venv.resolve()
+    assert home in pkg_file.resolve().parents, pkg_file  # not the editable source tree
+    assert home in grammar.resolve().parents, grammar
     assert grammar.parent.name == "grammar" and grammar.parent.parent.name == "adcli"
     assert ROOT.resolve() not in grammar.resolve().parents
 
