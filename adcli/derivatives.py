@@ -543,7 +543,8 @@ def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) 
     n = len(positions)
     shape = point_shape(problem)
     value, gradient = _full(problem.values.outputs[0], shape), []
-    colour = None if (record or n < 3) else sparsity.star_colouring(sparsity.hessian_pattern(problem.graph, positions))
+    pattern = None if (record or n < 3) else sparsity.hessian_pattern(problem.graph, positions)
+    colour = None if pattern is None else sparsity.star_colouring(pattern)
     if colour is not None and max(colour, default=-1) + 1 >= n:
         colour = None
     groups = sparsity.groups_of(colour) if colour is not None else sweeps.unit_groups(n)
@@ -556,7 +557,8 @@ def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) 
         if colour is None:
             rows = _Rows(n, shape, array=B)
         else:
-            rec = np.array(sparsity.hessian_recovery(sparsity.hessian_pattern(problem.graph, positions), colour))
+            assert pattern is not None
+            rec = np.array(sparsity.hessian_recovery(pattern, colour))
             i, j, r, c = rec.T
             vals = B[r, c]
             off = i != j  # symmetric: each off-diagonal entry stands for two

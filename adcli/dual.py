@@ -163,17 +163,18 @@ class Dual:
     __hash__ = None  # type: ignore[assignment]
 
 
-def dual_times(a: Any, p: Any) -> Dual:
+def dual_times(a: Any, p: Any, careful: bool = True) -> Dual:
     """``a · p`` for a chain-rule term when either factor is dual:
-    ``(a₀ + a₁ε)(p₀ + p₁ε) = a₀p₀ + (a₀p₁ + a₁p₀)ε``, each product with 0·inf = 0."""
+    ``(a₀ + a₁ε)(p₀ + p₁ε) = a₀p₀ + (a₀p₁ + a₁p₀)ε``, each product with 0·inf = 0
+    (``careful``), or plain products for a first attempt that is redone if not finite."""
     a0, p0 = primal(a), primal(p)
     total = None
     if isinstance(p, Dual):
-        total = _times(a0, p.tangent)
+        total = _times(a0, p.tangent) if careful else a0 * p.tangent
     if isinstance(a, Dual):
-        c = _times(a.tangent, p0)
+        c = _times(a.tangent, p0) if careful else a.tangent * p0
         total = c if total is None else total + c
-    return Dual(_times(a0, p0), total)
+    return Dual(_times(a0, p0) if careful else a0 * p0, total)
 
 
 def _lift(op: Op):

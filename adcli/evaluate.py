@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .dual import Dual, dual_times
+from .dual import Dual, dual_times, primal
 from .errors import DOMAIN, AdcliError, Warning_
 from .graph import Graph, fmt_value
 from .ops import CMP, NumpyNS
@@ -184,7 +184,8 @@ def _diagnose_nonfinite(values: Values) -> None:
 
 def is_batch(values: Values) -> bool:
     """Values over many points (numpy arrays) rather than at one point."""
-    return any(isinstance(values.vals[i], np.ndarray) and values.vals[i].ndim for i in values.graph.inputs)
+    vals = values.vals
+    return any(isinstance(v, np.ndarray) and v.ndim for v in (primal(vals[i]) for i in values.graph.inputs))
 
 
 def all_finite(xs: list[Any]) -> bool:
@@ -192,7 +193,11 @@ def all_finite(xs: list[Any]) -> bool:
     finite exactly when every term is, short of the sum itself overflowing
     (then the slower exact test decides)."""
     for x in xs:
-        if x is None or isinstance(x, Dual):
+        if isinstance(x, Dual):
+            if not all_finite([x.primal, x.tangent]):
+                return False
+            continue
+        if x is None:
             continue
         if math.isfinite(float(np.sum(x))):
             continue
@@ -306,15 +311,17 @@ def times(a: Any, p: Any, careful: bool = True) -> Any:
     if type(a) is np.float64 and a == 1.0:
         return p  # the seed: nothing to multiply
     if not careful:
+        if isinstance(a, Dual) or isinstance(p, Dual):
+            return dual_times(a, p, careful=False)
         return a * p
     if isinstance(a, Dual) or isinstance(p, Dual):
         return dual_times(a, p)  # the convention applied to each part of the product
     r = a * p
-    if np.ndim(r) == 0:
+    if not getattr(r, "ndim", 0):
         if not math.isfinite(r) and (a == 0 or p == 0):
             return np.float64(0.0)
         return r
-    if not np.all(np.isfinite(r)):
+    if not np.isfinite(r).all():
         shape = r.shape
         zero = (np.broadcast_to(a, shape) == 0) | (np.broadcast_to(p, shape) == 0)
         r = np.where(zero, 0.0, r)
