@@ -45,7 +45,12 @@ PointsOpt = Annotated[
         "--points", help="Many points: a CSV file whose header names the inputs (- = stdin).", show_default=False
     ),
 ]
-FormatOpt = Annotated[str, typer.Option("--format", help="Output for --points: jsonl (JSON Lines) or csv.")]
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format", help="Output for --points: jsonl (JSON Lines) or csv; coo: a jacobian's or hessian's non-zeros."
+    ),
+]
 DirOpt = Annotated[
     str | None,
     typer.Option(
@@ -382,15 +387,21 @@ def _derivative(
         if points is not None:
             if trace or steps:
                 raise _usage("--trace and --steps show one point: use --at, not --points")
+            if fmt == "coo":
+                raise _usage("--format coo shows one point's sparse matrix: use --at, not --points")
             problem = core.load_many(core.read_expression(expr), points, at, expr_from_stdin=expr == "-")
             result = compute(problem)
             _warn(result.warnings, as_json)
             doc = render.derivative_json(kind, result)
             _emit(render.points_docs_output(doc, problem, fmt))
             return core.points_exit_code(problem)
+        if fmt == "coo" and kind not in ("jacobian", "hessian"):
+            raise _usage("--format coo lists the non-zero entries of a jacobian or hessian")
         result = compute(core.load(core.read_expression(expr), at))
         _warn(result.warnings, as_json)
-        if as_json:
+        if fmt == "coo":
+            _emit(render.dumps(render.coo_json(kind, result)) if as_json else render.coo_text(kind, result, digits))
+        elif as_json:
             _emit(render.dumps(render.derivative_json(kind, result, trace, steps)))
         else:
             _emit(render.derivative_text(kind, result, digits, trace, steps))

@@ -737,6 +737,52 @@ def jacobian_text(result, digits: int) -> str:
     return table + "\n\n" + jacobian_sweeps_line(result)
 
 
+# sparse results as coordinates (--format coo) ----------------------------------------
+
+
+def _coordinates(kind: str, result) -> tuple[list[int], list[int], list[float], tuple[int, int], list[str], list[str]]:
+    """The non-zero entries of a Jacobian or Hessian at one point, row-major, with row and column labels."""
+    names = result.problem.inputs
+    cols = [names[k] for k in result.wrt]
+    if kind == "hessian" and result.coo is not None:
+        c = result.coo
+        return c.rows.tolist(), c.cols.tolist(), c.values.tolist(), c.shape, cols, cols
+    if kind == "hessian":
+        a = np.asarray(result.matrix, dtype=np.float64)
+        labels = cols
+    else:
+        a = np.asarray(result.matrix, dtype=np.float64)
+        labels = output_names(result.problem.graph)
+    r, k = np.nonzero(a)
+    return r.tolist(), k.tolist(), a[r, k].tolist(), (a.shape[0], a.shape[1]), labels, cols
+
+
+def coo_json(kind: str, result) -> dict:
+    rows, cols, values, shape, row_labels, col_labels = _coordinates(kind, result)
+    doc = {
+        "rows": rows,
+        "cols": cols,
+        "values": values,
+        "shape": list(shape),
+        "row_names": row_labels,
+        "col_names": col_labels,
+        "sweeps": result.sweeps,
+        **_colours_json(result),
+        "warnings": warnings_json(result.warnings),
+    }
+    return doc
+
+
+def coo_text(kind: str, result, digits: int) -> str:
+    rows, cols, values, shape, row_labels, col_labels = _coordinates(kind, result)
+    what = "Hessian" if kind == "hessian" else "Jacobian"
+    lines = [f"{shape[0]}×{shape[1]} {what}, {len(values)} non-zero entr{'y' if len(values) == 1 else 'ies'}"]
+    lines += [f"{row_labels[r]} {col_labels[c]} {fmt_value(v, digits)}" for r, c, v in zip(rows, cols, values)]
+    if result.colours is not None:
+        lines.append(sparsity_summary(what, shape, result.colours, result.uncompressed))
+    return "\n".join(lines)
+
+
 # hessian and hvp --------------------------------------------------------------------
 
 
