@@ -155,6 +155,65 @@ def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
     return out
 
 
+def parse_vector(text: str, size: int, label: str, per: str) -> list[float]:
+    """``2,-1`` or ``pi/4, -sqrt(2)`` -> floats, exactly ``size`` of them; ``per`` says
+    what each one is for ("input (x1, x2)", "output")."""
+    if not text.strip():
+        raise AdcliError(
+            INPUT,
+            f"{label} is empty",
+            text,
+            (0, 0),
+            label=label,
+            hint=f"give {size} value{'s' if size != 1 else ''}, one per {per}",
+        )
+    pieces = split_top_level(text)
+    out: list[float] = []
+    for piece, off in pieces:
+        stripped = piece.strip()
+        lead = len(piece) - len(piece.lstrip())
+        span = (off + lead, off + lead + max(len(stripped), 1))
+        if not stripped:
+            raise AdcliError(INPUT, "empty item (two commas in a row?)", text, span, label=label)
+        if "=" in stripped:
+            raise AdcliError(
+                INPUT,
+                f"{label} takes plain values, one per {per} in order, not name=value",
+                text,
+                span,
+                label=label,
+                hint=f"write e.g. {label} " + ",".join(["1"] * size),
+            )
+        out.append(constant_at(text, span[0], span[1], label, f"{label} value {len(out) + 1}"))
+    if len(out) != size:
+        raise AdcliError(
+            INPUT,
+            f"{label} has {len(out)} value{'s' if len(out) != 1 else ''}, but it needs {size}: one per {per}",
+            text,
+            (0, len(text)),
+            label=label,
+        )
+    return out
+
+
+def resolve_vector(given: str | Sequence[Any] | None, size: int, label: str, per: str, command: str) -> list[Any]:
+    """A direction or cotangent (--dir, --cotangent) as numbers, before any engine runs:
+    text to parse, or values given directly (floats or arrays)."""
+    if given is None:
+        example = ",".join(["1"] + ["0"] * (size - 1)) if size else "1"
+        raise AdcliError(
+            USAGE,
+            f"{command} needs {label} with {size} value{'s' if size != 1 else ''}, one per {per}",
+            hint=f"e.g. {label} {example}",
+        )
+    if isinstance(given, str):
+        return [np.float64(v) for v in parse_vector(given, size, label, per)]
+    given = list(given)
+    if len(given) != size:
+        raise AdcliError(INPUT, f"{label} has {len(given)} values, but it needs {size}: one per {per}", label=label)
+    return given
+
+
 def did_you_mean(name: str, candidates: list[str]) -> str | None:
     import difflib
 

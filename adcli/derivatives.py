@@ -27,11 +27,10 @@ from typing import Any
 import numpy as np
 
 from . import forward, reverse, sparsity, sweeps
-from .core import Problem, require_scalar, resolve_wrt, split_top_level
+from .core import Problem, parse_vector, require_scalar, resolve_vector, resolve_wrt, split_top_level
 from .dual import Dual, DualNS
 from .errors import DOMAIN, INPUT, NAME, USAGE, AdcliError, Warning_
 from .evaluate import Values, evaluate
-from .parse import constant_at
 
 JACOBIAN_MODES = ("auto", "forward", "reverse")
 NEWTON_MAX_ITER = 50
@@ -62,67 +61,9 @@ def _stack(entries: list[list[Any]], shape: tuple) -> np.ndarray:
     return np.moveaxis(np.moveaxis(a, 0, -1), 0, -1)
 
 
-def parse_vector(text: str, size: int, label: str, per: str) -> list[float]:
-    """``2,-1`` or ``pi/4, -sqrt(2)`` -> floats, exactly ``size`` of them; ``per`` says
-    what each one is for ("input (x1, x2)", "output")."""
-    if not text.strip():
-        raise AdcliError(
-            INPUT,
-            f"{label} is empty",
-            text,
-            (0, 0),
-            label=label,
-            hint=f"give {size} value{'s' if size != 1 else ''}, one per {per}",
-        )
-    pieces = split_top_level(text)
-    out: list[float] = []
-    for piece, off in pieces:
-        stripped = piece.strip()
-        lead = len(piece) - len(piece.lstrip())
-        span = (off + lead, off + lead + max(len(stripped), 1))
-        if not stripped:
-            raise AdcliError(INPUT, "empty item (two commas in a row?)", text, span, label=label)
-        if "=" in stripped:
-            raise AdcliError(
-                INPUT,
-                f"{label} takes plain values, one per {per} in order, not name=value",
-                text,
-                span,
-                label=label,
-                hint=f"write e.g. {label} " + ",".join(["1"] * size),
-            )
-        out.append(constant_at(text, span[0], span[1], label, f"{label} value {len(out) + 1}"))
-    if len(out) != size:
-        raise AdcliError(
-            INPUT,
-            f"{label} has {len(out)} value{'s' if len(out) != 1 else ''}, but it needs {size}: one per {per}",
-            text,
-            (0, len(text)),
-            label=label,
-        )
-    return out
-
-
 def _per_input(problem: Problem, positions: list[int]) -> str:
     names = [problem.inputs[k] for k in positions]
     return f"input ({', '.join(names)})" if names else "input (there are none)"
-
-
-def _vector(given: str | Sequence[Any] | None, size: int, label: str, per: str, command: str) -> list[Any]:
-    """A direction or cotangent: text to parse, or values given directly (floats or arrays)."""
-    if given is None:
-        example = ",".join(["1"] + ["0"] * (size - 1)) if size else "1"
-        raise AdcliError(
-            USAGE,
-            f"{command} needs {label} with {size} value{'s' if size != 1 else ''}, one per {per}",
-            hint=f"e.g. {label} {example}",
-        )
-    if isinstance(given, str):
-        return [np.float64(v) for v in parse_vector(given, size, label, per)]
-    given = list(given)
-    if len(given) != size:
-        raise AdcliError(INPUT, f"{label} has {len(given)} values, but it needs {size}: one per {per}", label=label)
-    return given
 
 
 def _merge_warnings(problem: Problem, *lists: list[Warning_]) -> list[Warning_]:
@@ -199,7 +140,7 @@ def run_jvp(
     """J·v in one forward sweep; ``direction`` has one value per --wrt input."""
     g, values = problem.graph, problem.values
     positions = resolve_wrt(g, wrt)
-    v = _vector(direction, len(positions), "--dir", _per_input(problem, positions), "jvp")
+    v = resolve_vector(direction, len(positions), "--dir", _per_input(problem, positions), "jvp")
     shape = point_shape(problem)
     out, tan, steps = _jvp(values, positions, v, record)
     jvp = [_full(t, shape) for t in out]
@@ -223,7 +164,7 @@ def run_vjp(
     g, values = problem.graph, problem.values
     positions = resolve_wrt(g, wrt)
     m = len(g.outputs)
-    u = _vector(cotangent, m, "--cotangent", "output", "vjp")
+    u = resolve_vector(cotangent, m, "--cotangent", "output", "vjp")
     shape = point_shape(problem)
     out, adj, steps = _vjp(values, positions, u, record)
     vjp = [_full(a, shape) for a in out]
@@ -395,7 +336,7 @@ class HessianResult:
         rows = self.hessian
         if isinstance(rows, _Rows):
             return np.moveaxis(np.moveaxis(rows.dense(), 0, -1), 0, -1)
-        return _stack(rows, point_shape(self.problem))
+        return _stack(list(rows), point_shape(self.problem))
 
 
 class _Rows(Sequence):
@@ -448,7 +389,9 @@ def _forward_over_reverse(
     shape = point_shape(problem)
     work = shape if shape != () else (1,)
     if groups is None:
-        tangent_of = {k: np.broadcast_to(np.asarray(d, dtype=np.float64), work) for k, d in zip(positions, direction or [])}
+        tangent_of = {
+            k: np.broadcast_to(np.asarray(d, dtype=np.float64), work) for k, d in zip(positions, direction or [])
+        }
     else:
         tangent_of = {}
         for d, group in enumerate(groups):
@@ -458,8 +401,8 @@ def _forward_over_reverse(
     inputs = []
     for k, i in enumerate(g.inputs):
         x = np.broadcast_to(np.asarray(problem.values.vals[i], dtype=np.float64), work).copy()
-        t = tangent_of.get(k)
-        inputs.append(Dual(x, np.zeros(work) if t is None else np.array(t)))
+        seeded = tangent_of.get(k)
+        inputs.append(Dual(x, np.zeros(work) if seeded is None else np.array(seeded)))
     values = evaluate(g, inputs, xp=DualNS, **_mask_kw(problem))
     seed = Dual(np.ones(work), np.zeros(work))
     adj, steps = reverse.vjp(values, [seed], record=record)
@@ -470,8 +413,8 @@ def _forward_over_reverse(
     for k in positions:
         a = grads[k]
         gradient.append(_full(a.primal if isinstance(a, Dual) else a, shape))
-        t = a.tangent if isinstance(a, Dual) else 0.0
-        hv.append(_full(t, shape) if groups is None else np.broadcast_to(t, (len(groups),) + work))
+        ta = a.tangent if isinstance(a, Dual) else 0.0
+        hv.append(_full(ta, shape) if groups is None else np.broadcast_to(ta, (len(groups),) + work))
     if groups is not None:  # one array (n, k, *point shape): row i, direction d
         B = np.stack(hv) if hv else np.zeros((0, len(groups)) + work)
         return value, gradient, B if shape != () else B[..., 0], values, adj, steps
@@ -514,7 +457,7 @@ def run_hvp(
     """H·v of a scalar expression without forming H: one forward-over-reverse sweep."""
     require_scalar(problem, "hvp")
     positions = resolve_wrt(problem.graph, wrt)
-    v = _vector(direction, len(positions), "--dir", _per_input(problem, positions), "hvp")
+    v = resolve_vector(direction, len(positions), "--dir", _per_input(problem, positions), "hvp")
     value, gradient, hv, dvals, adj, steps = _forward_over_reverse(problem, positions, v, record)
     warnings = _merge_warnings(problem, dvals.warnings)
     _finite_or_warn(problem, "H·v", hv)

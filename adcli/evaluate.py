@@ -89,7 +89,7 @@ def evaluate(g: Graph, inputs: list[Any], xp: Any = NumpyNS, mask_undefined: boo
         for i, node in enumerate(nodes):
             op = node.op
             if not op.arity:
-                if op.name == "const":
+                if op.constant:
                     vals[i] = node.param
                 continue
             args = [vals[a] for a in node.args]
@@ -127,7 +127,7 @@ def _liveness(g: Graph, vals: list[Any]) -> list[Any]:
         if li is False:
             continue
         node = g.nodes[i]
-        if node.op.name == "where":
+        if node.op.selects:  # where(lhs CMP rhs, a, b): only the branch taken is live
             lhs, rhs, a, b = node.args
             cond = CMP[node.param](vals[lhs], vals[rhs])
             for j, m in ((lhs, li), (rhs, li), (a, np.logical_and(li, cond)), (b, np.logical_and(li, ~cond))):
@@ -218,8 +218,6 @@ def run_sweep(sweep, values: Values, seeds: list[Any], record: bool, watched: li
         return out, steps
 
 
-_CANCEL = {"add", "sub"}
-_UNDERFLOW = {"mul", "div", "exp", "powc", "pow", "sinh", "expm1"}
 _LOST_DIGITS = 1e-10  # warn when a sum keeps less than this fraction of its terms' size
 
 
@@ -230,7 +228,7 @@ def _diagnose_precision(values: Values) -> None:
     cancel = underflow = False
     for i, node in enumerate(g.nodes):
         name = node.op.name
-        if name in _CANCEL and not cancel:
+        if node.op.cancels and not cancel:
             a, b = (vals[j] for j in node.args)
             r = vals[i]
             big = max(abs(a), abs(b))
@@ -247,7 +245,7 @@ def _diagnose_precision(values: Values) -> None:
                 )
             elif a != 0 and b != 0 and (r == a or r == -b if name == "sub" else r in (a, b)):
                 small = node.args[1] if r == a else node.args[0]
-                if g.nodes[small].op.name != "const":
+                if not g.nodes[small].op.constant:
                     cancel = True
                     values.warn(
                         ("absorb", i),
@@ -256,11 +254,11 @@ def _diagnose_precision(values: Values) -> None:
                         node.span,
                     )
         elif (
-            name in _UNDERFLOW
+            node.op.underflows
             and not underflow
             and vals[i] == 0
             and (
-                (all(vals[j] != 0 for j in node.args if g.nodes[j].op.name != "const") and name != "powc")
+                (all(vals[j] != 0 for j in node.args if not g.nodes[j].op.constant) and name != "powc")
                 or (name == "powc" and vals[node.args[0]] != 0)
             )
         ):

@@ -68,7 +68,7 @@ def _sweep(values: Values, cotangent: list[Any], record: bool, careful: bool, li
     for o, u in zip(g.outputs, cotangent):
         if u is not None:
             _accumulate(o, -1, 0, u, None, u)
-    is_const = [n.op.name == "const" for n in g.nodes]
+    is_const = [n.op.constant for n in g.nodes]
     order = textbook_order(values) if record else range(len(g.nodes) - 1, -1, -1)
     for i in order:
         a = adj[i]

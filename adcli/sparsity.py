@@ -74,7 +74,7 @@ def _dependencies(g: Graph, positions: list[int], keep: set[int]) -> list[set[in
             mine = set(mine)
         for a in args:
             if a != big:
-                mine |= deps[a]  # type: ignore[operator]
+                mine |= deps[a] or set()
         deps[i] = mine
     return deps
 

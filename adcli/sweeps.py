@@ -111,8 +111,8 @@ def run(
         direction: list[Any] = [None] * len(g.inputs)
         for q, s in zip(pos, per):
             direction[q] = s
-        tan, steps = forward.jvp(values, direction, record=record)
-        return Batch(values, mode, groups, pos, tan, steps)
+        tan, tsteps = forward.jvp(values, direction, record=record)
+        return Batch(values, mode, groups, pos, tan, list(tsteps))
     cot = seeds(groups, len(g.outputs), ndim)
     links: list[tuple[int, int]] | None = [] if len(groups) > 1 else None
     adj, steps = reverse.vjp(values, cot, record=record, links=links)
@@ -210,9 +210,7 @@ class StepsPerDirection(Sequence):
                 r = reach[st.node]
                 if r is None or not r[d]:
                     continue
-                terms = [
-                    (k, a, p, e(t, d)) for (k, a, p, t) in st.terms if reach[a] is not None and reach[a][d]
-                ]
+                terms = [(k, a, p, e(t, d)) for (k, a, p, t) in st.terms if reach[a] is not None and reach[a][d]]
                 out.append(forward.TangentStep(st.node, terms, e(st.total, d)))
             return out
         mine = self.nodes[d]
@@ -228,4 +226,3 @@ class StepsPerDirection(Sequence):
                 )
             )
         return out
-

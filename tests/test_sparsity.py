@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 import sympy as sp
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import rosen_hess
@@ -15,8 +16,6 @@ from scipy.optimize import rosen_hess
 from adcli import core, sparsity
 from adcli.derivatives import run_hessian, run_jacobian
 from adcli.parse import parse
-
-from budget import examples
 
 
 def rosenbrock(n: int) -> str:
