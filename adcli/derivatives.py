@@ -280,7 +280,7 @@ def run_jacobian(problem: Problem, mode: str = "auto", wrt: str | None = None, r
     J = [[_full(e, shape) for e in row] for row in J]
     if colour is not None:
         _zero_outside(J, rows, shape)
-    _finite_or_warn(problem, "the Jacobian", [e for row in J for e in row])
+    _finite_or_warn(problem, "the Jacobian", [np.array(J, dtype=np.float64)] if J and J[0] else [])
     sweeps_ = n if used == "forward" else m
     result = JacobianResult(
         problem, positions, used, mode, reason, [_full(y, shape) for y in values.outputs], J, sweeps_, values.warnings

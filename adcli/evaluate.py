@@ -28,6 +28,7 @@ class Values:
     warnings: list[Warning_] = field(default_factory=list)
     _warned: set = field(default_factory=set)
     _live: list[Any] | None = None
+    _kinks: dict[str, set[int]] = field(default_factory=dict)  # per op: the nodes whose kink was announced
     undefined: Any = False  # with mask_undefined: where the expression is undefined
     first_error: AdcliError | None = None
 
@@ -218,6 +219,7 @@ def run_sweep(sweep, values: Values, seeds: list[Any], record: bool, watched: li
         return out, steps
 
 
+KINK_PLACES = 3  # a kink convention is announced at most at this many nodes per op
 _LOST_DIGITS = 1e-10  # warn when a sum keeps less than this fraction of its terms' size
 
 
@@ -291,7 +293,11 @@ def _announce_kink(values: Values, i: int, args, extra, through) -> None:
     if through:
         hit = hit & np.logical_or.reduce([np.not_equal(t, 0) for t in through])
     if np.any(hit & np.asarray(values.live(i))):
-        values.warn(("kink", i), f"{g.snippet(i)}: {node.op.kink[1]}", node.span)
+        # a convention is stated at its first few places, not at each of 10^5 nested ones
+        seen = values._kinks.setdefault(node.op.name, set())
+        if len(seen) < KINK_PLACES or i in seen:
+            seen.add(i)
+            values.warn(("kink", i), f"{g.snippet(i)}: {node.op.kink[1]}", node.span)
 
 
 def times(a: Any, p: Any, careful: bool = True) -> Any:
