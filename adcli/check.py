@@ -929,7 +929,7 @@ def _ridders_select(tab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_points(
-    expr: str,
+    expr: str | Graph,
     points: str | None = None,
     random: int | None = None,
     seed: int | None = None,
@@ -939,16 +939,18 @@ def load_points(
 ) -> tuple[Graph, np.ndarray, str, int | None]:
     """The expression and several points: ``--points FILE`` or ``--random N``.
     Returns the graph, the points (points × inputs), where they came from and the seed used."""
-    from .points import random_points, read_points
+    from .core import in_header_order
+    from .points import random_points, read_points_ordered
 
     if points is not None and random is not None:
         raise AdcliError(USAGE, "give either --points or --random, not both")
-    g = parse(expr)
+    g = expr if isinstance(expr, Graph) else parse(expr)  # the REPL passes its graph
     names = g.input_names
     if points is not None:
         if points == "-" and expr_from_stdin:
             raise AdcliError(USAGE, "the expression and --points cannot both come from standard input")
-        cols = read_points(points, names, stdin)
+        header, cols = read_points_ordered(points, names, stdin)
+        g, cols = in_header_order(g, header, cols)
         source = "standard input" if points == "-" else points
     else:
         assert random is not None
@@ -1007,13 +1009,13 @@ def parse_cases(text: str, label: str) -> list[tuple[int, tuple[str, int], tuple
 
 def run_cases(text: str, label: str, opts: Options) -> CasesResult:
     """Check every case of a cases file; a bad case is a located error (exit 2)."""
-    from .core import resolve_point
+    from .core import bind_point
 
     cases: list[Case] = []
     for lineno, (etext, eoff), (ptext, poff), grad in parse_cases(text, label):
         g = _parse_piece(text, eoff, eoff + len(etext), label)
         try:
-            point = resolve_point(g, ptext if ptext.strip() else None, "point")
+            g, point = bind_point(g, ptext if ptext.strip() else None, "point")
         except AdcliError as exc:
             raise _reanchor(exc, ptext, text, poff, label) from None
         names = g.input_names

@@ -6,6 +6,7 @@ the results to :mod:`adcli.render`, which is why they show the same thing.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ def read_expression(arg: str, stdin=None) -> str:
     """The expression argument: literal text, ``-`` for stdin, ``@file`` for a file."""
     if arg == "-":
         stream = stdin if stdin is not None else sys.stdin
-        return stream.read()
+        text = stream.read()
+        return text[1:] if text.startswith("\ufeff") else text  # a byte-order mark
     if arg.startswith("@") and len(arg) > 1:
         return read_text_file(arg[1:])
     return arg
@@ -49,7 +51,7 @@ def read_text_file(name: str) -> str:
     if b"\0" in data:
         raise AdcliError(FILE, f"{name} looks like a binary file, not an expression")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark (Notepad, Excel) is not part of the text
     except UnicodeDecodeError as exc:
         raise AdcliError(FILE, f"{name} is not UTF-8 text (byte {exc.start})") from None
 
@@ -92,6 +94,26 @@ def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[
         if name in point:
             raise AdcliError(INPUT, f"{name} is given twice", text, name_span, label=label)
         vstart = span[0] + stripped.index("=") + 1
+        if not value.strip():
+            raise AdcliError(
+                INPUT,
+                f"the value of {name} is empty",
+                text,
+                (vstart - 1, vstart),
+                hint=f"write {name}=1, say",
+                label=label,
+            )
+        glued = re.search(r"\s([^\W\d]\w*)\s*=", value)  # x=1 y=2: the comma is missing
+        if glued:
+            k = vstart + glued.start(1)
+            raise AdcliError(
+                INPUT,
+                f"missing comma before {glued.group(1)}=",
+                text,
+                (k, k + len(glued.group(1))),
+                hint="separate the values with commas: " + re.sub(r"\s+(?=[^\W\d]\w*\s*=)", ",", text.strip()),
+                label=label,
+            )
         try:
             v = constant_at(text, vstart, span[1], label, f"the value of {name}")
         except AdcliError as exc:
@@ -102,7 +124,22 @@ def parse_point(text: str, label: str = "--at") -> dict[str, tuple[float, tuple[
 
 
 def resolve_point(g: Graph, at: str | None, label: str = "--at") -> list[float]:
-    """The values of ``g``'s inputs, in input order, from the --at text."""
+    """The values of ``g``'s inputs, in ``g``'s input order, from the --at text."""
+    point = _point_of(g, at, label)
+    return [point[n] for n in g.input_names]
+
+
+def bind_point(g: Graph, at: str | None, label: str = "--at") -> tuple[Graph, list[float]]:
+    """``g`` with its inputs in the order --at gives them (SPEC 1), and their values.
+    Every command that takes a point comes through here (or :func:`load_many`),
+    so every output lists the inputs in the order the user wrote."""
+    point = _point_of(g, at, label)
+    g = g.in_order(list(point))
+    return g, [point[n] for n in g.input_names]
+
+
+def _point_of(g: Graph, at: str | None, label: str) -> dict[str, float]:
+    """The --at values by name, in the order given; every input has one."""
     names = g.input_names
     known = set(names)
     point = parse_point(at, label) if at is not None else {}
@@ -125,7 +162,7 @@ def resolve_point(g: Graph, at: str | None, label: str = "--at") -> list[float]:
             hint=f"add {','.join(m + '=...' for m in missing[:5])}{',...' if len(missing) > 5 else ''} to {label}",
             label=label,
         )
-    return [point[n][0] for n in names]
+    return {n: v for n, (v, _) in point.items()}
 
 
 def resolve_wrt(g: Graph, wrt: str | None) -> list[int]:
@@ -255,8 +292,7 @@ class Problem:
 
 
 def load(expr: str, at: str | None) -> Problem:
-    g = parse(expr)
-    point = resolve_point(g, at)
+    g, point = bind_point(parse(expr), at)
     values = evaluate(g, [np.float64(v) for v in point])
     return Problem(g, point, values)
 
@@ -354,16 +390,25 @@ def _check_gradient_finite(result: GradResult) -> None:
 
 def load_many(expr: str, points_arg: str, at: str | None = None, expr_from_stdin: bool = False, stdin=None) -> Problem:
     """An expression bound to many points at once (one numpy array per input)."""
-    from .points import read_points
+    from .points import read_points_ordered
 
     if at is not None:
         raise AdcliError(USAGE, "give either --at or --points, not both")
     if points_arg == "-" and expr_from_stdin:
         raise AdcliError(USAGE, "the expression and --points cannot both come from standard input")
     g = parse(expr)
-    arrays = read_points(points_arg, g.input_names, stdin)
+    header, arrays = read_points_ordered(points_arg, g.input_names, stdin)
+    g, arrays = in_header_order(g, header, arrays)
     values = evaluate(g, arrays, mask_undefined=True)
     return Problem(g, arrays, values)  # type: ignore[arg-type]
+
+
+def in_header_order(g: Graph, header: list[str], arrays: list[Any]) -> tuple[Graph, list[Any]]:
+    """``g`` with its inputs in the order of a --points header, and the columns
+    (given aligned with ``g``'s inputs) in that order too."""
+    by_name = dict(zip(g.input_names, arrays))
+    g = g.in_order(header)
+    return g, [by_name[n] for n in g.input_names]
 
 
 def points_exit_code(problem: Problem) -> int:
@@ -423,9 +468,13 @@ class Drawing:
 
 def run_graph(expr: str, at: str | None) -> Drawing:
     """The DAG, with values (and, for a scalar, adjoints) when a point is given."""
-    if at is None:
-        return Drawing(parse(expr), None, None, [])
-    problem = load(expr, at)
+    return draw(parse(expr) if at is None else load(expr, at))
+
+
+def draw(problem: Problem | Graph) -> Drawing:
+    """The drawing of a bare graph, or of a problem with its values and (scalar) adjoints."""
+    if isinstance(problem, Graph):
+        return Drawing(problem, None, None, [])
     adj = None
     if len(problem.graph.outputs) == 1:
         adj, _ = reverse.vjp(problem.values, [np.float64(1.0)])

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import Problem, require_scalar, resolve_point, resolve_wrt, run_grad
+from .core import Problem, bind_point, require_scalar, resolve_wrt, run_grad
 from .errors import DOMAIN, USAGE, AdcliError, Warning_
 from .evaluate import evaluate
 from .graph import fmt_value
@@ -224,8 +224,7 @@ def run_descend(
 
 def load_descend(expr: str, at: str | None, **options: Any) -> DescentResult:
     """Parse, bind to --at, descend: what the CLI and the REPL call."""
-    g = parse(expr)
-    point = resolve_point(g, at)
+    g, point = bind_point(parse(expr), at)
     values = evaluate(g, [np.float64(v) for v in point])
     return run_descend(Problem(g, point, values), **options)
 

@@ -46,15 +46,20 @@ def _zeros_like(x: Any) -> Any:
 
 
 def _times(a: Any, p: Any) -> Any:
-    """The chain-rule product with the 0·inf = 0 convention (one source: evaluate.times).
+    """The chain-rule product with the 0·inf = 0 convention (one source: evaluate.zero_times).
 
-    evaluate imports this module, so the first call binds evaluate.times in
-    this function's place: no import inside the sweeps' hot loop."""
+    evaluate imports this module, so the first call binds evaluate.zero_times
+    in this function's place: no import inside the sweeps' hot loop."""
     global _times
-    from .evaluate import times
+    from .evaluate import zero_times
 
-    _times = times
-    return times(a, p)
+    _times = zero_times
+    return zero_times(a, p)
+
+
+def plain_times(a: Any, p: Any) -> Any:
+    """A plain product: a sweep's first attempt, redone carefully if a result is not finite."""
+    return a * p
 
 
 class Dual:
@@ -102,9 +107,13 @@ class Dual:
     # -- arithmetic -------------------------------------------------------------
 
     def __add__(self, o):
+        if _has_omega(self) or _has_omega(o):  # an adjoint in a sweep: a sum is linear
+            return Dual(self.primal + primal(o), self.tangent + tangent(o))
         return DualNS.add(self, o)
 
     def __radd__(self, o):
+        if _has_omega(self) or _has_omega(o):
+            return Dual(primal(o) + self.primal, tangent(o) + self.tangent)
         return DualNS.add(o, self)
 
     def __sub__(self, o):
@@ -126,6 +135,8 @@ class Dual:
         return DualNS.div(o, self)
 
     def __neg__(self):
+        if _has_omega(self):
+            return Dual(-self.primal, -self.tangent)
         return DualNS.neg(self)
 
     def __pos__(self):
@@ -163,18 +174,26 @@ class Dual:
     __hash__ = None  # type: ignore[assignment]
 
 
-def dual_times(a: Any, p: Any, careful: bool = True) -> Dual:
+def _has_omega(x: Any) -> bool:
+    """Whether ``x`` is a dual adjoint carrying an infinity (evaluate.Omega parts)."""
+    from .evaluate import Omega
+
+    return isinstance(x, Dual) and (type(x.primal) is Omega or type(x.tangent) is Omega)
+
+
+def dual_times(a: Any, p: Any, times=None) -> Dual:
     """``a · p`` for a chain-rule term when either factor is dual:
-    ``(a₀ + a₁ε)(p₀ + p₁ε) = a₀p₀ + (a₀p₁ + a₁p₀)ε``, each product with 0·inf = 0
-    (``careful``), or plain products for a first attempt that is redone if not finite."""
+    ``(a₀ + a₁ε)(p₀ + p₁ε) = a₀p₀ + (a₀p₁ + a₁p₀)ε``, each product by ``times``
+    (0·inf = 0; the sweeps pass evaluate.times, which may give Omega parts)."""
+    times = times or _times
     a0, p0 = primal(a), primal(p)
     total = None
     if isinstance(p, Dual):
-        total = _times(a0, p.tangent) if careful else a0 * p.tangent
+        total = times(a0, p.tangent)
     if isinstance(a, Dual):
-        c = _times(a.tangent, p0) if careful else a.tangent * p0
+        c = times(a.tangent, p0)
         total = c if total is None else total + c
-    return Dual(_times(a0, p0) if careful else a0 * p0, total)
+    return Dual(times(a0, p0), total)
 
 
 def _lift(op: Op):
@@ -254,4 +273,4 @@ _ON_PRIMALS = {
     np.logical_or,
 }
 
-__all__ = ["Dual", "DualNS", "dual_times", "primal", "tangent"]
+__all__ = ["Dual", "DualNS", "dual_times", "plain_times", "primal", "tangent"]

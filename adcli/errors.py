@@ -17,6 +17,9 @@ INPUT = "input"
 USAGE = "usage"
 FILE = "file"
 
+# Exit codes (SPEC section 4), for the CLI and the REPL alike.
+OK, CHECK_FAILED, BAD_INPUT, INTERNAL, INTERRUPTED = 0, 1, 2, 70, 130
+
 
 @dataclass
 class AdcliError(Exception):
@@ -46,4 +49,5 @@ class Warning_:
     """A convention applied or a numeric hazard met; printed, never silent."""
 
     message: str
-    span: tuple[int, int] | None = None
+    span: tuple[int, int] | None = None  # where in ``source`` it happened
+    source: str | None = None

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .dual import Dual, dual_times, primal
+from .dual import Dual, dual_times, plain_times, primal
 from .errors import DOMAIN, AdcliError, Warning_
 from .graph import Graph, fmt_value
 from .ops import CMP, NumpyNS
@@ -28,9 +28,9 @@ class Values:
     warnings: list[Warning_] = field(default_factory=list)
     _warned: set = field(default_factory=set)
     _live: list[Any] | None = None
-    _kinks: dict[str, set[int]] = field(default_factory=dict)  # per op: the nodes whose kink was announced
     undefined: Any = False  # with mask_undefined: where the expression is undefined
     first_error: AdcliError | None = None
+    kinks_announced: bool = False
 
     def live(self, i: int) -> Any:
         """Where node ``i`` reaches an output through the branches ``where`` selects."""
@@ -43,7 +43,7 @@ class Values:
     def warn(self, key, message: str, span=None) -> None:
         if key not in self._warned:
             self._warned.add(key)
-            self.warnings.append(Warning_(message, span))
+            self.warnings.append(Warning_(message, span, self.graph.source if span is not None else None))
 
     @property
     def outputs(self) -> list[Any]:
@@ -152,7 +152,8 @@ def domain_error(values: Values, i: int, bad: Any) -> AdcliError:
     assert node.op.dom is not None
     msg = node.op.dom[1].format(*shown)
     text = f"{g.snippet(i)} at {values.point_text(idx)}: {msg}"
-    return AdcliError(DOMAIN, text, g.source, node.span, extra={"node": node.name, "point_index": idx})
+    source, span, label = g.locate(i)
+    return AdcliError(DOMAIN, text, source, span, label=label, extra={"node": node.name, "point_index": idx})
 
 
 def _diagnose_nonfinite(values: Values) -> None:
@@ -177,7 +178,7 @@ def _diagnose_nonfinite(values: Values) -> None:
             shown = fmt_value(np.broadcast_to(v, np.shape(fresh))[fresh].flat[0] if np.ndim(fresh) else v)
             values.warn(
                 ("nonfinite", i),
-                f"{g.snippet(i)}: the value is {shown} (overflow or an undefined operation) at {node.name}",
+                f"{g.snippet(i)}: the value is {shown} (overflow or an undefined operation)",
                 node.span,
             )
             return
@@ -209,14 +210,35 @@ def all_finite(xs: list[Any]) -> bool:
 
 def run_sweep(sweep, values: Values, seeds: list[Any], record: bool, watched: list[int]):
     """Run a derivative sweep. Over many points it first runs with plain products
-    and is redone carefully (0·inf = 0) only if a ``watched`` result is not finite."""
+    and is redone carefully (0·inf = 0, infinities carried as :class:`Omega`) only
+    if a ``watched`` result is not finite. Nothing that leaves here is an Omega."""
     with np.errstate(all="ignore"):
         if record or not is_batch(values):
-            return sweep(values, seeds, record, careful=True)
-        out, steps = sweep(values, seeds, False, careful=False)
-        if not all_finite([out[i] for i in watched]):
-            out, steps = sweep(values, seeds, False, careful=True)
+            out, steps = sweep(values, seeds, record, careful=True)
+        else:
+            out, steps = sweep(values, seeds, False, careful=False)
+            if not all_finite([out[i] for i in watched]):
+                out, steps = sweep(values, seeds, False, careful=True)
+        if any(
+            type(x) is Omega or (type(x) is Dual and (type(x.primal) is Omega or type(x.tangent) is Omega)) for x in out
+        ):
+            out = [resolve(x) for x in out]
+            steps = [_resolve_step(st) for st in steps]
         return out, steps
+
+
+def _resolve_step(step: Any) -> Any:
+    """A recorded step with its Omega quantities resolved (for ``--steps``)."""
+    import dataclasses
+
+    changes = {}
+    for f in dataclasses.fields(step):
+        v = getattr(step, f.name)
+        if type(v) is Omega or type(v) is Dual:
+            changes[f.name] = resolve(v)
+        elif isinstance(v, list):
+            changes[f.name] = [tuple(resolve(x) for x in t) if isinstance(t, tuple) else resolve(t) for t in v]
+    return dataclasses.replace(step, **changes) if changes else step
 
 
 KINK_PLACES = 3  # a kink convention is announced at most at this many nodes per op
@@ -240,7 +262,7 @@ def _diagnose_precision(values: Values) -> None:
                 cancel = True
                 values.warn(
                     ("cancel", i),
-                    f"{g.snippet(i)}: catastrophic cancellation at {node.name}: "
+                    f"{g.snippet(i)}: catastrophic cancellation: "
                     f"{fmt_value(a, 17)} and {fmt_value(b, 17)} leave {fmt_value(r)}, "
                     f"with few correct digits",
                     node.span,
@@ -252,57 +274,161 @@ def _diagnose_precision(values: Values) -> None:
                     values.warn(
                         ("absorb", i),
                         f"{g.snippet(i)}: {g.snippet(small)} = {fmt_value(vals[small])} "
-                        f"is lost entirely next to {fmt_value(r, 17)} at {node.name}",
+                        f"is lost entirely next to {fmt_value(r, 17)}",
                         node.span,
                     )
-        elif (
-            node.op.underflows
-            and not underflow
-            and vals[i] == 0
-            and (
-                (all(vals[j] != 0 for j in node.args if not g.nodes[j].op.constant) and name != "powc")
-                or (name == "powc" and vals[node.args[0]] != 0)
-            )
-        ):
+        elif node.op.underflows and not underflow and vals[i] == 0 and all(vals[j] != 0 for j in node.args):
+            # 0 from arguments none of which is 0 (a constant 0 too: x*0 is exactly 0)
             underflow = True
-            values.warn(("underflow", i), f"{g.snippet(i)}: the value underflows to 0 at {node.name}", node.span)
+            values.warn(("underflow", i), f"{g.snippet(i)}: the value underflows to 0", node.span)
 
 
 def partials(values: Values, i: int, through: list[Any] | None = None) -> tuple:
-    """Local partials of node ``i`` w.r.t. its arguments. A convention (a kink)
-    is announced only where something non-zero (the adjoints or tangents in
-    ``through``) passes, so a branch that ``where`` drops stays quiet.
+    """Local partials of node ``i`` w.r.t. its arguments.
+
+    The first call on a set of values announces every kink (a convention) the
+    point sits on, once, whichever engine asks and whatever flows through it, so
+    forward and reverse mode warn alike. ``through`` is accepted for callers
+    that pass the tangents or adjoints; the announcement no longer depends on it.
     Callers run under ``np.errstate(all="ignore")``: a sweep is one context."""
+    if not values.kinks_announced:
+        announce_kinks(values)
     node = values.graph.nodes[i]
-    op = node.op
     vals = values.vals
-    args = [vals[a] for a in node.args]
-    extra = node.xextra
-    if op.kink is not None:
-        _announce_kink(values, i, args, extra, through)
-    return op.d(values.xp, vals[i], *args, *extra)  # type: ignore[misc]
+    return node.op.d(values.xp, vals[i], *[vals[a] for a in node.args], *node.xextra)  # type: ignore[misc]
 
 
-def _announce_kink(values: Values, i: int, args, extra, through) -> None:
-    g = values.graph
-    node = g.nodes[i]
-    assert node.op.kink is not None
-    hit = node.op.kink[0](*args, *extra)
-    if not anywhere(hit):
-        return
-    if through:
-        hit = hit & np.logical_or.reduce([np.not_equal(t, 0) for t in through])
-    if np.any(hit & np.asarray(values.live(i))):
-        # a convention is stated at its first few places, not at each of 10^5 nested ones
-        seen = values._kinks.setdefault(node.op.name, set())
-        if len(seen) < KINK_PLACES or i in seen:
-            seen.add(i)
-            values.warn(("kink", i), f"{g.snippet(i)}: {node.op.kink[1]}", node.span)
+def announce_kinks(values: Values) -> None:
+    """Warn at each primitive that sits exactly on its kink on a live path (a
+    branch ``where`` drops stays quiet). It depends on the point only."""
+    values.kinks_announced = True
+    g, vals = values.graph, values.vals
+    places: dict[str, int] = {}  # a convention is stated at its first few places, not at 10^5 nested ones
+    with np.errstate(all="ignore"):
+        for i, node in enumerate(g.nodes):
+            kink = node.op.kink
+            if kink is None or places.get(node.op.name, 0) >= KINK_PLACES:
+                continue
+            hit = kink[0](*[vals[a] for a in node.args], *node.xextra)
+            if anywhere(hit) and np.any(hit & np.asarray(values.live(i))):
+                places[node.op.name] = places.get(node.op.name, 0) + 1
+                said = kink[1] + ("; where it meets a zero, 0·inf is taken as 0" if kink[1].endswith("inf") else "")
+                values.warn(("kink", i), f"{g.snippet(i)}: {said}", node.span)
+
+
+class Omega:
+    """``fin + inf·Ω``: a chain-rule quantity that met an infinite local partial
+    (``sqrt'(0)``, ``asin'(1)``) or an overflow, with Ω one positive infinity.
+
+    Carrying the infinity's finite weight instead of a float ``inf`` makes the
+    sum over paths the same in both engines: reverse mode adding ``+Ω`` and
+    ``-Ω`` from two paths (``sqrt(x-x)``) gets weight 0, exactly as forward
+    mode multiplying a zero tangent by ``inf`` does. 0·Ω = 0; Ω·Ω is taken as
+    Ω (only the sign of a product of infinities is kept). :func:`resolve`
+    turns it back into a float: ``fin`` if the weight is 0, else ±inf."""
+
+    __slots__ = ("fin", "inf")
+    __array_ufunc__ = None  # numpy defers to our __radd__ instead of making object arrays
+
+    def __init__(self, fin: Any, inf: Any):
+        self.fin = fin
+        self.inf = inf
+
+    def __add__(self, o: Any) -> Omega:
+        o = o if type(o) is Omega else _split(o)
+        return Omega(self.fin + o.fin, self.inf + o.inf)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Omega:
+        return Omega(-self.fin, -self.inf)
+
+    def __sub__(self, o: Any) -> Omega:
+        return self + (-o)
+
+    def __rsub__(self, o: Any) -> Omega:
+        return (-self) + o
+
+    def times(self, p: Any) -> Any:
+        fin = _times_split(self.fin, p)
+        w = self.inf
+        weight = np.where(w == 0, 0.0, np.where(np.isinf(p), w * np.sign(p), w * p))
+        return fin + Omega(_zero(weight), _scalar(weight))
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"Omega({self.fin!r}, {self.inf!r})"
+
+
+def _scalar(x: Any) -> Any:
+    """np.where gives 0-d arrays for scalars: keep one point's numbers np.float64."""
+    return np.float64(x) if np.ndim(x) == 0 else x
+
+
+def _zero(like: Any) -> Any:
+    return np.zeros(np.shape(like)) if np.ndim(like) else np.float64(0.0)
+
+
+def _split(x: Any) -> Omega:
+    """A plain number as ``fin + inf·Ω``: an infinity (an overflowed sum) is ±Ω."""
+    big = np.isinf(x)
+    return Omega(_scalar(np.where(big, 0.0, x)), _scalar(np.where(big, np.sign(x), 0.0)))
+
+
+def resolve(x: Any) -> Any:
+    """An Omega back to a float: its finite part if the infinite weight is 0,
+    else ±inf (NaN only if a NaN came in); anything else unchanged."""
+    if type(x) is Dual:
+        return Dual(resolve(x.primal), resolve(x.tangent)) if type(x.primal) is Omega or type(x.tangent) is Omega else x
+    if type(x) is not Omega:
+        return x
+    w = x.inf
+    return _scalar(np.where(w == 0, x.fin, np.where(np.isnan(w), np.nan, np.sign(w) * np.inf)))
+
+
+def zero_times(a: Any, p: Any) -> Any:
+    """``a · p`` with 0 · (inf or NaN) = 0, for plain numbers and arrays (the
+    dual numbers' products use this too)."""
+    r = a * p
+    if np.ndim(r) == 0:
+        if not math.isfinite(r) and (a == 0 or p == 0):
+            return np.float64(0.0)
+        return r
+    if not np.all(np.isfinite(r)):
+        shape = r.shape
+        zero = (np.broadcast_to(a, shape) == 0) | (np.broadcast_to(p, shape) == 0)
+        r = np.where(zero, 0.0, r)
+    return r
+
+
+def _times_split(a: Any, p: Any) -> Any:
+    """``a · p`` for plain ``a``: a finite product as it is, an infinite one as an Omega
+    whose weight is the finite factor (times the sign of the infinite one)."""
+    r = zero_times(a, p)
+    if np.ndim(r) == 0:
+        if math.isfinite(r) or math.isnan(r):
+            return r
+    elif np.all(np.isfinite(r)) or not np.any(np.isinf(r)):
+        return r
+    ia, ip = np.isinf(a), np.isinf(p)
+    weight = np.where(
+        ~np.isinf(r),
+        0.0,
+        np.where(
+            ia & ip, np.sign(a) * np.sign(p), np.where(ip, a * np.sign(p), np.where(ia, p * np.sign(a), np.sign(r)))
+        ),
+    )
+    fin = np.where(np.isinf(r), 0.0, r)
+    return Omega(_scalar(fin), _scalar(weight))
 
 
 def times(a: Any, p: Any, careful: bool = True) -> Any:
-    """``a · p`` for a chain-rule term, with 0 · (inf or NaN) = 0: a zero adjoint or
-    tangent contributes nothing, so a branch ``where`` drops stays exactly zero.
+    """``a · p`` for a chain-rule term, the one place both engines multiply.
+
+    Careful products follow the convention of the README's "Conventions at
+    awkward points": 0 · (inf or NaN) = 0 (a zero adjoint or tangent
+    contributes nothing, so a branch ``where`` drops stays exactly zero), and
+    an infinite product is carried as an :class:`Omega` so that infinities
+    reaching one node by several paths add up by their weights.
 
     Over many points the sweeps first run with ``careful=False`` (a plain
     product, no extra pass over the arrays) and are redone carefully only if a
@@ -312,21 +438,14 @@ def times(a: Any, p: Any, careful: bool = True) -> Any:
             return a
         if p == -1.0:
             return -a
-    if type(a) is np.float64 and a == 1.0:
+    if type(a) is np.float64 and a == 1.0 and (not careful or (type(p) in (float, np.float64) and math.isfinite(p))):
         return p  # the seed: nothing to multiply
     if not careful:
         if isinstance(a, Dual) or isinstance(p, Dual):
-            return dual_times(a, p, careful=False)
+            return dual_times(a, p, plain_times)  # plain products on each part, no operator dispatch
         return a * p
+    if type(a) is Omega:
+        return a.times(p)
     if isinstance(a, Dual) or isinstance(p, Dual):
-        return dual_times(a, p)  # the convention applied to each part of the product
-    r = a * p
-    if not getattr(r, "ndim", 0):
-        if not math.isfinite(r) and (a == 0 or p == 0):
-            return np.float64(0.0)
-        return r
-    if not np.isfinite(r).all():
-        shape = r.shape
-        zero = (np.broadcast_to(a, shape) == 0) | (np.broadcast_to(p, shape) == 0)
-        r = np.where(zero, 0.0, r)
-    return r
+        return dual_times(a, p, times)  # the convention applied to each part of the product
+    return _times_split(a, p)

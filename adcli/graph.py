@@ -9,6 +9,7 @@ the reverse sweep ``for n in reversed(nodes)``, and nothing recurses.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from .ops import OPS, Op
 
 
 class Node:
-    __slots__ = ("args", "label", "name", "op", "param", "span", "xextra")
+    __slots__ = ("args", "label", "name", "op", "origin", "param", "span", "xextra")
 
     def __init__(self, op: Op, args: tuple[int, ...], param: Any, span: tuple[int, int]):
         self.op = op
@@ -27,6 +28,9 @@ class Node:
         self.span = span  # [start, end) of its first occurrence in the source
         self.name: str | None = None  # display name: input name, step name or v<k>
         self.label: str | None = None  # how a constant is written
+        # (source, label) when the span is in another text than the graph's: a REPL
+        # definition spliced into the line that uses it
+        self.origin: tuple[str, str] | None = None
         # what evaluation passes after the arguments: the parameter, if the op takes one
         self.xextra: tuple = (param,) if op.param and op.name != "input" else ()
 
@@ -46,6 +50,8 @@ class Graph:
         self.inputs: list[int] = []  # input nodes, in order of first appearance
         self.outputs: list[int] = []
         self.output_spans: list[tuple[int, int]] = []
+        self.output_labels: list[str] | None = None  # several outputs, each a named step
+        self.display: str | None = None  # the expression as written, when source holds more (a REPL line)
         self.has_where = False
 
     # -- building -------------------------------------------------------------
@@ -92,14 +98,10 @@ class Graph:
             check_domain(op, vals, extra, self, span, None)
             with np.errstate(all="ignore"):
                 value = float(op.ev(*vals, *extra))
-            if not np.isfinite(value):
-                raise AdcliError(
-                    DOMAIN,
-                    f"the constant {self.source[span[0] : span[1]]} is not finite ({value})",
-                    self.source,
-                    span,
-                )
-            return self.const(value, f"{value:.6g}", span)
+            if np.isfinite(value):
+                return self.const(value, f"{value:.6g}", span)
+            # exp(1000) overflows as exp(x) at x=1000 does (the README's overflow
+            # rule): left unfolded, evaluation gives inf and a located warning
         return self._intern(op, args, param, span)
 
     # -- finishing ------------------------------------------------------------
@@ -136,7 +138,25 @@ class Graph:
                 k += 1
                 node.name = f"v{k}"
 
+    def in_order(self, names: list[str]) -> Graph:
+        """This graph with its inputs in the user's order (SPEC 1): the inputs
+        named in ``names`` first, as listed there, then the others in order of
+        first appearance. The nodes are shared; this graph is not changed."""
+        at = {self.nodes[i].name: i for i in self.inputs}
+        first = [at[n] for n in dict.fromkeys(names) if n in at]
+        if first == self.inputs[: len(first)]:
+            return self
+        taken = set(first)
+        view = copy.copy(self)
+        view.inputs = first + [i for i in self.inputs if i not in taken]
+        return view
+
     # -- reading --------------------------------------------------------------
+
+    @property
+    def expression(self) -> str:
+        """The expression's text, for titles and legends."""
+        return self.source if self.display is None else self.display
 
     @property
     def input_names(self) -> list[str]:
@@ -156,8 +176,15 @@ class Graph:
         return format_template(node.op.show, [self.ref(a) for a in node.args], node, self)
 
     def snippet(self, i: int) -> str:
-        s, e = self.nodes[i].span
-        return self.source[s:e]
+        source, (s, e), _ = self.locate(i)
+        return source[s:e]
+
+    def locate(self, i: int) -> tuple[str, tuple[int, int], str | None]:
+        """The text node ``i`` was written in, its span there, and that text's label."""
+        node = self.nodes[i]
+        if node.origin is not None:
+            return node.origin[0], node.span, node.origin[1]
+        return self.source, node.span, None
 
     def rows(self) -> list[int]:
         """Nodes shown in traces: everything but constants."""

@@ -9,12 +9,15 @@ nesting. Lark's exceptions become located :class:`AdcliError` s.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import unicodedata
+from collections.abc import Container
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
-from .errors import NAME, PARSE, AdcliError
+from .errors import INPUT, NAME, PARSE, AdcliError
 from .graph import Graph
 from .ops import CMP, CONSTANTS, FUNCTIONS
 
@@ -32,6 +35,11 @@ def grammar_path() -> Path:
 
 
 _SUPERSCRIPTS = {"¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9", "⁰": "0"}
+
+
+def _nonzero_digits(number: str) -> bool:
+    """Whether a number's digits (before the exponent) are not all zeros."""
+    return any(c in "123456789" for c in re.split("[eE]", number)[0])
 
 
 class _NewlinesInParens:
@@ -52,13 +60,31 @@ class _NewlinesInParens:
             yield tok
 
 
+class Scope(Protocol):
+    """Names defined outside the text (a REPL session's definitions)."""
+
+    @property
+    def functions(self) -> Container[str]:
+        """Names that may be called: f(1, 2)."""
+        ...
+
+    def enter(self, g: Graph) -> dict[str, int]:
+        """Put the definitions the text uses into ``g``; their names -> node ids."""
+        ...
+
+    def call(self, g: Graph, name: str, args: list[int], span: tuple[int, int]) -> int:
+        """``name(args)``, added to ``g``: the definition with its inputs replaced."""
+        ...
+
+
 class _Builder:
     """Grammar callbacks. Each returns ``(node id, start, end)`` for an expression."""
 
-    def reset(self, source: str) -> None:
+    def reset(self, source: str, scope: Scope | None = None) -> None:
         self.g = Graph(source)
         self.source = source
-        self.steps: dict[str, int] = {}
+        self.scope = scope
+        self.steps: dict[str, int] = scope.enter(self.g) if scope is not None else {}
         self.result: tuple[list[int], list[tuple[int, int]]] | None = None
 
     def _err(self, kind: str, message: str, start: int, end: int, hint: str | None = None) -> AdcliError:
@@ -68,9 +94,27 @@ class _Builder:
 
     def number(self, c):
         tok = c[0]
+        if not str(tok).isascii():  # the lexer's \d also matches ٣ and １２, which float() would read
+            k = next(k for k, ch in enumerate(str(tok)) if not ch.isascii())
+            ascii_ = "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in str(tok))
+            raise self._err(
+                PARSE,
+                f"{str(tok)[k]!r} is not an ASCII digit: numbers are written with 0-9",
+                tok.start_pos + k,
+                tok.end_pos,
+                hint=f"write {ascii_}",
+            )
         value = float(tok)
         if value == float("inf"):
             raise self._err(PARSE, f"the number {tok} is too large for a double", tok.start_pos, tok.end_pos)
+        if value == 0.0 and _nonzero_digits(tok):
+            raise self._err(
+                PARSE,
+                f"the number {tok} is too small for a double: it would be read as 0",
+                tok.start_pos,
+                tok.end_pos,
+                hint="write 0 if you mean 0 (the smallest double is about 4.9e-324)",
+            )
         return (self.g.const(value, str(tok), (tok.start_pos, tok.end_pos)), tok.start_pos, tok.end_pos)
 
     def _check_name(self, tok) -> None:
@@ -152,6 +196,8 @@ class _Builder:
         args = args or []
         name = str(tok)
         s, e = tok.start_pos, rp.end_pos
+        if self.scope is not None and name in self.scope.functions:
+            return (self.scope.call(self.g, name, [a[0] for a in args], (s, e)), s, e)
         arities = FUNCTIONS.get(name)
         if arities is None:
             if name in CONSTANTS or name in self.steps:
@@ -221,6 +267,9 @@ class _Builder:
     def start(self, c):
         outs = c[-1]
         self.result = ([o[0] for o in outs], [(o[1], o[2]) for o in outs])
+        named = [self.source[o[1] : o[2]] for o in outs]
+        if len(outs) > 1 and len(set(named)) == len(named) and all(n in self.steps for n in named):
+            self.g.output_labels = named  # jacobian f, g: rows f and g
 
 
 def _cache_path(version: str) -> str | None:
@@ -293,7 +342,9 @@ def _describe_expected(expected: set[str]) -> str:
     expected = set(expected) - {"_NL"}
     if expected >= _OPERAND:
         parts = ["an expression"] + sorted(_TERMINALS.get(t, t) for t in expected - _OPERAND)
-    elif expected >= _BINARY:
+    elif expected >= _BINARY or (expected & {"PLUS", "MINUS"} and not expected & {"NUMBER", "NAME", "LPAR"}):
+        # after a complete operand (LALR may have reduced it to a sum already,
+        # leaving only '+' and '-' in its expected set): any operator may follow
         closers = [_TERMINALS[t] for t in ("RPAR", "COMMA") if t in expected]
         parts = ["an operator"] + closers
         if "$END" in expected:
@@ -305,20 +356,23 @@ def _describe_expected(expected: set[str]) -> str:
     return parts[0] if parts else "something else"
 
 
-def parse(source: str, label: str = "expression") -> Graph:
-    """Parse ``source`` into a finalized :class:`Graph`."""
+def parse(source: str, label: str = "expression", scope: Scope | None = None, finalize: bool = True) -> Graph:
+    """Parse ``source`` into a finalized :class:`Graph`; names in ``scope`` refer to
+    its definitions. Unfinalized, the graph keeps its node ids and names only
+    inputs and steps (what splicing it into another graph needs)."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
     if not source.strip() or not re.sub(r"#[^\n]*", "", source).strip():  # blank, or only comments
         raise AdcliError(PARSE, f"empty {label}", source, (0, 0), label=label)
     lark, builder = _parser()
-    builder.reset(source)
     try:
+        builder.reset(source, scope)
         lark.parse(source)
     except VisitError as exc:  # pragma: no cover - callbacks raise AdcliError directly
         raise exc.orig_exc from None
     except AdcliError as exc:
-        exc.label = label
+        if exc.source is None or exc.source == source:  # not one raised in a definition it uses
+            exc.label = label
         raise
     except UnexpectedCharacters as exc:
         pos = exc.pos_in_stream or 0
@@ -339,7 +393,10 @@ def parse(source: str, label: str = "expression") -> Graph:
     g = builder.g
     assert builder.result is not None
     outs, spans = builder.result
-    g.finalize(outs, spans)
+    if finalize:
+        g.finalize(outs, spans)
+    else:
+        g.outputs, g.output_spans = outs, spans
     builder.reset("")  # release the graph held by the shared builder
     return g
 
@@ -353,6 +410,9 @@ def _char_hint(ch: str) -> str | None:
         "÷": "write / for division",
         "−": "write - (ASCII minus)",
         "'": "names are written without quotes",
+        "!": "there is no factorial operator"
+        + ("; for x! write gamma(x + 1)" if "gamma" in FUNCTIONS else "")
+        + " (!= compares, inside where)",
         '"': "names are written without quotes",
     }.get(ch)
 
@@ -373,8 +433,27 @@ def _token_error(exc, source: str, label: str) -> AdcliError:
     prev = exc.token_history[-1] if getattr(exc, "token_history", None) else None
     if tok.type in ("NAME", "NUMBER", "LPAR") and prev is not None and prev.type in ("NUMBER", "NAME", "RPAR"):
         a, b = str(prev), str(tok)
-        hint = f"implicit multiplication is not supported: write {a}*{b}"
         span = (prev.start_pos, max(tok.end_pos, prev.end_pos))
+        if prev.type == "NAME" and a in FUNCTIONS and tok.type != "LPAR":
+            return AdcliError(
+                PARSE,
+                f"{a} is a function: its argument goes in parentheses",
+                source,
+                span,
+                hint=f"write {a}({b})",
+                label=label,
+            )
+        if prev.type == "NUMBER" and re.fullmatch(r"_[\d_]*", b) and prev.end_pos == tok.start_pos:
+            return AdcliError(
+                PARSE,
+                f"digit separators are not supported: {a}{b}",
+                source,
+                span,
+                hint=f"write {a}{b.replace('_', '')}",
+                label=label,
+            )
+        call = "(...)" if b in FUNCTIONS else ""
+        hint = f"implicit multiplication is not supported: write {a}*{b}{call}"
         return AdcliError(PARSE, f"missing operator between {a!r} and {b!r}", source, span, hint=hint, label=label)
     last = re.split(r"[;\n]", source.rstrip())[-1]
     if tok.type == "$END" and re.match(r"\s*[^\W\d]\w*\s*=(?!=)", last):
@@ -403,7 +482,7 @@ def parse_constant(text: str, label: str) -> float:
     """A value such as ``pi/4`` in ``--at x=pi/4``: an expression with no inputs."""
     if _PLAIN_NUMBER.match(text):  # fast path: 100,000 plain values need no parser
         value = float(text)
-        if value not in (float("inf"), float("-inf")):
+        if math.isfinite(value) and (value != 0.0 or not _nonzero_digits(text)):
             return value + 0.0  # -0.0 -> 0.0, as the parser's constants
     g = parse(text, label=label)
     if g.inputs:
@@ -413,6 +492,15 @@ def parse_constant(text: str, label: str) -> float:
     if len(g.outputs) != 1:
         raise AdcliError(PARSE, "a value must be a single number", text, (0, len(text)), label=label)
     node = g.nodes[g.outputs[0]]
+    if node.op.name != "const":  # a constant that overflows is left unfolded (graph.apply)
+        raise AdcliError(
+            INPUT,
+            f"{text.strip()} overflows: a value must be a finite number",
+            text,
+            node.span,
+            label=label,
+            hint="the largest double is about 1.8e308",
+        )
     return float(node.param)
 
 

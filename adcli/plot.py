@@ -54,7 +54,7 @@ class PlotData:
 
     @property
     def expression(self) -> str:
-        return " ".join(self.graph.source.split())
+        return " ".join(self.graph.expression.split())
 
     def curves(self) -> list[tuple[str, str, np.ndarray]]:
         """(short label, long label, values) for f, f' and, with --hessian, f''."""
@@ -155,7 +155,7 @@ def samples(lo: float, hi: float, n: int) -> np.ndarray:
 
 
 def run_plot(
-    expr: str,
+    expr: str | Graph,
     wrt: str | None = None,
     range_text: str = "-3:3",
     at: str | None = None,
@@ -165,7 +165,7 @@ def run_plot(
     """f and its derivative(s) along one input, at ``n`` samples of the range."""
     from . import reverse
 
-    g = parse(expr)
+    g = expr if isinstance(expr, Graph) else parse(expr)  # the REPL passes its graph
     require_scalar(Problem(g, [], None), "plot")  # type: ignore[arg-type]
     axis = _axis_input(g, wrt)
     fixed = _fixed_inputs(g, axis, at)
@@ -538,7 +538,7 @@ def write_descent_image(result: Any, output: str, n: int = 201) -> Path:
     pts = np.array([it.point for it in result.iterations], dtype=np.float64)
     base = np.array(result.iterations[0].point, dtype=np.float64)
     boxes = [_span(pts[:, k]) for k in moving]
-    title = f"{result.method_text}: {result.final.k} steps\nf = {' '.join(g.source.split())}"
+    title = f"{result.method_text}: {result.final.k} steps\nf = {' '.join(g.expression.split())}"
     marker = "-o" if len(pts) <= 100 else "-"
     with mpl.rc_context({"svg.hashsalt": "adcli", "font.size": 10}):
         fig = Figure(figsize=(6.4, 5.2) if len(moving) == 2 else (7, 4.2), layout="constrained")

@@ -17,6 +17,12 @@ from .errors import INPUT, AdcliError
 
 def read_points(arg: str, names: list[str], stdin=None) -> list[np.ndarray]:
     """Read a CSV of points (header = input names; "-" = stdin), aligned with ``names``."""
+    return read_points_ordered(arg, names, stdin)[1]
+
+
+def read_points_ordered(arg: str, names: list[str], stdin=None) -> tuple[list[str], list[np.ndarray]]:
+    """The header's names in their order (the user's input order, SPEC 1), and
+    the columns aligned with ``names``."""
     label = "standard input" if arg == "-" else arg
     text = (stdin if stdin is not None else sys.stdin).read() if arg == "-" else read_text_file(arg)
     lines = text.splitlines()
@@ -72,7 +78,7 @@ def read_points(arg: str, names: list[str], stdin=None) -> list[np.ndarray]:
         raise AdcliError(
             INPUT, f"{header[c]} is not a finite number", line, _field_span(line, c), label=f"{label}, line {k + 1}"
         )
-    return [np.ascontiguousarray(data[:, header.index(n)]) for n in names]
+    return header, [np.ascontiguousarray(data[:, header.index(n)]) for n in names]
 
 
 def _field_span(line: str, k: int) -> tuple[int, int]:

@@ -149,24 +149,31 @@ def source_excerpt(source: str, span: tuple[int, int]) -> list[str]:
     return [f"  {prefix}{shown}{suffix}", "  " + " " * caret_from + "^" * width]
 
 
+def _location(source: str, span: tuple[int, int], label: str | None) -> list[str]:
+    """`` --> expression, column 5`` and the source line with a caret under ``span``."""
+    lc = AdcliError("", "", source, span).line_col()
+    where = label or "expression"
+    if lc is not None and (lc[0] > 1 or "\n" in source):
+        where += f", line {lc[0]}, column {lc[1]}"
+    elif lc is not None:
+        where += f", column {lc[1]}"
+    return [f" --> {where}", *source_excerpt(source, span)]
+
+
 def error_text(err: AdcliError) -> str:
     lines = [f"error: {err.message}"]
     if err.source is not None and err.span is not None:
-        lc = err.line_col()
-        where = err.label or "expression"
-        if lc is not None and (lc[0] > 1 or "\n" in err.source):
-            where += f", line {lc[0]}, column {lc[1]}"
-        elif lc is not None:
-            where += f", column {lc[1]}"
-        lines.append(f" --> {where}")
-        lines += source_excerpt(err.source, err.span)
+        lines += _location(err.source, err.span, err.label)
     if err.hint:
         lines.append(f"hint: {err.hint}")
     return "\n".join(lines)
 
 
 def warning_text(w: Warning_) -> str:
-    return f"warning: {w.message}"
+    """A warning, pointing into the expression where it happened, as errors do."""
+    if w.source is None or w.span is None:
+        return f"warning: {w.message}"
+    return "\n".join([f"warning: {w.message}", *_location(w.source, w.span, None)])
 
 
 # -- explanations: trace tables and steps -----------------------------------------
@@ -608,6 +615,8 @@ def _f_letter(g, prefer: str = "f") -> str:
 
 def output_names(g, prefer: str = "f") -> list[str]:
     """f for one output, f1, f2... for several (another letter if an input is called f)."""
+    if g.output_labels is not None and len(g.output_labels) == len(g.outputs):
+        return list(g.output_labels)
     f = _f_letter(g, prefer)
     return [f] if len(g.outputs) == 1 else [f"{f}{k + 1}" for k in range(len(g.outputs))]
 

@@ -1,29 +1,21 @@
 """The interactive session (SPEC section 5): definitions, a current point, an
-engine mode, and every CLI command, with the CLI's own code and rendering.
+engine mode, and every command of the registry, run by the registry's own code.
 
 How a line is routed
 --------------------
-* ``f = EXPR`` / ``f(x1, x2) = EXPR`` store a definition (checked at once).
-* A session command (``at``, ``mode``, ``vars``, ``clear``, ``help``, ``quit``)
-  comes from :data:`REPL_COMMANDS`, a table filled by the :func:`repl_command`
-  decorator (litecli style). Handlers return a :class:`Reply`; they never print.
-* Any other first word that names a command of the Typer app (``grad``,
-  ``check``, ``hessian``... whatever ``adcli --help`` lists today) is run *through
-  the Typer app itself*: the line becomes an argument list
-  ``[COMMAND, PROGRAM, --at P, --mode M, user options...]`` handed to
-  ``click_group.main(..., standalone_mode=False)``. So the REPL runs exactly the
-  code of ``adcli COMMAND ...`` and prints exactly what it prints; a command
-  added to ``cli.py`` tomorrow works here (and in ``help`` and Tab completion)
-  without a change to this file.
+* ``f = EXPR`` / ``f(x1, x2) = EXPR`` store a definition, parsed at once into
+  a graph (:mod:`adcli.definitions`); later lines splice that graph into
+  theirs, so a line costs what it uses, not the number of definitions.
+* A session command (``at``, ``mode``, ``vars``, ``clear``, ``reset``, ``help``
+  or ``?``, ``quit``) comes from :data:`REPL_COMMANDS`, a table filled by the
+  :func:`repl_command` decorator (litecli style). Handlers return a
+  :class:`Reply`; they never print.
+* A first word that names a command of :data:`adcli.commands.COMMANDS` runs
+  that command's run function with a :class:`SessionSource`: the expression
+  is parsed against the definitions, the point comes from the session as
+  numbers, the options are read from the line by the command's own option
+  table. Output and errors are the CLI's; error positions are on the line typed.
 * Anything else is an expression: it runs ``grad`` at the current point.
-
-Definitions compose as a DAG, not as text: ``PROGRAM`` is a program of named
-steps holding the definitions the expression needs, in dependency order,
-followed by the expression itself, e.g. ``f = log(...)\\ng = f^2 + x1\\ng``.
-The parser hash-conses it into one graph, so traces show ``f`` and ``g`` by
-name. A declared input order ``f(x2, x1) = ...`` becomes leading leaf steps
-(``_in_x2 = x2``) which fix the order in which inputs first appear; the steps
-name input nodes, which are never renamed, so they leave no trace in the graph.
 """
 
 from __future__ import annotations
@@ -31,21 +23,20 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import shlex
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-import click
-
-from .errors import INPUT, NAME, PARSE, USAGE, AdcliError
+from .commands import COMMANDS, Command, Out, Source, defaults, guarded
+from .definitions import Definition, Scope, build, refresh
+from .errors import INPUT, INTERRUPTED, NAME, OK, PARSE, USAGE, AdcliError
 from .ops import CONSTANTS, FUNCTIONS
 
 PROMPT = "adcli> "
+CONTINUATION = "   ... "
 MODES = ("reverse", "forward")
-DECLARED_PREFIX = "_in_"  # leaf steps that fix a declared input order
 
 _NAME = r"[^\W\d]\w*"
 _NAME_RE = re.compile(_NAME)
@@ -53,22 +44,6 @@ _TOKEN_RE = re.compile(r"(?P<num>(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)|(?P<name>" + 
 _DEF_RE = re.compile(r"\s*(" + _NAME + r")\s*(?:\(([^()]*)\))?\s*=(?!=)")
 _FIRST_WORD_RE = re.compile(r"\s*(" + _NAME + r")(?=\s|$)")
 _POINT_ITEM_AHEAD = re.compile(r"\s*" + _NAME + r"\s*=(?!=)")
-
-
-# -- the session state --------------------------------------------------------------
-
-
-@dataclass
-class Definition:
-    name: str
-    params: tuple[str, ...] | None  # declared input order, or None
-    body: str
-    refs: frozenset[str] = frozenset()  # every name the body mentions
-    inputs: tuple[str, ...] = ()  # its inputs, when it was defined
-
-    def text(self) -> str:
-        head = f"{self.name}({', '.join(self.params)})" if self.params is not None else self.name
-        return f"{head} = {self.body}"
 
 
 @dataclass
@@ -88,139 +63,56 @@ class Line:
     label: str = "input"
 
 
-def needed(names: Iterable[str], defs: dict[str, Definition]) -> set[str]:
-    """The definitions reachable from ``names``."""
-    need: set[str] = set()
-    stack = [n for n in names if n in defs]
-    while stack:
-        n = stack.pop()
-        if n not in need:
-            need.add(n)
-            stack.extend(r for r in defs[n].refs if r in defs)
-    return need
-
-
 def names_in(text: str) -> list[str]:
     """The names in an expression, in order (numbers such as ``1e5`` and comments skipped)."""
     return [m.group("name") for m in _TOKEN_RE.finditer(text) if m.group("name")]
 
 
-def click_group(app=None) -> click.Group:
-    import typer.main
+_CALLED = re.compile(r"(" + _NAME + r")\s*\(")
 
-    if app is None:
-        from .cli import app
-    return typer.main.get_command(app)  # type: ignore[return-value]
+
+def used_names(text: str) -> set[str]:
+    """The names ``text`` uses as values; ``f`` in ``f(1, 2)`` only calls ``f``."""
+    called = [m.start(1) for m in _CALLED.finditer(text)]
+    starts = {m.start("name"): m.group("name") for m in _TOKEN_RE.finditer(text) if m.group("name")}
+    return {n for k, n in starts.items() if k not in set(called)}
+
+
+def _padded(text: str, start: int) -> str:
+    """``text`` placed at column ``start``: spans into it are spans into the line."""
+    return " " * start + text
 
 
 class Session:
-    """Definitions, the current point and the engine mode; runs one line at a time."""
+    """Definitions (as graphs), the current point (as numbers) and the engine mode;
+    runs one line at a time."""
 
-    def __init__(self, app=None) -> None:
-        self.group = click_group(app)
+    def __init__(self, commands: dict[str, Command] | None = None) -> None:
+        self.commands = {n: c for n, c in (commands or COMMANDS).items() if c.repl}
         self.defs: dict[str, Definition] = {}
-        self.point: dict[str, str] = {}  # name -> value text, as typed (x=pi/4)
+        self.order: dict[str, int] = {}  # definition order (a redefinition keeps its place)
+        self.users: dict[str, set[str]] = {}  # name -> the definitions that mention it
+        self.point: dict[str, float] = {}
+        self.point_texts: dict[str, str] = {}  # as typed (x=pi/4), for vars and the toolbar
         self.mode = "reverse"
         self.mode_set = False  # until `mode ...`, each command keeps its own default engine
+        self.confirm: Callable[[str], bool] = lambda question: True  # scripts do not ask
+        self.clear_screen: Callable[[], None] = _clear_terminal
 
-    # -- commands of the Typer app ----------------------------------------------
+    # -- the command registry -----------------------------------------------------
 
     def command_names(self) -> list[str]:
-        """The app's commands, as ``adcli --help`` lists them (``repl`` itself excluded)."""
-        return [n for n, c in self.group.commands.items() if not c.hidden and n != "repl"]
-
-    def command(self, name: str) -> click.Command | None:
-        return self.group.commands.get(name)
+        return list(self.commands)
 
     @staticmethod
-    def option_names(cmd: click.Command) -> list[str]:
-        out: list[str] = []
-        for p in cmd.params:
-            if isinstance(p, click.Option):
-                out += [o for o in (*p.opts, *p.secondary_opts) if o.startswith("--")]
-        return out + ["--help"]
+    def option_names(cmd: Command) -> list[str]:
+        return cmd.flags()
 
-    @staticmethod
-    def takes_expression(cmd: click.Command) -> bool:
-        return bool(cmd.params) and isinstance(cmd.params[0], click.Argument)
+    def run_entry(self, cmd: Command, opts: Any, src: SessionSource) -> int:
+        """Run one registry command (tests replace this to see what a line asks for)."""
+        return guarded(lambda: cmd.run(opts, src, Out()), bool(getattr(opts, "as_json", False)))
 
-    def command_help(self, name: str) -> str:
-        """Exactly ``adcli NAME --help``, plus how the REPL fills the options in."""
-        cmd = self.group.commands[name]
-        parent = self.group.make_context("adcli", [name], resilient_parsing=True)
-        ctx = click.Context(cmd, info_name=name, parent=parent, **(cmd.context_settings or {}))
-        text = cmd.get_help(ctx)
-        if name == "repl":
-            return text + "\n\nYou are in the REPL already."
-        opts = self.option_names(cmd)
-        notes = []
-        if self.takes_expression(cmd):
-            at = " [at x1=1, x2=2]" if "--at" in opts else ""
-            notes.append(f"In the REPL: {name} EXPR{at} [OPTIONS]; EXPR may use your definitions.")
-        if "--at" in opts:
-            notes.append("Without --at (or at ...) the current point is used.")
-        if "--mode" in opts:
-            now = f"now {self.mode}" if self.mode_set else "not set yet, so the command's default"
-            notes.append(f"Without --mode, the mode set with `mode forward|reverse` is used ({now}).")
-        return text + ("\n\n" + "\n".join(notes) if notes else "")
-
-    def help_text(self) -> str:
-        names = self.command_names()
-        width = max([len(n) for n in names] + [8])
-        lines = ["Commands (the same as `adcli COMMAND` on the command line; `help COMMAND` shows options):"]
-        for n in names:
-            lines.append(f"  {n:<{width}}  {self.group.commands[n].get_short_help_str(limit=72 - width)}")
-        lines += [
-            "",
-            "  Write them as:  grad EXPR [at x1=1, x2=2] [--option ...]",
-            "  A line that is just an expression shows its value and gradient (grad) at the current point.",
-            "",
-            "Session:",
-        ]
-        entries = [(u, s) for u, s in SYNTAX] + [(c.usage, c.summary) for c in _unique(REPL_COMMANDS.values())]
-        w = max(len(u) for u, _ in entries)
-        lines += [f"  {u:<{w}}  {s}" for u, s in entries]
-        lines += ["", "Keys: Tab completes, Up/Down recall history, Ctrl-C cancels the line, Ctrl-D leaves."]
-        return "\n".join(lines)
-
-    # -- definitions ----------------------------------------------------------
-
-    def closure(self, names: Iterable[str], defs: dict[str, Definition] | None = None) -> list[Definition]:
-        """The definitions ``names`` need, each after the ones it uses."""
-        defs = self.defs if defs is None else defs
-        need = needed(names, defs)
-        order: list[Definition] = []
-        placed: set[str] = set()
-        pending = [n for n in defs if n in need]
-        while pending:
-            rest = [n for n in pending if not {r for r in defs[n].refs if r in defs} <= placed]
-            ready = [n for n in pending if n not in rest]
-            if not ready:
-                raise AdcliError(USAGE, f"the definitions {', '.join(rest)} refer to each other in a circle")
-            for n in ready:
-                order.append(defs[n])
-                placed.add(n)
-            pending = rest
-        return order
-
-    def program(self, expr: str, defs: dict[str, Definition] | None = None) -> tuple[str, int]:
-        """``expr`` preceded by the definitions it needs, as named steps; and where ``expr`` starts."""
-        order = self.closure(names_in(expr), defs)
-        if not order:
-            return expr, 0
-        lines: list[str] = []
-        declared: set[str] = set()
-        for d in order:
-            for p in d.params or ():
-                if p not in declared:
-                    declared.add(p)
-                    lines.append(f"{DECLARED_PREFIX}{p} = {p}")
-        lines += [f"{d.name} = {d.body}" for d in order]
-        prefix = "\n".join(lines) + "\n"
-        return prefix + expr, len(prefix)
-
-    def declared_params(self) -> dict[str, str]:
-        return {p: d.name for d in self.defs.values() for p in (d.params or ())}
+    # -- definitions ------------------------------------------------------------
 
     def define(self, m: re.Match, line: Line) -> Reply:
         text = line.text
@@ -238,21 +130,20 @@ class Session:
         if name in FUNCTIONS or name in CONSTANTS:
             what = "function" if name in FUNCTIONS else "constant"
             raise err(PARSE, f"cannot define {name}: it is a {what}", hint="choose another name")
-        if name in REPL_COMMANDS or name in self.group.commands:
+        if name in REPL_COMMANDS or name in self.commands or name in COMMANDS:
             raise err(PARSE, f"cannot define {name}: it is a command", hint="choose another name")
-        if name.startswith(DECLARED_PREFIX):
-            raise err(PARSE, f"names starting with {DECLARED_PREFIX} are reserved", hint="choose another name")
         owner = self.declared_params().get(name)
         if owner is not None and owner != name:
             decl = self.defs[owner]
             raise err(
                 NAME, f"{name} is an input of {decl.name}({', '.join(decl.params or ())})", hint="choose another name"
             )
-        params = self._params(params_text, m.start(2), line) if params_text is not None else None
+        params, pspans = self._params(params_text, m.start(2), line) if params_text is not None else (None, ())
         if not body:
             raise err(PARSE, f"nothing after {name} =", (m.end() - 1, m.end()), hint=f"write {name} = x^2, say")
-        if ";" in body or "\n" in body:
-            k = body_start + min(i for i in (body.find(";"), body.find("\n")) if i >= 0)
+        sep = _top_level_separator(body)
+        if sep >= 0:
+            k = body_start + sep
             raise err(PARSE, "a definition is a single expression", (k, k + 1), hint="define each step on its own line")
         pieces = _split_top(body)
         if len(pieces) > 1:
@@ -264,7 +155,7 @@ class Session:
                 hint=f"define each output by itself, then: jacobian {name}1, {name}2",
             )
         refs = frozenset(names_in(body))
-        if name in refs:
+        if name in used_names(body):
             k = body_start + _find_name(body, name)
             raise err(
                 NAME,
@@ -272,40 +163,64 @@ class Session:
                 (k, k + len(name)),
                 hint="a definition may use earlier ones; give the new one another name",
             )
-        defs = dict(self.defs)
-        defs[name] = Definition(name, params, body, refs)
-        if name in needed(refs, defs):
-            via = [r for r in names_in(body) if r in defs and name in needed([r], defs)]
-            k = body_start + _find_name(body, via[0])
+        via = self._depends_on(used_names(body), name)
+        if via is not None:
+            k = body_start + _find_name(body, via)
             raise err(
                 NAME,
-                f"{name} would depend on itself through {via[0]}",
-                (k, k + len(via[0])),
+                f"{name} would depend on itself through {via}",
+                (k, k + len(via)),
                 hint="a definition may use earlier ones, but not the other way round as well",
             )
-        from .parse import parse
-
-        prog, base = self.program(body, defs)
-        try:
-            g = parse(prog)
-        except AdcliError as exc:
-            raise _relocate(exc, prog, base, text, body_start, line.label) from None
-        inputs = tuple(g.input_names)
-        if params is not None:
-            extra = [n for n in inputs if n not in params]
-            if extra:
-                k = _find_name(body, extra[0])
-                span = (body_start + k, body_start + k + len(extra[0])) if k >= 0 else name_span
-                raise err(
-                    NAME,
-                    f"{extra[0]} is not among the inputs of {name}({', '.join(params)})",
-                    span,
-                    hint=f"add it: {name}({', '.join(params + (extra[0],))}) = ...",
-                )
-            inputs = params
-        defs[name].inputs = inputs
-        self.defs[name] = defs[name]  # a redefinition keeps its place
+        d = Definition(name, params, body, text, body_start, line.label, pspans, refs, used=frozenset(used_names(body)))
+        order = self.order if name in self.order else {**self.order, name: len(self.order)}
+        refresh(refs, self.defs, order)
+        build(d, self.defs, order)  # raises before anything changes
+        old = self.defs.get(name)
+        self.defs[name] = d
+        self.order = order
+        for r in old.refs if old is not None else ():
+            self.users.get(r, set()).discard(name)
+        for r in refs:
+            self.users.setdefault(r, set()).add(name)
+        self._stale_users(name)
         return Reply()
+
+    def _depends_on(self, names: Iterable[str], name: str) -> str | None:
+        """The first of ``names`` whose definition uses ``name``, directly or not."""
+        for first in names:
+            stack, seen = [first], set()
+            while stack:
+                n = stack.pop()
+                if n == name:
+                    return first
+                if n in seen or n not in self.defs:
+                    continue
+                seen.add(n)
+                stack.extend(self.defs[n].used)
+        return None
+
+    def _stale_users(self, name: str) -> None:
+        """The definitions that use ``name`` (directly or not) are rebuilt when next used."""
+        stack = list(self.users.get(name, ()))
+        seen: set[str] = set()
+        while stack:
+            n = stack.pop()
+            if n in seen or n not in self.defs:
+                continue
+            seen.add(n)
+            self.defs[n].graph = None
+            stack.extend(self.users.get(n, ()))
+
+    def forget(self, name: str) -> None:
+        d = self.defs.pop(name)
+        self.order.pop(name)
+        for r in d.refs:
+            self.users.get(r, set()).discard(name)
+        self._stale_users(name)
+
+    def declared_params(self) -> dict[str, str]:
+        return {p: d.name for d in self.defs.values() for p in (d.params or ())}
 
     def _reject_point_assignment(self, text: str, line: Line) -> None:
         """``x1 = 1`` (or ``x1 = 1, x2 = 2``) gives values, not a formula: say how to set a point."""
@@ -327,8 +242,9 @@ class Session:
             label=line.label,
         )
 
-    def _params(self, params_text: str, start: int, line: Line) -> tuple[str, ...]:
+    def _params(self, params_text: str, start: int, line: Line) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
         out: list[str] = []
+        spans: list[tuple[int, int]] = []
         for piece, off in _split_top(params_text):
             p = piece.strip()
             k = start + off + len(piece) - len(piece.lstrip())
@@ -355,23 +271,42 @@ class Session:
                     label=line.label,
                 )
             out.append(p)
-        return tuple(out)
+            spans.append(span)
+        return tuple(out), tuple(spans)
 
-    # -- the point ------------------------------------------------------------
+    # -- graphs and the point -------------------------------------------------------
 
-    def parse_at(self, text: str, offset: int, line: Line) -> dict[str, str]:
-        """``x1=1, x2=pi/4`` -> {name: value text}; errors point into the line."""
+    def graph_of(self, text: str, start: int, line: Line):
+        """The graph of ``text``, written at column ``start`` of the line, over the definitions."""
+        from .parse import parse
+
+        padded = _padded(text, start)
+        refresh(names_in(text), self.defs, self.order)
+        scope = Scope(self.defs, self.order, wanted=used_names(text))
+        try:
+            g = parse(padded, label=line.label, scope=scope)
+        except AdcliError as exc:
+            if exc.source == padded:
+                exc.source = line.text
+            raise
+        g.source, g.display = line.text, text
+        return g
+
+    def parse_at(self, text: str, offset: int, line: Line, label: str = "at") -> dict[str, tuple[float, str, tuple]]:
+        """``x1=1, x2=pi/4`` at ``offset`` of the line -> {name: (value, text, span in the line)}."""
         from . import core
 
+        padded = _padded(text, offset)
         try:
-            items = core.parse_point(text, label="at")
+            items = core.parse_point(padded, label=label)
         except AdcliError as exc:
-            raise _relocate(exc, text, 0, line.text, offset, line.label) from None
-        return {n: _value_text(text, span) for n, (_, span) in items.items()}
+            if exc.source == padded:
+                exc.source, exc.label = line.text, line.label
+            raise
+        return {n: (v, _value_text(padded, span), span) for n, (v, span) in items.items()}
 
-    def point_text(self, point: dict[str, str] | None = None, sep: str = ", ") -> str:
-        point = self.point if point is None else point
-        return sep.join(f"{n}={v}" for n, v in point.items())
+    def point_text(self, sep: str = ", ") -> str:
+        return sep.join(f"{n}={v}" for n, v in self.point_texts.items())
 
     def known_inputs(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -386,20 +321,16 @@ class Session:
 
     def execute(self, line: Line) -> Reply:
         """Run one line; print its output and its error, if any. Never raises."""
-        try:
-            reply = self.dispatch(line)
-        except AdcliError as exc:
-            from . import render
+        reply = Reply()
 
-            sys.stdout.flush()
-            sys.stderr.write(render.error_text(exc) + "\n")
-            reply = Reply(code=2)
-        except KeyboardInterrupt:
-            sys.stderr.write("interrupted\n")
-            reply = Reply(code=130)
-        except Exception as exc:
-            sys.stderr.write(f"adcli: internal error: {type(exc).__name__}: {exc}\nplease report this line\n")
-            reply = Reply(code=70)
+        def action() -> int:
+            nonlocal reply
+            reply = self.dispatch(line)
+            return reply.code
+
+        code = guarded(action, False)
+        if code and not reply.code:
+            reply = Reply(code=code)
         if reply.text:
             sys.stdout.write(reply.text + "\n")
         sys.stdout.flush()
@@ -411,6 +342,10 @@ class Session:
         stripped = text.strip()
         if not stripped or stripped.startswith("#"):
             return Reply()
+        if stripped.startswith("?"):
+            k = text.index("?") + 1
+            rest = text[k:]
+            return _help(self, rest.strip(), k + len(rest) - len(rest.lstrip()), line)
         m = _DEF_RE.match(text)
         if m:
             return self.define(m, line)
@@ -422,8 +357,10 @@ class Session:
                 rest = text[rest_at:]
                 lead = len(rest) - len(rest.lstrip())
                 return REPL_COMMANDS[word].handler(self, rest.strip(), rest_at + lead, line)
-            if word in self.group.commands:
-                return self.run_command(word, text[rest_at:], line)
+            if word in self.commands:
+                return self.run_command(word, rest_at, line)
+            if word == "repl":
+                raise AdcliError(USAGE, "you are in the REPL already", hint="`help` lists what you can do here")
             if word not in self.defs and word not in FUNCTIONS and word not in CONSTANTS:
                 after = text[rest_at:].lstrip()
                 close = difflib.get_close_matches(word, self.command_names() + list(REPL_COMMANDS), n=2, cutoff=0.75)
@@ -437,76 +374,334 @@ class Session:
                         hint="did you mean " + " or ".join(close) + "?",
                         label=line.label,
                     )
-        return self.run_command("grad", text, line)
+        return self.run_command("grad", 0, line)
 
-    def run_command(self, name: str, rest: str, line: Line) -> Reply:
-        """Run ``adcli NAME ...`` through the Typer app, filling in the point and the mode."""
-        cmd = self.group.commands[name]
-        if name == "repl":
-            raise AdcliError(USAGE, "you are in the REPL already", hint="`help` lists what you can do here")
-        if not self.takes_expression(cmd):
-            return Reply(code=self.invoke(name, _shlex(rest, line)))
-        expr, at_text, at_offset, opts = split_command(rest, line)
-        rest_offset = len(line.text) - len(rest)
-        opt_names = {o.split("=", 1)[0] for o in opts if o.startswith("--")}
-        has = set(self.option_names(cmd))
-        program = None
-        if expr:
-            if expr == "-":
-                raise AdcliError(USAGE, "in the REPL, type the expression itself (- would read the session's input)")
-            program = expr if expr.startswith("@") else self.program(expr)[0]
-        line_point: dict[str, str] = {}
+    def run_command(self, name: str, start: int, line: Line) -> Reply:
+        """Run the registry's ``name`` on the rest of the line (from ``start``)."""
+        cmd = self.commands[name]
+        expr, expr_start, at_text, at_offset, tokens = split_command(line.text, start, line)
+        values, explicit, wants_help = parse_options(cmd, tokens, line)
+        if wants_help:
+            return Reply(self.command_help(name))
+        if expr == "-":
+            raise AdcliError(USAGE, "in the REPL, type the expression itself (- would read the session's input)")
+        line_point: dict[str, tuple[float, str, tuple]] = {}
         if at_text is not None:
-            at_span = (rest_offset + at_offset, rest_offset + at_offset + max(len(at_text), 1))
-            if "--at" not in has:
+            at_span = (at_offset, at_offset + max(len(at_text), 1))
+            if not cmd.has("--at"):
                 raise AdcliError(USAGE, f"{name} takes no point", line.text, at_span, label=line.label)
-            if opt_names & {"--at", "--points"}:
+            if explicit & {"at", "points"}:
                 raise AdcliError(USAGE, "give the point once: at ... or --at", line.text, at_span, label=line.label)
-            line_point = self.parse_at(at_text, rest_offset + at_offset, line)
-        args: list[str] = []
-        missing: list[str] = []
-        if "--at" in has and not opt_names & {"--at", "--points"}:
-            inputs = _inputs_of(program) if program is not None else None
-            if inputs is None:
-                chosen = dict(line_point)
-            else:
-                point = {**self.point, **line_point}
-                missing = [n for n in inputs if n not in point]
-                # An incomplete point is not passed on its own: graph then draws without
-                # values, and grad says which values are missing.
-                chosen = {n: point[n] for n in inputs if n in point} if (line_point or not missing) else {}
-                chosen.update(line_point)
-            if chosen:
-                args += ["--at", self.point_text(chosen, sep=",")]
-        if self.mode_set and "--mode" in has and "--mode" not in opt_names:
-            args += ["--mode", self.mode]
-        args += opts
-        if program is not None:
-            # An expression that starts with - must not be taken for an option.
-            args = [*args, "--", program] if program.startswith("-") else [program, *args]
-        code = self.invoke(name, args)
-        if code == 2 and missing and at_text is None:
-            sys.stderr.write(f"hint: set the point first: at {', '.join(m + '=...' for m in missing)}\n")
-        return Reply(code=code)
+            line_point = self.parse_at(at_text, at_offset, line)
+        if "at" in explicit:
+            text, off = values.pop("at"), tokens_value_offset(tokens, "--at")
+            line_point = self.parse_at(text, off, line, label="--at")
+            explicit.discard("at")
+        opts = cmd.options(**{**defaults(cmd), **values, **({"expr": expr} if cmd.takes_expression else {})})
+        src = SessionSource(self, line, expr_start, line_point, explicit)
+        return Reply(code=self.run_entry(cmd, opts, src))
 
-    def invoke(self, name: str, args: list[str]) -> int:
-        """``adcli NAME ARGS...``, in this process, exactly as the shell would run it."""
-        try:
-            rv = self.group.main([name, *args], prog_name="adcli", standalone_mode=False)
-        except click.exceptions.ClickException as exc:
-            exc.show()
-            return exc.exit_code
-        except click.exceptions.Exit as exc:
-            return exc.exit_code
-        except click.exceptions.Abort:
-            sys.stderr.write("Aborted!\n")
-            return 1
-        except SystemExit as exc:
-            return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        except KeyboardInterrupt:
-            sys.stderr.write("interrupted\n")
-            return 130
-        return rv if isinstance(rv, int) else 0
+    # -- help -----------------------------------------------------------------
+
+    def help_text(self) -> str:
+        names = self.command_names()
+        width = max([len(n) for n in names] + [8])
+        lines = ["Commands (the same as `adcli COMMAND` on the command line; `help COMMAND` shows options):"]
+        for n in names:
+            lines.append(f"  {n:<{width}}  {_clip(self.commands[n].summary, 72 - width)}")
+        lines += [
+            "",
+            "  Write them as:  grad EXPR [at x1=1, x2=2] [--option ...]",
+            "  A line that is just an expression shows its value and gradient (grad) at the current point.",
+            "",
+            "Session:",
+        ]
+        entries = [(u, s) for u, s in SYNTAX] + [(c.usage, c.summary) for c in _unique(REPL_COMMANDS.values())]
+        w = max(len(u) for u, _ in entries)
+        lines += [f"  {u:<{w}}  {s}" for u, s in entries]
+        lines += [
+            "",
+            "Keys: Tab completes, Up/Down recall history, Ctrl-C cancels the line, Ctrl-D leaves;",
+            "an open bracket continues the line on the next.",
+        ]
+        return "\n".join(lines)
+
+    def command_help(self, name: str) -> str:
+        """The command's help from the registry, written the way the REPL takes it."""
+        import textwrap
+
+        cmd = self.commands[name]
+        at = " [at x1=1, x2=2]" if cmd.has("--at") else ""
+        expr = " EXPR" if cmd.takes_expression else ""
+        lines = [f"{name}{expr}{at} [OPTIONS]", "", textwrap.dedent("    " + cmd.help.strip()).rstrip(), "", "Options:"]
+        rows = []
+        for _, tp, m in cmd.specs():
+            if not m.flags:
+                continue
+            kind = _kind(tp)
+            head = ", ".join(m.flags) + ("" if kind is bool else f" {kind.__name__.upper()}")
+            default = defaults(cmd)[next(f for f, _, mm in cmd.specs() if mm is m)]
+            tail = f" [default: {default}]" if m.show_default and kind is not bool else ""
+            rows.append((head, m.help + tail))
+        w = max(len(h) for h, _ in rows)
+        lines += [f"  {h:<{w}}  {t}" for h, t in rows]
+        notes = []
+        if cmd.takes_expression:
+            notes.append("EXPR may use your definitions.")
+        if cmd.has("--at"):
+            notes.append("Without at (or --at) the current point is used.")
+        if cmd.has("--mode"):
+            now = f"now {self.mode}" if self.mode_set else "not set yet, so the command's default"
+            notes.append(f"Without --mode, the mode set with `mode forward|reverse` is used ({now}).")
+        return "\n".join(lines) + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+class SessionSource(Source):
+    """The expression of a REPL line, read against the session: definitions as
+    graphs, the point as numbers, the session's mode."""
+
+    def __init__(self, session: Session, line: Line, start: int, line_point: dict, explicit: set[str]) -> None:
+        self.session, self.line, self.start = session, line, start
+        self.line_point = line_point
+        self.explicit = explicit
+
+    def text(self, expr: str) -> str:
+        from .core import read_expression
+
+        return read_expression(expr)
+
+    def graph(self, expr: str):
+        if not expr:
+            raise AdcliError(USAGE, "missing the expression", hint="write e.g. grad x^2*sin(x)")
+        if expr.startswith("@"):
+            from .parse import parse
+
+            text = self.text(expr)
+            refresh(names_in(text), self.session.defs, self.session.order)
+            return parse(text, label=expr[1:], scope=Scope(self.session.defs, self.session.order, used_names(text)))
+        return self.session.graph_of(expr, self.start, self.line)
+
+    def _bind(self, g):
+        """``g`` with its inputs in the user's order (SPEC 1): the signatures of the
+        definitions it uses, then the point as given (this line's, then the
+        session's), then first appearance; and their values."""
+        session = self.session
+        used = sorted(used_names(g.expression) & session.defs.keys(), key=session.order.__getitem__)
+        declared = [p for n in used for p in session.defs[n].params or ()]
+        known = set(g.input_names)
+        order = [n for n in dict.fromkeys([*declared, *self.line_point, *session.point, *g.input_names]) if n in known]
+        g = g.in_order(order)
+        point = self._point(g)
+        assert point is not None
+        return g, point
+
+    def _point(self, g, complete: bool = True) -> list[float] | None:
+        """The values of ``g``'s inputs: this line's point over the session's."""
+        from .core import did_you_mean, listing
+
+        names = g.input_names
+        known = set(names)
+        for n, (_, _, span) in self.line_point.items():
+            if n not in known:
+                raise AdcliError(
+                    NAME,
+                    f"{n} is not an input of the expression (its inputs: {listing(names)})",
+                    self.line.text,
+                    span,
+                    label=self.line.label,
+                    hint=did_you_mean(n, [m for m in names if m not in self.line_point]),
+                )
+        values = {**self.session.point, **{n: v for n, (v, _, _) in self.line_point.items()}}
+        missing = [n for n in names if n not in values]
+        if missing:
+            if not complete:
+                return None
+            raise AdcliError(
+                INPUT,
+                f"missing value{'s' if len(missing) > 1 else ''} for {listing(missing)}",
+                hint=f"set the point first: at {', '.join(m + '=...' for m in missing[:5])}",
+            )
+        return [values[n] for n in names]
+
+    def problem(self, expr: str, at: str | None):
+        import numpy as np
+
+        from .core import Problem
+        from .evaluate import evaluate
+
+        g, point = self._bind(self.graph(expr))
+        return Problem(g, point, evaluate(g, [np.float64(v) for v in point]))
+
+    def problem_or_graph(self, expr: str, at: str | None):
+        g = self.graph(expr)
+        if self.line_point or self._point(g, complete=False) is not None:
+            import numpy as np
+
+            from .core import Problem
+            from .evaluate import evaluate
+
+            g, point = self._bind(g)
+            return Problem(g, point, evaluate(g, [np.float64(v) for v in point]))
+        return g
+
+    def fixed(self, g, at: str | None) -> str | None:
+        self._point(g, complete=False)  # a name in this line's point that g lacks is an error here
+        values = {**self.session.point, **{n: v for n, (v, _, _) in self.line_point.items()}}
+        known = [n for n in g.input_names if n in values]
+        return ",".join(f"{n}={values[n]!r}" for n in known) if known else None
+
+    def many(self, expr: str, points: str, at: str | None):
+        from .core import Problem, in_header_order
+        from .evaluate import evaluate
+        from .points import read_points_ordered
+
+        if self.line_point:
+            raise AdcliError(USAGE, "give either at ... or --points, not both")
+        g = self.graph(expr)
+        header, arrays = read_points_ordered(points, g.input_names, None)
+        g, arrays = in_header_order(g, header, arrays)
+        return Problem(g, arrays, evaluate(g, arrays, mask_undefined=True))  # type: ignore[arg-type]
+
+    def from_stdin(self, expr: str | None) -> bool:
+        return False
+
+    def mode(self, given: str, default: str) -> str:
+        if "mode" in self.explicit or not self.session.mode_set:
+            return given
+        return self.session.mode
+
+
+def _clear_terminal() -> None:
+    if sys.stdout.isatty():
+        sys.stdout.write("\x1b[H\x1b[2J")
+
+
+def _clip(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text
+    cut = text[: width - 3].rsplit(" ", 1)[0]
+    return cut + "..."
+
+
+def _kind(tp: Any) -> type:
+    """bool, int, float, str or list, from an option's annotation (``int | None``...)."""
+    if tp in (bool, int, float, str):
+        return tp
+    if getattr(tp, "__origin__", None) is list:
+        return list
+    for a in get_args(tp):
+        if a is not type(None):
+            return _kind(a)
+    return str
+
+
+# -- options, read from the line by the command's own table -------------------------
+
+
+def tokens_of(text: str, base: int, line: Line) -> list[tuple[str, int, int]]:
+    """Words outside quotes, unquoted, each with its [start, end) in the line."""
+    out: list[tuple[str, int, int]] = []
+    k, n = 0, len(text)
+    while k < n:
+        if text[k].isspace():
+            k += 1
+            continue
+        start, word = k, ""
+        while k < n and not text[k].isspace():
+            ch = text[k]
+            if ch in "'\"":
+                end = text.find(ch, k + 1)
+                if end < 0:
+                    raise AdcliError(
+                        USAGE,
+                        "the quote is not closed",
+                        line.text,
+                        (base + k, base + k + 1),
+                        hint="close the quote",
+                        label=line.label,
+                    )
+                word += text[k + 1 : end]
+                k = end + 1
+            else:
+                word += ch
+                k += 1
+        out.append((word, base + start, base + k))
+    return out
+
+
+def tokens_value_offset(tokens: list[tuple[str, int, int]], flag: str) -> int:
+    """Where the value of ``flag`` starts in the line (after ``--at=`` or in the next word)."""
+    for k, (tok, s, _) in enumerate(tokens):
+        if tok == flag and k + 1 < len(tokens):
+            return tokens[k + 1][1]
+        if tok.startswith(flag + "="):
+            return s + len(flag) + 1
+    return 0
+
+
+def parse_options(cmd: Command, tokens: list[tuple[str, int, int]], line: Line) -> tuple[dict, set[str], bool]:
+    """{field: value} for the options on the line, the fields given, and whether --help was asked."""
+    by_flag: dict[str, tuple[str, Any, Any]] = {}
+    for fname, tp, m in cmd.specs():
+        for flag in m.flags:
+            by_flag[flag] = (fname, tp, m)
+    values: dict[str, Any] = {}
+    explicit: set[str] = set()
+    k = 0
+
+    def err(message: str, s: int, e: int, hint: str | None = None) -> AdcliError:
+        return AdcliError(USAGE, message, line.text, (s, max(e, s + 1)), hint=hint, label=line.label)
+
+    while k < len(tokens):
+        tok, s, e = tokens[k]
+        k += 1
+        if tok in ("--help", "-h"):
+            return values, explicit, True
+        flag, eq, given = tok.partition("=") if tok.startswith("--") else (tok, "", "")
+        if flag not in by_flag:
+            if not tok.startswith("-"):
+                raise err(f"unexpected {tok!r}: options start with --", s, e, hint=f"`help {cmd.name}` lists them")
+            close = difflib.get_close_matches(flag, list(by_flag), n=2, cutoff=0.6)
+            hint = "did you mean " + " or ".join(close) + "?" if close else f"`help {cmd.name}` lists the options"
+            raise err(f"no such option {flag} for {cmd.name}", s, s + len(flag), hint=hint)
+        fname, tp, m = by_flag[flag]
+        kind = _kind(tp)
+        explicit.add(fname)
+        if kind is bool:
+            if eq:
+                raise err(f"{flag} takes no value", s, e)
+            values[fname] = True
+            continue
+        if not eq:
+            if k >= len(tokens):
+                raise err(f"{flag} needs a value", s, e)
+            given, s, e = tokens[k]
+            k += 1
+        else:
+            s = s + len(flag) + 1
+        if kind is list:
+            values.setdefault(fname, []).append(given)
+            continue
+        if kind in (int, float):
+            try:
+                value: Any = kind(given)
+            except ValueError:
+                what = "an integer" if kind is int else "a number"
+                raise err(f"{flag} needs {what}, not {given!r}", s, e) from None
+            lo, hi = m.min, m.max
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                rng = (
+                    f"{lo} to {hi}"
+                    if lo is not None and hi is not None
+                    else f">= {lo}"
+                    if lo is not None
+                    else f"<= {hi}"
+                )
+                raise err(f"{flag} must be {rng}, not {given}", s, e)
+            values[fname] = value
+        else:
+            values[fname] = given
+    return values, explicit, False
 
 
 # -- session commands: one table, help is generated from it -------------------------
@@ -525,7 +720,7 @@ REPL_COMMANDS: dict[str, ReplCommand] = {}
 # Lines that are not commands, listed in help alongside them.
 SYNTAX = [
     ("f = EXPR", "define f; definitions may use earlier ones (g = f^2 + x1)"),
-    ("f(x1, x2) = EXPR", "define f with its inputs in this order"),
+    ("f(x1, x2) = EXPR", "define f with its inputs in this order; call it: f(1, 2), g = f(x, 2*x)"),
 ]
 
 
@@ -552,7 +747,12 @@ def _unique(cmds: Iterable[ReplCommand]) -> list[ReplCommand]:
 def _at(s: Session, arg: str, offset: int, line: Line) -> Reply:
     if not arg:
         return Reply(f"at {s.point_text()}" if s.point else "no point yet: set one with  at x1=1, x2=2")
-    s.point.update(s.parse_at(arg, offset, line))
+    given = s.parse_at(arg, offset, line)
+    if set(s.point) <= set(given):  # a whole new point: its order is the input order (SPEC 1)
+        s.point.clear()
+        s.point_texts.clear()
+    for n, (v, text, _) in given.items():  # else new values in place, new names after the others
+        s.point[n], s.point_texts[n] = v, text
     return Reply()
 
 
@@ -576,38 +776,76 @@ def _mode(s: Session, arg: str, offset: int, line: Line) -> Reply:
 
 @repl_command("vars", "vars", "list the definitions, the point and the mode")
 def _vars(s: Session, arg: str, offset: int, line: Line) -> Reply:
-    lines = [d.text() for d in s.closure(s.defs)]
+    lines = [d.text() for d in _in_dependency_order(s)]
     if s.point:
         lines.append(f"at {s.point_text()}")
     lines.append(f"mode {s.mode}" if s.mode_set else f"# mode {s.mode} (the default)")
     return Reply("\n".join(lines))
 
 
-@repl_command("clear", "clear [NAME]", "forget the definitions, the point and the mode, or one name")
+def _in_dependency_order(s: Session) -> list[Definition]:
+    """Each definition after the ones it uses (a replayable listing)."""
+    placed: set[str] = set()
+    out: list[Definition] = []
+    for root in s.defs:
+        stack = [(root, False)]
+        while stack:
+            n, done = stack.pop()
+            if n in placed or n not in s.defs:
+                continue
+            if done:
+                placed.add(n)
+                out.append(s.defs[n])
+                continue
+            stack.append((n, True))
+            stack.extend((r, False) for r in sorted(s.defs[n].refs, reverse=True) if r in s.defs and r not in placed)
+    return out
+
+
+@repl_command("clear", "clear", "clear the screen (the session stays)")
 def _clear(s: Session, arg: str, offset: int, line: Line) -> Reply:
+    if arg:
+        raise AdcliError(
+            USAGE,
+            "clear takes nothing: it clears the screen",
+            line.text,
+            (offset, offset + len(arg)),
+            hint=f"to forget {arg}, write: reset {arg}",
+            label=line.label,
+        )
+    s.clear_screen()
+    return Reply()
+
+
+@repl_command("reset", "reset [NAME]", "forget the session (asks first), or one definition or input")
+def _reset(s: Session, arg: str, offset: int, line: Line) -> Reply:
     if not arg:
-        s.defs.clear()
-        s.point.clear()
-        s.mode, s.mode_set = "reverse", False
+        if s.confirm("forget every definition, the point and the mode?"):
+            s.defs.clear()
+            s.order.clear()
+            s.users.clear()
+            s.point.clear()
+            s.point_texts.clear()
+            s.mode, s.mode_set = "reverse", False
         return Reply()
     for piece, off in _split_top(arg):
         name = piece.strip()
         k = offset + off + len(piece) - len(piece.lstrip())
         span = (k, k + max(len(name), 1))
         if name in s.defs:
-            users = [d.name for d in s.defs.values() if name in d.refs]
+            users = sorted(u for u in s.users.get(name, ()) if u in s.defs)
             if users:
                 raise AdcliError(
                     USAGE,
                     f"{', '.join(users)} uses {name}",
                     line.text,
                     span,
-                    hint=f"clear {', '.join(users)} first",
+                    hint=f"reset {', '.join(users)} first",
                     label=line.label,
                 )
-            del s.defs[name]
+            s.forget(name)
         elif name in s.point:
-            del s.point[name]
+            del s.point[name], s.point_texts[name]
         else:
             raise AdcliError(
                 NAME, f"{name or 'nothing'} is neither defined nor in the point", line.text, span, label=line.label
@@ -615,14 +853,14 @@ def _clear(s: Session, arg: str, offset: int, line: Line) -> Reply:
     return Reply()
 
 
-@repl_command("help", "help [COMMAND]", "this list, or one command's options and examples")
+@repl_command("help", "help [COMMAND]", "this list, or one command's options and examples (also ?)")
 def _help(s: Session, arg: str, offset: int, line: Line) -> Reply:
     if not arg:
         return Reply(s.help_text())
     if arg in REPL_COMMANDS:
         c = REPL_COMMANDS[arg]
         return Reply(f"{c.usage}\n  {c.summary}")
-    if arg in s.group.commands:
+    if arg in s.commands:
         return Reply(s.command_help(arg))
     close = difflib.get_close_matches(arg, s.command_names() + list(REPL_COMMANDS), n=2, cutoff=0.6)
     raise AdcliError(
@@ -661,31 +899,43 @@ def _value_text(source: str, span: tuple[int, int]) -> str:
     return item.partition("=")[2].strip()
 
 
-def _shlex(text: str, line: Line) -> list[str]:
-    try:
-        return shlex.split(text)
-    except ValueError as exc:
-        raise AdcliError(
-            USAGE,
-            f"cannot split the options: {exc}",
-            line.text,
-            (len(line.text), len(line.text) + 1),
-            hint="close the quote",
-            label=line.label,
-        ) from None
+def _top_level_separator(text: str) -> int:
+    """Where the first ``;`` or new line outside brackets is (a program, not one expression), or -1."""
+    depth = 0
+    for k, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == ";" or (ch == "\n" and depth <= 0):
+            return k
+    return -1
 
 
-def split_command(rest: str, line: Line) -> tuple[str, str | None, int, list[str]]:
-    """``f at x1=1, x2=2 --steps`` -> (``f``, ``x1=1, x2=2``, offset of the point in rest, [``--steps``]).
+def _open_brackets(text: str) -> int:
+    """How many ( are still open at the end of ``text`` (outside comments)."""
+    depth = 0
+    for ch in re.sub(r"#[^\n]*", "", text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")" and depth > 0:
+            depth -= 1
+    return depth
+
+
+def split_command(text: str, start: int, line: Line) -> tuple[str, int, str | None, int, list[tuple[str, int, int]]]:
+    """``grad f at x1=1, x2=2 --steps`` from ``start`` -> (``f``, where it starts,
+    ``x1=1, x2=2``, where that starts, the option words with their spans).
 
     Outside parentheses and quotes: options start at a `` --name``; the point is
     an ``at`` word followed by ``name=``, up to the next option (it may come
     before or after the options); ``#`` starts a comment. The expression may be quoted.
     """
-    depth, quote, end = 0, "", len(rest)
+    depth, quote, end = 0, "", len(text)
     opt_starts: list[int] = []
     at_word: int | None = None
-    for k, ch in enumerate(rest):
+    for k in range(start, len(text)):
+        ch = text[k]
         if quote:
             if ch == quote:
                 quote = ""
@@ -699,61 +949,40 @@ def split_command(rest: str, line: Line) -> tuple[str, str | None, int, list[str
             depth += 1
         elif ch == ")":
             depth -= 1
-        elif depth == 0 and (k == 0 or rest[k - 1].isspace()):
-            if rest.startswith("--", k) and k + 2 < len(rest) and rest[k + 2].isalpha():
+        elif depth == 0 and (k == start or text[k - 1].isspace()):
+            if text.startswith("--", k) and k + 2 < len(text) and text[k + 2].isalpha():
                 opt_starts.append(k)
             elif (
                 at_word is None
-                and rest.startswith("at", k)
-                and k + 2 < len(rest)
-                and rest[k + 2].isspace()
-                and _POINT_ITEM_AHEAD.match(rest, k + 2)
+                and text.startswith("at", k)
+                and k + 2 < len(text)
+                and text[k + 2].isspace()
+                and _POINT_ITEM_AHEAD.match(text, k + 2)
             ):
                 at_word = k
     expr_end = min([end, *opt_starts] + ([at_word] if at_word is not None else []))
-    opts_text = rest[expr_end:end]
+    opt_ranges = [(expr_end, end)]
     at_text, at_offset = None, 0
     if at_word is not None:
         at_end = min([end] + [k for k in opt_starts if k > at_word])
-        raw = rest[at_word + 2 : at_end]
+        raw = text[at_word + 2 : at_end]
         at_offset = at_word + 2 + len(raw) - len(raw.lstrip())
         at_text = raw.strip()
-        opts_text = rest[expr_end:at_word] + " " + rest[at_end:end]
-    opts = _shlex(opts_text, line)
-    expr = rest[:expr_end].strip()
-    if expr[:1] in ("'", '"'):
-        parts = _shlex(expr, line)
-        if len(parts) == 1:
-            expr = parts[0]
-    return expr, at_text, at_offset, opts
-
-
-def _inputs_of(program: str) -> list[str] | None:
-    """The inputs of a program, or None if it does not parse (the command will say why)."""
-    from .parse import parse
-
-    if program.startswith("@"):
-        return None
-    try:
-        return parse(program).input_names
-    except AdcliError:
-        return None
-
-
-def _relocate(exc: AdcliError, source: str, base: int, line: str, offset: int, label: str) -> AdcliError:
-    """Move an error located in ``source[base:]`` onto the user's line, which holds it at ``offset``."""
-    if exc.source == source and exc.span is not None and exc.span[0] >= base:
-        s, e = exc.span
-        exc.source, exc.span = line, (s - base + offset, e - base + offset)
-        exc.label = label
-    return exc
+        opt_ranges = [(expr_end, at_word), (at_end, end)]
+    tokens = [t for a, b in opt_ranges for t in tokens_of(text[a:b], a, line)]
+    raw_expr = text[start:expr_end]
+    expr_start = start + len(raw_expr) - len(raw_expr.lstrip())
+    expr = raw_expr.strip()
+    if expr[:1] in ("'", '"') and expr[-1:] == expr[:1] and len(expr) > 1 and expr[0] not in expr[1:-1]:
+        expr, expr_start = expr[1:-1], expr_start + 1
+    return expr, expr_start, at_text, at_offset, tokens
 
 
 # -- scripts: adcli repl < session.txt, adcli repl --file session.adcli --------------
 
 
 def logical_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
-    """Lines with a trailing backslash continued on the next; numbered from 1."""
+    """Lines continued on the next by a trailing backslash or an open bracket; numbered from 1."""
     buf, start = "", 0
     for k, raw in enumerate(lines, 1):
         text = raw.rstrip("\r\n")
@@ -762,10 +991,13 @@ def logical_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
         if text.endswith("\\"):
             buf += text[:-1] + " "
             continue
+        if _open_brackets(buf + text):
+            buf += text + "\n"
+            continue
         yield start, buf + text
         buf = ""
     if buf:
-        yield start, buf
+        yield start, buf.rstrip("\n")
 
 
 def _decoded(stream) -> Iterator[str]:
@@ -780,6 +1012,8 @@ def run_script(session: Session, lines: Iterable[str], name: str) -> int:
     try:
         for lineno, text in logical_lines(lines):
             reply = session.execute(Line(text, f"{name}, line {lineno}"))
+            if reply.code == INTERRUPTED:
+                return INTERRUPTED
             if reply.code:
                 failed = True
                 if not reply.quit:
@@ -788,8 +1022,8 @@ def run_script(session: Session, lines: Iterable[str], name: str) -> int:
                 break
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
-        return 130
-    return 1 if failed else 0
+        return INTERRUPTED
+    return 1 if failed else OK
 
 
 # -- the interactive session --------------------------------------------------------
@@ -843,7 +1077,7 @@ def make_lexer(session: Session):
                 kind, tok = m.lastgroup, m.group(0)
                 style = ""
                 if kind == "name":
-                    if first and (tok in REPL_COMMANDS or tok in session.group.commands):
+                    if first and (tok in REPL_COMMANDS or tok in session.commands):
                         style = "class:command"
                     elif tok == "at":
                         style = "class:keyword"
@@ -914,13 +1148,13 @@ def candidates(session: Session, before: str) -> list[tuple[str, str, str]]:
         pool = cmds
     elif first and first.group(1) == "mode":
         pool = [(m, "mode") for m in MODES]
-    elif first and first.group(1) == "clear":
+    elif first and first.group(1) == "reset":
         pool = [(n, "defined") for n in session.defs] + [(n, "point") for n in session.point]
     elif first and first.group(1) == "at":
         in_value = "=" in _split_top(head[first.end() :])[-1][0]
         pool = names[-len(FUNCTIONS) - len(CONSTANTS) :] if in_value else [(n, "input") for n in session.known_inputs()]
-    elif first and first.group(1) in session.group.commands:
-        cmd = session.group.commands[first.group(1)]
+    elif first and first.group(1) in session.commands:
+        cmd = session.commands[first.group(1)]
         prev = head.split()[-1] if head.split() else ""
         if prev == "--mode":
             pool = [(m, "mode") for m in MODES]
@@ -951,6 +1185,16 @@ def _key_bindings():
 
     kb = KeyBindings()
 
+    @kb.add("enter")
+    @kb.add("c-j")  # a newline typed (or piped) is Enter too
+    def _enter(event) -> None:
+        """An open bracket continues the line (the continuation prompt); else run it."""
+        buf = event.current_buffer
+        if _open_brackets(buf.text) and buf.cursor_position == len(buf.text):
+            buf.insert_text("\n")
+        else:
+            buf.validate_and_handle()
+
     @kb.add("tab")
     def _complete(event) -> None:
         buf = event.current_buffer
@@ -976,9 +1220,21 @@ def run_interactive(session: Session, *, input: Any = None, output: Any = None, 
         bottom_toolbar=lambda: toolbar_text(session),
         complete_while_typing=False,
         enable_history_search=False,
+        multiline=True,  # Enter is bound above: it runs the line unless a bracket is open
+        prompt_continuation=lambda width, line_number, wrap_count: CONTINUATION,
         input=input,
         output=output,
     )
+
+    def confirm(question: str) -> bool:
+        try:
+            answer = prompt.prompt(f"{question} [y/N] ", multiline=False, bottom_toolbar=None, completer=None)
+        except (KeyboardInterrupt, EOFError):
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    session.confirm = confirm
+    session.clear_screen = lambda: prompt.app.output.erase_screen() or prompt.app.output.cursor_goto(0, 0)
     while True:
         try:
             text = prompt.prompt(PROMPT)
@@ -986,8 +1242,9 @@ def run_interactive(session: Session, *, input: Any = None, output: Any = None, 
             continue
         except EOFError:
             return 0
-        if session.execute(Line(text)).quit:
-            return 0
+        for _, piece in logical_lines(text.split("\n")):  # a pasted block runs line by line
+            if session.execute(Line(piece)).quit:
+                return 0
 
 
 def main(file: str | None = None) -> int:

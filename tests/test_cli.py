@@ -197,7 +197,7 @@ def test_parse_error_located():
     r = bad("grad", "log((x1+x2", "--at", "x1=1,x2=2")
     err = r.stderr
     assert err.startswith("error: unexpected end of input")
-    assert "expected ')'" in err
+    assert "expected an operator or ')'" in err
     lines = err.splitlines()
     src = next(k for k, ln in enumerate(lines) if ln.strip() == "log((x1+x2")
     caret = lines[src + 1]

@@ -1,5 +1,5 @@
-"""The REPL's command layer: routing, definitions as a DAG, the point, the mode,
-help and completion generated from the Typer app, the prompt_toolkit loop
+"""The REPL's command layer: routing, definitions as graphs, the point, the mode,
+help and completion from the command registry, the prompt_toolkit loop
 (through pipe input), the scripted mode, and byte-identical output with the CLI."""
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import typer
 from hypothesis import given
 from hypothesis import strategies as st
 from prompt_toolkit.history import FileHistory, InMemoryHistory
@@ -23,6 +22,7 @@ from typer.testing import CliRunner
 
 from adcli import repl
 from adcli.cli import app
+from adcli.commands import COMMANDS, Command, option
 from adcli.repl import Line, Session, candidates, run_interactive, run_script
 
 LOG = "log((x1+x2)^2 + sin(x1*x2))"
@@ -70,8 +70,8 @@ def test_bare_expression_prints_value_and_gradient(capsys):
 def test_definitions_compose_as_one_dag_with_names(capsys):
     s = Session()
     assert script(f"f = {LOG}\ng = f^2 + x1\nat x1=1, x2=2\ntrace g\n", s) == 0
-    prog, start = s.program("g")
-    assert prog == f"f = {LOG}\ng = f^2 + x1\ng" and prog[start:] == "g"
+    g = s.defs["g"].graph
+    assert g is not None and "f" in {n.name for n in g.nodes}  # g's graph holds f's node, named
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
     # f is one node of g's graph, shown by name; g is built on it, not on a copy of its text.
     assert "log(" in rows["f"] and "f^2" in " ".join(rows.values())
@@ -147,7 +147,7 @@ def test_point_for_one_command_only(capsys):
 
     first, second = (json.loads(x) for x in capsys.readouterr().out.splitlines())
     assert first["point"] == {"x1": 0.5, "x2": 2.0} and second["point"] == {"x1": 1.0, "x2": 2.0}
-    assert s.point == {"x1": "1", "x2": "2"}
+    assert s.point == {"x1": 1.0, "x2": 2.0} and s.point_texts == {"x1": "1", "x2": "2"}
 
 
 def test_point_keeps_constant_expressions_and_ignores_unused_names(capsys):
@@ -177,42 +177,53 @@ def test_mode_switches_engine(capsys):
     assert "unknown mode 'sideways'" in err and "  mode sideways\n       ^^^^^^^^" in err
 
 
+def recording(s: Session) -> list:
+    """Replace the session's registry call by a recorder of what each line asks for."""
+    calls: list = []
+
+    def run_entry(cmd, opts, src):
+        g = src.graph(opts.expr) if getattr(opts, "expr", None) else None
+        point = src._point(g, complete=False) if g is not None and cmd.has("--at") else None
+        calls.append((cmd.name, opts, src.mode(getattr(opts, "mode", ""), ""), point))
+        return 0
+
+    s.run_entry = run_entry  # type: ignore[method-assign]
+    return calls
+
+
 def test_mode_is_passed_only_once_set(capsys):
     """Until `mode`, each command keeps its own default engine (jacobian may choose)."""
     s = Session()
-    calls = []
-    s.invoke = lambda name, args: calls.append(args) or 0  # type: ignore[method-assign]
-    script("at x=1\ngrad x^2\nmode reverse\ngrad x^2\ngrad x^2 --mode forward\n", s)
-    assert calls == [
-        ["x^2", "--at", "x=1"],
-        ["x^2", "--at", "x=1", "--mode", "reverse"],
-        ["x^2", "--at", "x=1", "--mode", "forward"],
-    ]
+    calls = recording(s)
+    script("at x=1\njacobian x^2\nmode reverse\ngrad x^2\ngrad x^2 --mode forward\njacobian x^2\n", s)
+    assert [c[2] for c in calls] == ["auto", "reverse", "forward", "reverse"]
     capsys.readouterr()
 
 
 def test_command_line_forms(capsys):
     s = Session()
-    calls = []
-    s.invoke = lambda name, args: calls.append((name, args)) or 0  # type: ignore[method-assign]
+    calls = recording(s)
     script(
         "f = x*y\nat x=1, y=2\n"
         "grad f --steps at x=3, y=max(1,2) --json\n"
         "grad f # a comment --json\n"
-        'trace "f --y" at x=5\n'
+        'trace "f" at x=5\n'
         "graph f\n",
         s,
     )
-    assert calls == [
-        ("grad", ["f = x*y\nf", "--at", "x=3,y=max(1,2)", "--steps", "--json"]),
-        ("grad", ["f = x*y\nf", "--at", "x=1,y=2"]),
-        ("trace", ["f = x*y\nf --y", "--at", "x=5,y=2"]),
-        ("graph", ["f = x*y\nf", "--at", "x=1,y=2"]),
+    got = [
+        (name, opts.expr, point, getattr(opts, "steps", None), getattr(opts, "as_json", None))
+        for name, opts, _, point in calls
+    ]
+    assert got == [
+        ("grad", "f", [3.0, 2.0], True, True),
+        ("grad", "f", [1.0, 2.0], False, False),
+        ("trace", "f", [5.0, 2.0], False, False),
+        ("graph", "f", [1.0, 2.0], None, None),
     ]
     calls.clear()
-    script("clear\nat x=1\ngraph x*y\ngrad x*y\n", s)
-    # An incomplete point is left out: graph draws without values, grad says what is missing.
-    assert calls == [("graph", ["x*y"]), ("grad", ["x*y"])]
+    script("reset\nat x=1\ngraph x*y\n", s)
+    assert calls[0][3] is None  # an incomplete point: graph draws without values
     capsys.readouterr()
 
 
@@ -226,14 +237,22 @@ def test_vars_lists_definitions_point_and_mode_and_replays(capsys):
     assert t.defs.keys() == s.defs.keys() and t.point == s.point and t.mode == "forward"
 
 
-def test_clear(capsys):
+def test_reset_forgets_and_clear_only_clears_the_screen(capsys):
     s = Session()
-    script("f = x^2\ng = f + y\nat x=1, y=2\n", s)
+    cleared = []
+    s.clear_screen = lambda: cleared.append(1)  # type: ignore[method-assign]
+    script("f = x^2\ng = f + y\nat x=1, y=2\nclear\n", s)
+    assert cleared == [1] and list(s.defs) == ["f", "g"] and s.point == {"x": 1.0, "y": 2.0}
     assert script("clear f\n", s) == 1
+    assert "hint: to forget f, write: reset f" in capsys.readouterr().err
+    assert script("reset f\n", s) == 1
     assert "g uses f" in capsys.readouterr().err
-    assert script("clear g\nclear y\n", s) == 0
-    assert list(s.defs) == ["f"] and s.point == {"x": "1"}
-    assert script("clear\n", s) == 0
+    assert script("reset g\nreset y\n", s) == 0
+    assert list(s.defs) == ["f"] and s.point == {"x": 1.0}
+    s.confirm = lambda question: False  # type: ignore[method-assign]
+    assert script("reset\n", s) == 0 and list(s.defs) == ["f"]  # answered no: nothing forgotten
+    s.confirm = lambda question: "forget" in question  # type: ignore[method-assign]
+    assert script("reset\n", s) == 0
     assert not s.defs and not s.point
 
 
@@ -243,12 +262,12 @@ def test_quit_stops_a_script(capsys):
 
 
 def test_bad_line_reports_and_the_session_goes_on(capsys):
-    rc = script(f"f = {LOG}\nat x1=1, x2=2\ngrad log((x1+\ngrad f\n")
+    rc = script(f"f = {LOG}\nat x1=1, x2=2\ngrad log(x1+)\ngrad f\n")
     out = capsys.readouterr()
     assert rc == 1
     assert "0.521501" in out.out
-    assert "error: unexpected end of input" in out.err and "          ^" in out.err
-    assert "in test, line 3: grad log((x1+" in out.err
+    assert "error: unexpected ')'" in out.err and "            ^" in out.err
+    assert "in test, line 3: grad log(x1+)" in out.err
     assert "Traceback" not in out.err
 
 
@@ -265,10 +284,13 @@ def test_unknown_command_suggests(capsys):
     assert "unknown command gard" in err and "did you mean grad" in err
 
 
-def test_usage_errors_come_from_click_and_the_session_goes_on(capsys):
-    assert script("at x=1\ngrad x --digits 0\ngrad x --bogus\ngrad x\n") == 1
+def test_usage_errors_are_located_on_the_line_and_the_session_goes_on(capsys):
+    assert script("at x=1\ngrad x --digits 0\ngrad x --stpes\ngrad x --digits\ngrad x\n") == 1
     out = capsys.readouterr()
-    assert "Usage: adcli grad" in out.err and "No such option" in out.err and "--bogus" in out.err
+    assert "error: --digits must be 1 to 17, not 0\n --> test, line 2, column 17\n  grad x --digits 0\n" in out.err
+    assert "error: no such option --stpes for grad" in out.err and "hint: did you mean --steps?" in out.err
+    assert "  grad x --stpes\n         ^^^^^^^\n" in out.err
+    assert "error: --digits needs a value" in out.err
     assert out.out.splitlines()[-1] == "∂f/∂x  1"
 
 
@@ -325,18 +347,18 @@ def test_readme_transcript_is_real():
     assert buf.getvalue() == expected
 
 
-def test_help_lists_every_command_of_the_app(capsys):
-    group = repl.click_group()
+def test_help_lists_every_command_of_the_registry(capsys):
     script("help\n")
     out = capsys.readouterr().out
-    for name in group.commands:
+    for name in COMMANDS:
         if name != "repl":
             assert f"  {name} " in out, name
     for word in (
         "at x1=1, x2=2",
         "mode forward|reverse",
         "vars",
-        "clear [NAME]",
+        "clear",
+        "reset [NAME]",
         "help [COMMAND]",
         "quit",
         "f(x1, x2) = EXPR",
@@ -344,35 +366,51 @@ def test_help_lists_every_command_of_the_app(capsys):
         assert word in out
 
 
-def test_help_command_is_the_cli_help(capsys):
+def test_help_command_comes_from_the_registry(capsys):
     script("help grad\n")
     out = capsys.readouterr().out
-    cli = run_adcli("grad", "--help")  # not a terminal either: the same width
-    assert cli.returncode == 0
-    assert out.startswith(cli.stdout.decode().rstrip("\n") + "\n\nIn the REPL: grad EXPR [at x1=1, x2=2] [OPTIONS]")
+    assert out.startswith("grad EXPR [at x1=1, x2=2] [OPTIONS]\n\nPrint the value and the gradient")
+    cmd = COMMANDS["grad"]
+    assert cmd.help.strip().splitlines()[-1].strip() in out  # the examples
+    for _, _, m in cmd.specs():
+        for flag in m.flags:
+            assert f"  {flag}" in out and m.help in out
+    for same in ("? grad\n", "?grad\n", "grad --help\n"):
+        script(same)
+        assert capsys.readouterr().out == out
     assert script("help gradd\n") == 1
     assert "did you mean grad" in capsys.readouterr().err
+    script("?\n")
+    assert capsys.readouterr().out.startswith("Commands (the same as `adcli COMMAND`")
 
 
-def test_a_new_command_appears_without_touching_the_repl(capsys):
-    """Dispatch, help and completion read the Typer app: nothing lists the commands."""
-    extra = typer.Typer()
+def test_a_new_command_is_one_registry_entry(capsys):
+    """Dispatch, help and completion read the registry: nothing else lists the commands."""
 
-    @extra.command("double")
-    def double(expr: str, at: str = typer.Option(None, "--at"), loud: bool = typer.Option(False, "--loud")):
-        """Print the expression and the point it was given."""
-        sys.stdout.write(f"{expr!r} at {at} loud={loud}\n")
+    @dataclass
+    class DoubleOptions:
+        expr: str | None = None
+        at: str | None = option("--at", help="The point.")
+        loud: bool = option("--loud", help="Shout.", default=False)
 
-    @extra.command("other")
-    def other():
-        """Another command."""
+    seen = []
 
-    s = Session(app=extra)
+    def run_double(o, src, out):
+        """Print the expression's value twice."""
+        p = src.problem(o.expr, o.at)
+        seen.append(p.inputs)
+        out.emit(f"{2 * float(p.values.outputs[0])} loud={o.loud}")
+        return 0
+
+    from dataclasses import fields
+
+    DoubleOptions.__dataclass_fields__["expr"].metadata = fields(COMMANDS["grad"].options)[0].metadata
+    extra = {**COMMANDS, "double": Command("double", DoubleOptions, run_double, run_double.__doc__ or "")}
+    s = Session(commands=extra)
     assert script("f = x^2\nat x=3\ndouble f --loud\nhelp\n", s) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "'f = x^2\\nf' at x=3 loud=True"
-    assert re.search(r"^  double +Print the expression and the point it was given\.$", out, re.MULTILINE)
-    assert re.search(r"^  other +Another command\.$", out, re.MULTILINE)
+    assert out.splitlines()[0] == "18.0 loud=True" and seen == [["x"]]
+    assert re.search(r"^  double +Print the expression's value twice\.$", out, re.MULTILINE)
     assert ("double", "do", "command") in candidates(s, "do")
     assert ("--loud", "--l", "option") in candidates(s, "double f --l")
 
@@ -442,10 +480,10 @@ def test_pipe_ctrl_c_cancels_the_line(capsys):
 
 
 def test_pipe_bad_line_then_more(capsys):
-    rc = interactive("grad log((x1+\nat x1=1, x2=2\ngrad " + LOG + "\nquit\ngrad never\n")
+    rc = interactive("grad log(x1+)\nat x1=1, x2=2\ngrad " + LOG + "\nquit\ngrad never\n")
     out = capsys.readouterr()
     assert rc == 0  # leaving is success, whatever happened before
-    assert "error: unexpected end of input" in out.err and "^" in out.err
+    assert "error: unexpected ')'" in out.err and "^" in out.err
     assert "0.563496" in out.out and "never" not in out.out + out.err
 
 
@@ -481,7 +519,7 @@ def test_stdin_script_no_prompts_no_colours_exit_codes():
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.decode() == "f       2.29347\n∂f/∂x1  0.521501\n∂f/∂x2  0.563496\n"
     assert b"\x1b" not in ok.stdout + ok.stderr and b"adcli>" not in ok.stdout
-    bad = run_adcli("repl", stdin=f"at x1=1, x2=2\ngrad log((x1+\ngrad {LOG}\n")
+    bad = run_adcli("repl", stdin=f"at x1=1, x2=2\ngrad log(x1+)\ngrad {LOG}\n")
     assert bad.returncode == 1
     assert "0.521501" in bad.stdout.decode() and "^" in bad.stderr.decode()
     assert b"Traceback" not in bad.stderr
@@ -550,6 +588,11 @@ def repl_out(text: str, capsys) -> tuple[int, str, str]:
         ),
         ("eval x*y, x+y at x=pi/4, y=2", ["eval", "x*y, x+y", "--at", "x=pi/4,y=2"]),
         ("graph sin(x*y) + x*y", ["graph", "sin(x*y) + x*y"]),
+        ("plot x*y + sin(x) --wrt x --at y=1 --json", ["plot", "x*y + sin(x)", "--wrt", "x", "--at", "y=1", "--json"]),
+        (
+            "plot x*y + sin(x) at y=1 --wrt x --range 0:1",
+            ["plot", "x*y + sin(x)", "--wrt", "x", "--at", "y=1", "--range", "0:1"],
+        ),
     ],
 )
 def test_byte_identical_with_the_cli(line, argv, capsys):
@@ -568,14 +611,13 @@ def test_byte_identical_with_the_cli_in_a_subprocess():
     assert r.stdout == c.stdout and b"\xe2\x88\x82f/\xe2\x88\x82x1" in r.stdout
 
 
-COMMANDS = [n for n in repl.click_group().commands if n != "repl"]
+REPL_NAMES = [n for n, c in COMMANDS.items() if c.repl]
 
 
-@pytest.mark.parametrize("name", COMMANDS)
+@pytest.mark.parametrize("name", REPL_NAMES)
 def test_every_command_matches_the_cli(name, capsys):
-    """Whatever commands the app has today, `NAME f` in the REPL is `adcli NAME PROGRAM ...`."""
-    cmd = repl.click_group().commands[name]
-    opts = Session.option_names(cmd)
+    """Whatever commands the registry has today, `NAME f` in the REPL is `adcli NAME PROGRAM ...`."""
+    opts = Session.option_names(COMMANDS[name])
     rc, out, err = repl_out(f"f = {LOG}\nat x1=1, x2=2\n{name} f\n", capsys)
     assert "Traceback" not in err and "internal error" not in err
     argv = [name, f"f = {LOG}\nf"]
@@ -583,5 +625,143 @@ def test_every_command_matches_the_cli(name, capsys):
         argv += ["--at", "x1=1,x2=2"]
     code, cli_out, cli_err = cli(*argv)
     assert out == cli_out
-    assert err == cli_err
+    # An error in f points at f's definition: the same line and caret, named as such.
+    assert err.replace(" --> definition of f, test, line 1,", " --> expression, line 1,") == cli_err
     assert (rc == 0) == (code == 0)
+
+
+# -- definitions as graphs: calls, composition, cost, located errors ---------------------
+
+
+def json_line(text: str, capsys, session: Session | None = None) -> dict:
+    import json
+
+    assert script(text, session) == 0, capsys.readouterr().err
+    return json.loads(capsys.readouterr().out.splitlines()[-1])
+
+
+def test_calling_a_definition_evaluates_it(capsys):
+    import math
+
+    doc = json_line(f"f(x1, x2) = {LOG}\nf(1, 2) --json\n", capsys)
+    assert doc["inputs"] == [] and doc["value"] == pytest.approx(math.log(9 + math.sin(2)), rel=1e-15)
+    doc = json_line(f"f(x2, x1) = {LOG}\nf(2, 1) --json\n", capsys)  # arguments in the declared order
+    assert doc["value"] == pytest.approx(math.log(9 + math.sin(2)), rel=1e-15)
+
+
+def test_composing_by_a_call_has_the_chain_rule_gradient(capsys):
+    import math
+
+    s = Session()
+    doc = json_line(f"f(x1, x2) = {LOG}\ng = f(x, 2*x)\ngrad g at x=0.7 --json\n", capsys, s)
+    x = 0.7
+    inner = 9 * x * x + math.sin(2 * x * x)
+    assert doc["inputs"] == ["x"]  # f's own inputs are replaced, not added
+    assert doc["gradient"]["x"] == pytest.approx((18 * x + 4 * x * math.cos(2 * x * x)) / inner, rel=1e-13)
+    fwd = json_line("grad g at x=0.7 --mode forward --json\n", capsys, s)
+    assert fwd["gradient"]["x"] == pytest.approx(doc["gradient"]["x"], rel=1e-15)
+
+
+def test_a_call_with_the_wrong_number_of_arguments_is_located(capsys):
+    assert script("f(x, y) = x*y\ngrad f(1) + 2\n") == 1
+    err = capsys.readouterr().err
+    assert (
+        "error: f takes 2 arguments (x, y), got 1\n --> test, line 2, column 6\n  grad f(1) + 2\n       ^^^^\n" in err
+    )
+    assert "hint: write f(x, y)" in err
+
+
+def test_errors_point_at_the_line_typed(capsys):
+    assert script("f = x^2\nat x=1\ngrad f + y at x=2, z=3\n") == 1
+    err = capsys.readouterr().err
+    assert "error: z is not an input of the expression (its inputs: x, y)" in err
+    assert " --> test, line 3, column 20\n  grad f + y at x=2, z=3\n                     ^^^\n" in err
+    assert script("k = log(x - 3)\nat x=1\ngrad 2*k\n") == 1
+    err = capsys.readouterr().err
+    assert "log(x - 3) at x=1: argument is -2" in err
+    assert " --> definition of k, test, line 1, column 5\n  k = log(x - 3)\n      ^^^^^^^^^^\n" in err
+
+
+def test_jacobian_of_named_definitions_labels_rows_by_name(capsys):
+    doc = json_line("f = x*y\ng = x + y^2\njacobian f, g at x=2, y=3 --json\n", capsys)
+    assert doc["jacobian"] == [[3.0, 2.0], [1.0, 6.0]]
+    assert script("f = x*y\ng = x + y^2\njacobian f, g at x=2, y=3\n") == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[1].split()[0] == "f" and rows[2].split()[0] == "g"
+
+
+def test_a_line_does_not_reparse_the_definitions_before_it(capsys, monkeypatch):
+    """The cost of a line is what it uses: 300 definitions are parsed once, when defined."""
+    from adcli import parse as parse_module
+
+    s = Session()
+    script("".join(f"f{k} = f{k - 1} + x\n" if k > 1 else "f1 = x\n" for k in range(1, 301)) + "h = x*y\n", s)
+    calls = []
+    real = parse_module.parse
+    monkeypatch.setattr(parse_module, "parse", lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
+    from adcli import definitions
+    from adcli import repl as repl_module
+
+    monkeypatch.setattr(definitions, "parse", parse_module.parse)
+    monkeypatch.setattr(repl_module, "build", lambda *a: calls.append("build"))
+    doc = json_line("grad h at x=2, y=3 --json\n", capsys, s)
+    assert doc["gradient"] == {"x": 3.0, "y": 2.0}
+    assert len(calls) == 1 and calls[0].strip() == "h"  # one parse: the line's own text
+    doc = json_line("grad f300 at x=2 --json\n", capsys, s)
+    assert doc["value"] == 600.0 and doc["gradient"] == {"x": 300.0}
+
+
+def test_redefining_rebuilds_only_the_users(capsys):
+    s = Session()
+    script("f = x^2\ng = 2*f\nk = y + 1\nf = x^3\n", s)
+    assert s.defs["g"].graph is None and s.defs["k"].graph is not None  # g is rebuilt when next used
+    assert json_line("grad g at x=2 --json\n", capsys, s)["gradient"] == {"x": 24.0}
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["sin", "exp", "cos", "tanh"]), st.sampled_from(["+", "*", "-"])),
+        min_size=1,
+        max_size=6,
+    ),
+    st.floats(-1, 1),
+)
+def test_chained_definitions_equal_the_program_text(chain, x):
+    """Composing cached graphs gives the CLI's program of named steps, bit for bit."""
+    import contextlib
+    import io
+    import json
+
+    lines = ["d0 = x*y"] + [f"d{k + 1} = {fn}(d{k}) {op} x" for k, (fn, op) in enumerate(chain)]
+    last = f"d{len(chain)}"
+    s = Session()
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
+        for text in lines:
+            s.execute(Line(text))
+        rc = s.execute(Line(f"grad {last} at x={x!r}, y=0.5 --json --trace")).code
+    code, out, _ = cli("grad", "\n".join(lines) + f"\n{last}", "--at", f"x={x!r},y=0.5", "--json", "--trace")
+    assert rc == code
+    if code == 0:
+        assert json.loads(buf.getvalue()) == json.loads(out)
+
+
+def test_a_pasted_block_runs_line_by_line(capsys):
+    paste = f"\x1b[200~f = {LOG}\nat x1=1, x2=2\ngrad f\x1b[201~\n\x04"
+    assert interactive(paste) == 0
+    assert capsys.readouterr().out == "f       2.29347\n∂f/∂x1  0.521501\n∂f/∂x2  0.563496\n"
+
+
+def test_an_open_bracket_continues_the_line(capsys):
+    assert interactive("at x1=1, x2=2\ngrad log((x1 +\nx2)^2\n+ sin(x1*x2))\n\x04") == 0
+    assert capsys.readouterr().out == "f       2.29347\n∂f/∂x1  0.521501\n∂f/∂x2  0.563496\n"
+    assert script("f = log((x1 +\n  x2)^2 + sin(x1*x2))\nat x1=1, x2=2\ngrad f\n") == 0
+    assert capsys.readouterr().out.splitlines()[1] == "∂f/∂x1  0.521501"
+
+
+def test_reset_asks_at_the_prompt_and_clear_keeps_the_session(capsys):
+    s = Session()
+    assert interactive("f = x^2\nat x=3\nclear\nreset\nn\nvars\nreset\ny\nvars\n\x04", s) == 0
+    out = capsys.readouterr().out.split("\n")
+    assert out[:3] == ["f = x^2", "at x=3", "# mode reverse (the default)"]  # clear, then "n": all kept
+    assert out[3:5] == ["# mode reverse (the default)", ""] and not s.defs and not s.point

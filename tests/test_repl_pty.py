@@ -113,9 +113,16 @@ def test_a_session_in_a_real_terminal(state):
         t.prompt()
 
         # a malformed line: located error with a caret, and the session goes on
-        t.line("grad log((x1+")
-        err = t.wait_for(r"error: unexpected end of input[^\n]*\n[^\n]*\n  log\(\(x1\+\n *\^")
+        t.line("grad log(x1+)")
+        err = t.wait_for(r"error: unexpected '\)'[^\n]*\n --> input, column 13\n  grad log\(x1\+\)\n {14}\^")
         assert "Traceback" not in err.group(0)
+        t.prompt()
+
+        # an open bracket continues the line on the next, after a continuation prompt
+        t.line("grad log((x1+")
+        t.wait_for(r"\n +\.\.\.")
+        t.line("x2)^2)")
+        t.wait_for(r"∂f/∂x1\s+0\.666667")
         t.prompt()
         t.line("vars")
         t.wait_for(r"at x1=1, x2=2\n# mode reverse \(the default\)")
