@@ -51,8 +51,8 @@ def hessian_rows(sizes, repeats):
         at = ",".join(f"x{i}={0.1 + (i % 9) / 10}" for i in range(1, n + 1))
         p = core.load(rosenbrock(n), at)
         r = max(1, repeats if n <= 1000 else 1)
-        tg = median(lambda: core.run_grad(core.Problem(p.graph, p.point, p.values)), r)
-        th = median(lambda: run_hessian(core.Problem(p.graph, p.point, p.values)), r)
+        tg = median(lambda p=p: core.run_grad(core.Problem(p.graph, p.point, p.values)), r)
+        th = median(lambda p=p: run_hessian(core.Problem(p.graph, p.point, p.values)), r)
         h = run_hessian(core.Problem(p.graph, p.point, p.values))
         rows.append(
             (f"Hessian, Rosenbrock chain n={n} ({h.sweeps} sweeps, {h.colours or n} colours)", th, tg, "gradient")
