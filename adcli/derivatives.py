@@ -501,7 +501,7 @@ def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) 
             rows = _Rows(n, shape, array=B)
         else:
             assert pattern is not None
-            rec = np.array(sparsity.hessian_recovery(pattern, colour))
+            rec = np.array(sparsity.hessian_recovery(pattern, colour), dtype=np.intp).reshape(-1, 4)
             i, j, r, c = rec.T
             vals = B[r, c]
             off = i != j  # symmetric: each off-diagonal entry stands for two
