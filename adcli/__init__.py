@@ -1,36 +1,80 @@
 """adcli: exact derivatives from the command line, explained."""
 
 __version__ = "0.1.0"
+__all__ = ["AdcliError", "Function", "compile"]
+
+
+def compile(text: str, undefined: str = "raise"):
+    """Compile an expression into a picklable function of its inputs: ``f(x1=a, x2=b)``,
+    ``f.grad(...)``, ``f.hessian(...)`` over floats or numpy arrays (see adcli.api)."""
+    from .api import compile as _compile
+
+    return _compile(text, undefined)
+
+
+def __getattr__(name: str):
+    """``adcli.AdcliError`` and ``adcli.Function`` without importing them (or numpy) at ``import adcli``."""
+    if name == "AdcliError":
+        from .errors import AdcliError
+
+        return AdcliError
+    if name == "Function":
+        from .api import Function
+
+        return Function
+    raise AttributeError(f"module 'adcli' has no attribute {name!r}")
+
+
+# Exit codes (README, "Errors and exit codes").
+OK, CHECK_FAILED, BAD_INPUT, CLOSED_PIPE, INTERNAL = 0, 1, 2, 141, 70
 
 
 def main() -> None:
-    """Console-script entry point. ``--version`` answers before Typer is imported."""
+    """Console-script entry point: guard the standard streams, answer ``--version``
+    and ``--help`` before Typer is imported, and turn a failed write into an exit
+    code (a closed pipe: 141 and no message, as a tool killed by SIGPIPE; a full
+    disk or a closed stdout: ``error: cannot write standard output``, 2)."""
     import sys
 
-    if sys.argv[1:] == ["--version"]:
+    from . import stdio
+
+    stdio.install()
+    try:
+        code = _dispatch(sys.argv[1:])
+        sys.stdout.flush()
+    except stdio.WriteFailed as failure:
+        code = _write_failed(failure)
+    except KeyboardInterrupt:  # before a command's own boundary (while importing)
+        sys.stderr.write("interrupted\n")
+        code = 130
+    stdio.close_quietly()
+    sys.exit(code)
+
+
+def _dispatch(argv: list[str]) -> int:
+    import sys
+
+    if argv == ["--version"]:
         sys.stdout.write(f"adcli {__version__}\n")
-        return
-    if sys.argv[1:] in (["--help"], ["-h"]) and _print_stored_help():
-        return
+        return OK
+    if argv in (["--help"], ["-h"]):
+        from . import helppage
+
+        sys.stdout.write(helppage.text(helppage.terminal_width()))
+        return OK
     from .cli import entry
 
-    entry()
+    return entry(argv)
 
 
-def _print_stored_help() -> bool:
-    """Print the pre-rendered top-level help (scripts/gen_help.py) when the
-    terminal is at least 80 columns wide, where click's layout no longer
-    depends on the width."""
-    import shutil
-    from pathlib import Path
-
-    if shutil.get_terminal_size().columns < 80:
-        return False
-    try:
-        text = (Path(__file__).parent / "_help.txt").read_text(encoding="utf-8")
-    except OSError:
-        return False
+def _write_failed(failure) -> int:
     import sys
 
-    sys.stdout.write(text)
-    return True
+    from . import stdio
+
+    stdio.silence(sys.stdout)
+    if failure.closed_pipe:
+        return CLOSED_PIPE
+    reason = failure.error.strerror or type(failure.error).__name__
+    sys.stderr.write(f"error: cannot write {failure.stream}: {reason}\n")  # dropped if stderr is closed too
+    return BAD_INPUT

@@ -372,7 +372,7 @@ def run_check(
     opts = options(mode, wrt, method, step, rtol, atol, seed)
     g = problem.graph
     cols = [np.asarray(v, dtype=np.float64) for v in problem.point]
-    if any(c.ndim for c in cols):  # a problem over several points (core.load_many)
+    if any(c.ndim for c in cols):  # a problem over several points (--points)
         n = max(c.size for c in cols)
         X = np.column_stack([np.broadcast_to(c.reshape(-1), (n,)) for c in cols])
         return check_points(g, X, opts, grad, single=False)

@@ -12,12 +12,60 @@ from typing import Annotated, Any
 
 import typer
 
-from . import __version__
+from . import __version__, helppage, usage
 from .commands import COMMANDS, Command, Out, Source, defaults, guarded
-from .errors import BAD_INPUT
+from .errors import BAD_INPUT, OK, AdcliError
+
+
+class _UsageError(typer.core.click.UsageError):
+    """A usage error shown in adcli's error format (a JSON document on stdout
+    under --json) wherever click shows one: the shell, CliRunner."""
+
+    exit_code = BAD_INPUT
+
+    def __init__(self, err: AdcliError, args: list[str]) -> None:
+        super().__init__(err.message)
+        self.err = err
+        self.as_json = "--json" in (args[: args.index("--")] if "--" in args else args)
+
+    def show(self, file: Any = None) -> None:
+        from . import render
+
+        if self.as_json:
+            sys.stdout.write(render.dumps(render.error_json(self.err)) + "\n")
+        else:
+            sys.stderr.write(render.error_text(self.err) + "\n")
+
+
+def _in_adcli_format(parse: Callable[[], Any], argv: list[str]) -> Any:
+    """Run a parse step; its usage errors (click's or adcli's) as :class:`_UsageError`."""
+    try:
+        return parse()
+    except _UsageError:
+        raise
+    except typer.core.click.UsageError as exc:
+        raise _UsageError(usage.from_click(exc, argv), argv) from None
+    except AdcliError as err:
+        raise _UsageError(err, argv) from None
+
+
+class _Group(typer.core.TyperGroup):
+    """Usage errors in adcli's format; an unknown command has one suggestion
+    (click and Typer each add their own "Did you mean")."""
+
+    def parse_args(self, ctx, args):
+        argv = list(args)
+        return _in_adcli_format(lambda: super(_Group, self).parse_args(ctx, args), argv)
+
+    def resolve_command(self, ctx, args):
+        if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
+            raise _UsageError(usage.unknown_command(args[0], self.list_commands(ctx)), list(args))
+        return super().resolve_command(ctx, args)
+
 
 app = typer.Typer(
-    add_completion=False,
+    cls=_Group,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -49,7 +97,7 @@ def main(
 
         run(repl_main, False)
         return
-    sys.stderr.write(ctx.get_help() + "\n")
+    sys.stderr.write(helppage.text(helppage.terminal_width()))
     raise typer.Exit(BAD_INPUT)
 
 
@@ -100,44 +148,64 @@ for _cmd in COMMANDS.values():
     app.command(_cmd.name)(_Callback(_cmd))
 
 
-def entry() -> None:
-    """Console-script entry point. Building a click command from a Typer
+def entry(argv: list[str]) -> int:
+    """Run ``adcli ARGV...`` and return the exit code. Every usage error (click's
+    own, a repeated option, options that do not go together) prints in adcli's
+    error format, as JSON under --json. Building a click command from a Typer
     function costs a millisecond or two each; a one-shot command builds only
-    itself (the REPL, which dispatches to all of them, gets every one)."""
-    wanted = sys.argv[1] if len(sys.argv) > 1 else None
+    itself (the REPL, which dispatches to all of them, and shell completion get
+    every one)."""
+    import click
+
+    wanted = argv[0] if argv else None
     chosen = [c for c in app.registered_commands if c.name == wanted]
     if chosen and wanted != "repl":
         app.registered_commands = chosen
-    elif sys.argv[1:] in (["--help"], ["-h"]):
-        _summaries_only()
-    app(prog_name="adcli")
-
-
-def _summaries_only() -> None:
-    """``adcli --help`` lists each command by its docstring's summary and needs
-    none of their options: give Typer parameterless stand-ins to build."""
-    for info in app.registered_commands:
-
-        def stand_in() -> None:  # pragma: no cover - never called
-            pass
-
-        stand_in.__doc__ = info.callback.__doc__ if info.callback else None
-        info.callback = stand_in
+    try:
+        rv = app(argv, prog_name="adcli", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        return BAD_INPUT
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return BAD_INPUT
+    except SystemExit as exc:  # shell completion answers and exits
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else BAD_INPUT)
+    return rv if isinstance(rv, int) else OK
 
 
 class _ExprCommand(typer.core.TyperCommand):
     """An expression may begin with a minus sign (adcli grad "-x^2" --at x=3).
     An argument that starts with "-" but is neither one of the command's
     options nor an option's value is moved behind "--", so click reads it as
-    the expression instead of a cluster of short options (-x, -h...)."""
+    the expression instead of a cluster of short options (-x, -h...).
+    An option given twice, or one that does not apply with the others
+    (:func:`adcli.usage.check_options`), is a usage error. The examples in the
+    help are kept as written: click rewraps a paragraph unless it starts with
+    its ``\\b`` marker."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["help"] = _examples_kept(kwargs.get("help"))
+        super().__init__(*args, **kwargs)
 
     def parse_args(self, ctx, args):
-        takes_value, names = set(), set()
+        argv = [self.name or "", *args]
+        return _in_adcli_format(lambda: self._parse_args(ctx, list(args)), argv)
+
+    def _parse_args(self, ctx, args):
+        takes_value, names, main_name, multiple = set(), set(), {}, set()
         for param in self.params:
             if isinstance(param, typer.core.click.Option):
                 names.update(param.opts + param.secondary_opts)
+                main = max(param.opts, key=len)
+                main_name.update({o: main for o in param.opts})
+                if param.multiple:
+                    multiple.add(main)
                 if not param.is_flag and not param.count:
                     takes_value.update(param.opts)
+        usage.repeated([self.name or "", *args], main_name, takes_value, multiple)
         kept, moved, k = [], [], 0
         while k < len(args):
             a = args[k]
@@ -155,8 +223,43 @@ class _ExprCommand(typer.core.TyperCommand):
             k += 1
         if moved:
             kept = kept + (["--"] if "--" not in kept else []) + moved
-        return super().parse_args(ctx, kept)
+        rest = super().parse_args(ctx, kept)
+        try:
+            usage.check_options(self.name or "", _given(ctx, self.params))
+        except AdcliError as err:
+            option = err.extra.get("option")
+            if option is not None:
+                spellings = [o for p in self.params for o in getattr(p, "opts", []) if option in p.opts]
+                usage.locate(err, [self.name or "", *args], spellings or [option], option in takes_value)
+            raise
+        return rest
+
+
+def _given(ctx, params) -> dict[str, Any]:
+    """The options (by their long name) and arguments (EXPR) given on the command line."""
+    from click.core import ParameterSource
+
+    given: dict[str, Any] = {}
+    for param in params:
+        if param.name is None or ctx.get_parameter_source(param.name) in (None, ParameterSource.DEFAULT):
+            continue
+        value = ctx.params.get(param.name)
+        if isinstance(param, typer.core.click.Option):
+            given[max(param.opts, key=len)] = value
+        elif value is not None:
+            given[param.name.upper()] = value
+    return given
+
+
+def _examples_kept(text: str | None) -> str | None:
+    """Mark each paragraph after "Examples:" with click's \\b so it is never rewrapped."""
+    if not text or "Examples:" not in text:
+        return text
+    head, tail = text.split("Examples:", 1)
+    paragraphs = [p for p in tail.strip("\n").split("\n\n") if p.strip()]
+    return head + "Examples:\n\n" + "\n\n".join("\b\n" + p for p in paragraphs)
 
 
 for _info in app.registered_commands:
     _info.cls = _ExprCommand
+    _info.short_help = helppage.SUMMARIES.get(_info.name or "")

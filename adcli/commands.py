@@ -21,6 +21,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any, get_type_hints
 
 from .errors import BAD_INPUT, INTERNAL, INTERRUPTED, OK, USAGE, AdcliError
+from .stdio import WriteFailed
 
 META = "adcli"
 
@@ -84,7 +85,7 @@ def WRT() -> Any:
 
 
 def JSON() -> Any:
-    return option("--json", help="Print one JSON document (SPEC section 4).", default=False)
+    return option("--json", help="Print one JSON document (errors too).", default=False)
 
 
 def DIGITS(default: int = 6, help: str = "Significant digits shown.") -> Any:
@@ -101,14 +102,17 @@ def STEPS() -> Any:
 
 def POINTS() -> Any:
     return option(
-        "--points", help="Many points: a CSV file whose header names the inputs (- = stdin).", show_default=False
+        "--points",
+        help="Many points: a CSV (or .parquet) file whose header names the inputs (- = stdin).",
+        show_default=False,
     )
 
 
 def FORMAT() -> Any:
     return option(
         "--format",
-        help="Output for --points: jsonl (JSON Lines) or csv; coo: a jacobian's or hessian's non-zeros.",
+        help="Output for --points: jsonl (JSON Lines), csv or parquet (to a file or pipe); "
+        "coo: a jacobian's or hessian's non-zeros at one point.",
         default="jsonl",
     )
 
@@ -151,10 +155,14 @@ class Source:
         """The --at text for inputs held fixed (plot); the REPL writes its point as one."""
         return at
 
-    def many(self, expr: str, points: str, at: str | None):
-        from .core import load_many
+    def points_graph(self, expr: str, at: str | None):
+        """The graph that --points runs at every row (streamed by :mod:`adcli.batch`)."""
+        from .errors import USAGE, AdcliError
+        from .parse import parse
 
-        return load_many(self.text(expr), points, at, expr_from_stdin=expr == "-")
+        if at is not None:
+            raise AdcliError(USAGE, "give either --at or --points, not both")
+        return parse(self.text(expr))
 
     def from_stdin(self, expr: str | None) -> bool:
         return expr == "-"
@@ -201,6 +209,8 @@ def guarded(action: Callable[[], int | None], as_json: bool, out: Out | None = N
     except KeyboardInterrupt:
         out.note("interrupted")
         return INTERRUPTED
+    except WriteFailed:  # a closed pipe or a full disk: adcli.main ends the process
+        raise
     except RecursionError:  # pragma: no cover - nothing recurses; a last line of defence
         out.note("error: internal recursion limit reached; please report this expression")
         return INTERNAL
@@ -364,14 +374,10 @@ def run_grad(o: GradOptions, src: Source, out: Out) -> int:
 
 def _value_and_gradient(kind: str, o: Any, src: Source, out: Out, compute: Callable[[Any, bool], Any]) -> int:
     """The one body of eval and grad: many points or one; text or JSON; grad --check."""
-    from . import core, render
+    from . import render
 
     if o.points is not None:
-        problem = src.many(o.expr, o.points, o.at)
-        result = compute(problem, False)
-        out.warn(result.warnings, o.as_json)
-        out.emit(render.points_output(kind, result, o.fmt))
-        return core.points_exit_code(problem)
+        return _many_points(kind, o, o.points, src, lambda problem: compute(problem, False))
     problem = src.problem(o.expr, o.at)
     result = compute(problem, o.steps)
     checked = None
@@ -491,11 +497,22 @@ def run_repl(o: ReplOptions, src: Source, out: Out) -> int:
 # -- beyond the gradient: jvp, vjp, jacobian, hessian, hvp, implicit --------------------
 
 
+def _many_points(kind: str, o: Any, points: str, src: Source, compute: Callable[[Any], Any]) -> int:
+    """Command ``kind`` at every row of --points, streamed in chunks (:mod:`adcli.batch`)."""
+    from .batch import run_points
+    from .errors import USAGE, AdcliError
+
+    if points == "-" and src.from_stdin(o.expr):
+        raise AdcliError(USAGE, "the expression and --points cannot both come from standard input")
+    g = src.points_graph(o.expr, o.at)
+    return run_points(kind, g, points, compute, o.fmt, quiet=o.as_json)
+
+
 def _derivative(
     kind: str, o: Any, src: Source, out: Out, compute: Callable[[Any], Any], single_point_only: bool = False
 ) -> int:
     """The shared body of the derivative commands: load, compute, print."""
-    from . import core, render
+    from . import render
 
     trace, steps = getattr(o, "trace", False), getattr(o, "steps", False)
     points = getattr(o, "points", None)
@@ -504,12 +521,7 @@ def _derivative(
             raise usage("--trace and --steps show one point: use --at, not --points")
         if getattr(o, "fmt", None) == "coo":
             raise usage("--format coo shows one point's sparse matrix: use --at, not --points")
-        problem = src.many(o.expr, points, o.at)
-        result = compute(problem)
-        out.warn(result.warnings, o.as_json)
-        doc = render.derivative_json(kind, result)
-        out.emit(render.points_docs_output(doc, problem, o.fmt))
-        return core.points_exit_code(problem)
+        return _many_points(kind, o, points, src, compute)
     coo = getattr(o, "fmt", None) == "coo"
     if coo and kind not in ("jacobian", "hessian"):
         raise usage("--format coo lists the non-zero entries of a jacobian or hessian")

@@ -131,7 +131,7 @@ def resolve_point(g: Graph, at: str | None, label: str = "--at") -> list[float]:
 
 def bind_point(g: Graph, at: str | None, label: str = "--at") -> tuple[Graph, list[float]]:
     """``g`` with its inputs in the order --at gives them (SPEC 1), and their values.
-    Every command that takes a point comes through here (or :func:`load_many`),
+    Every command that takes a point comes through here (or :mod:`adcli.batch`),
     so every output lists the inputs in the order the user wrote."""
     point = _point_of(g, at, label)
     g = g.in_order(list(point))
@@ -388,42 +388,12 @@ def _check_gradient_finite(result: GradResult) -> None:
 # -- many points -------------------------------------------------------------------
 
 
-def load_many(expr: str, points_arg: str, at: str | None = None, expr_from_stdin: bool = False, stdin=None) -> Problem:
-    """An expression bound to many points at once (one numpy array per input)."""
-    from .points import read_points_ordered
-
-    if at is not None:
-        raise AdcliError(USAGE, "give either --at or --points, not both")
-    if points_arg == "-" and expr_from_stdin:
-        raise AdcliError(USAGE, "the expression and --points cannot both come from standard input")
-    g = parse(expr)
-    header, arrays = read_points_ordered(points_arg, g.input_names, stdin)
-    g, arrays = in_header_order(g, header, arrays)
-    values = evaluate(g, arrays, mask_undefined=True)
-    return Problem(g, arrays, values)  # type: ignore[arg-type]
-
-
 def in_header_order(g: Graph, header: list[str], arrays: list[Any]) -> tuple[Graph, list[Any]]:
     """``g`` with its inputs in the order of a --points header, and the columns
     (given aligned with ``g``'s inputs) in that order too."""
     by_name = dict(zip(g.input_names, arrays))
     g = g.in_order(header)
     return g, [by_name[n] for n in g.input_names]
-
-
-def points_exit_code(problem: Problem) -> int:
-    """2 if the expression was undefined at some of the points (they are reported per row)."""
-    bad = problem.values.undefined
-    if np.any(bad):
-        n = int(np.count_nonzero(bad))
-        total = int(np.size(problem.point[0])) if problem.point else 1
-        first = problem.values.first_error
-        sys.stderr.write(
-            f"error: the expression is undefined at {n} of {total} points"
-            f"{': first, ' + first.message if first else ''}\n"
-        )
-        return 2
-    return 0
 
 
 # -- trace and graph -----------------------------------------------------------------

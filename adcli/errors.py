@@ -1,6 +1,7 @@
 """One error type for everything a user can get wrong, with where it happened.
 
-Every error that reaches the user is an :class:`AdcliError`; the renderer draws
+Every error that reaches the user is an :class:`AdcliError` (a ``ValueError``, for
+the Python API's callers); the renderer draws
 the source line and a caret under ``span`` whatever the kind, and the CLI maps
 every kind to exit code 2.
 """
@@ -22,7 +23,7 @@ OK, CHECK_FAILED, BAD_INPUT, INTERNAL, INTERRUPTED = 0, 1, 2, 70, 130
 
 
 @dataclass
-class AdcliError(Exception):
+class AdcliError(ValueError):
     kind: str
     message: str
     source: str | None = None  # the text the span points into
@@ -33,6 +34,10 @@ class AdcliError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self):
+        """Pickle by fields, so an error raised on a Dask or multiprocessing worker arrives whole."""
+        return (AdcliError, (self.kind, self.message, self.source, self.span, self.hint, self.label, self.extra))
 
     def line_col(self) -> tuple[int, int] | None:
         """1-based line and column of the span start."""

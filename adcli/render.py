@@ -41,7 +41,10 @@ def jsonable(v: Any) -> Any:
 
 
 def dumps(doc: Any) -> str:
-    return json.dumps(jsonable(doc), ensure_ascii=False, allow_nan=False)
+    """One JSON document; escaped to ASCII (the same document) when stdout cannot show it."""
+    from .stdio import can_show
+
+    return json.dumps(jsonable(doc), ensure_ascii=not can_show(sys.stdout), allow_nan=False)
 
 
 def warnings_json(ws: list[Warning_]) -> list[str]:
@@ -179,30 +182,100 @@ def warning_text(w: Warning_) -> str:
 # -- explanations: trace tables and steps -----------------------------------------
 
 
-def table_text(headers: list[str], rows: list[list[str]], right: set[int], width: int | None = None) -> str:
-    """A Rich table (no colour) rendered to text, for stable, pipeable output."""
+def table_text(
+    headers: list[str],
+    rows: list[list[str]],
+    right: set[int],
+    width: int | None = None,
+    styles: dict[int, dict[str, str]] | None = None,
+) -> str:
+    """A Rich table rendered to text, for stable, pipeable output. A table wider
+    than ``width`` (default: the terminal, 80 when piped) goes vertical, one
+    block of "header: value" lines per row, so that no number or name is cut.
+    ``styles`` colours cells by column and text ({5: {"FAIL": "red"}}) when
+    standard output is a colour terminal."""
+    from rich.cells import cell_len
+
+    from .stdio import for_stdout
+
+    headers = [for_stdout(h) for h in headers]
+    rows = [[for_stdout(c) for c in r] for r in rows]
+    width = width or _width()
+    system = colour_system() if styles else None
+    plain = _rich_table(headers, rows, right, None, None)
+    if max((cell_len(line) for line in plain.splitlines()), default=0) > width:
+        return _vertical(headers, rows, styles if system else None)
+    return plain if system is None else _rich_table(headers, rows, right, styles, system)
+
+
+def _rich_table(headers, rows, right, styles, system: Any) -> str:
     import io
 
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="")
     for k, h in enumerate(headers):
-        table.add_column(h, justify="right" if k in right else "left", no_wrap=True, overflow="fold")
+        table.add_column(h, justify="right" if k in right else "left", no_wrap=True)
     for r in rows:
-        table.add_row(*r)
+        table.add_row(*(Text(c, style=(styles or {}).get(k, {}).get(c, "")) for k, c in enumerate(r)))
     buf = io.StringIO()
     Console(
         file=buf,
-        width=width or _width(),
-        color_system=None,
-        no_color=True,
+        width=1 << 20,  # laid out at its natural width; table_text decides what fits
+        color_system=system,
+        no_color=system is None,
         highlight=False,
-        force_terminal=False,
+        force_terminal=system is not None,
         soft_wrap=False,
     ).print(table)
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
+
+
+def _vertical(headers: list[str], rows: list[list[str]], styles: dict[int, dict[str, str]] | None) -> str:
+    """One block per row: its first cell, then "header: value" for the others."""
+    blocks = []
+    for r in rows:
+        lines = [r[0] if not headers[0] else f"{headers[0]}: {r[0]}"]
+        for k in range(1, len(r)):
+            if r[k] == "":
+                continue
+            cell = r[k] if styles is None or r[k] not in styles.get(k, {}) else paint(r[k], styles[k][r[k]])
+            lines.append(f"  {headers[k]}: {cell}" if headers[k] else f"  {cell}")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def colour_system() -> Any:
+    """Rich's colour system for standard output: None when it is not a terminal
+    or NO_COLOR is set; FORCE_COLOR turns colour on even in a pipe."""
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return None
+    from rich.console import Console
+
+    console = Console(file=sys.stdout)
+    return console.color_system if console.is_terminal else None
+
+
+def paint(text: str, style: str) -> str:
+    """``text`` in a Rich style when standard output shows colour, else as it is."""
+    system: Any = colour_system()
+    if system is None:
+        return text
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    buf = io.StringIO()
+    Console(file=buf, force_terminal=True, color_system=system, width=1 << 20, highlight=False).print(
+        Text(text, style=style), end=""
+    )
+    return buf.getvalue()
 
 
 def _width() -> int:
@@ -419,53 +492,31 @@ def trace_result_json(result, steps: bool) -> dict:
 # -- many points ------------------------------------------------------------------------
 
 
-def _point_rows(result, kind: str):
-    """Per point: (point dict, value(s), gradient dict or None, error message or None)."""
+def points_rows(kind: str, result) -> tuple[dict, list[tuple[str, Any]]]:
+    """A result over many points as one JSON Lines document (per-point numbers as
+    arrays) and as named CSV columns: what :mod:`adcli.tabular` writes, row by row."""
+    from .tabular import csv_columns
+
     p = result.problem
     names = p.inputs
-    cols = [np.asarray(a) for a in p.point]
-    n = len(cols[0]) if cols else 1
-    values = (
-        [np.broadcast_to(np.asarray(v, dtype=float), (n,)) for v in result.value]
-        if kind == "eval"
-        else [np.broadcast_to(np.asarray(result.value, dtype=float), (n,))]
-    )
-    grads = [] if kind == "eval" else [np.broadcast_to(np.asarray(g_, dtype=float), (n,)) for g_ in result.gradient]
-    bad = np.broadcast_to(np.asarray(p.values.undefined), (n,))
-    return names, cols, n, values, grads, bad
+    point = dict(zip(names, p.point))
+    if kind in ("eval", "grad"):
+        values = result.value if kind == "eval" else [result.value]
+        doc: dict[str, Any] = {"point": point, "value": values[0] if len(values) == 1 else list(values)}
+        cols = list(point.items())
+        cols += [("value" if len(values) == 1 else f"value{k + 1}", v) for k, v in enumerate(values)]
+        if kind == "grad":
+            grads = {names[k]: g_ for k, g_ in zip(result.wrt, result.gradient)}
+            doc["gradient"] = grads
+            cols += [(f"d_{x}", g_) for x, g_ in grads.items()]
+        return doc, cols
+    full = derivative_json(kind, result)
+    doc = {"point": point, **{k: v for k, v in full.items() if k not in ("warnings", "inputs", "point")}}
+    return doc, csv_columns(doc, _points_count(p), names)
 
 
-def points_output(kind: str, result, fmt: str) -> str:
-    """JSON Lines (one object per point) or CSV, at full double precision."""
-    if fmt not in ("jsonl", "csv"):
-        raise AdcliError("usage", f"unknown --format {fmt!r} for --points: use jsonl or csv")
-    names, cols, n, values, grads, bad = _point_rows(result, kind)
-    gnames = [names[k] for k in getattr(result, "wrt", [])]
-    out = []
-    if fmt == "csv":
-        vh = ["value"] if len(values) == 1 else [f"value{k + 1}" for k in range(len(values))]
-        out.append(",".join(names + vh + [f"d_{x}" for x in gnames] + ["error"]))
-        rows = zip(
-            *[c.tolist() for c in cols], *[v.tolist() for v in values], *[g_.tolist() for g_ in grads], bad.tolist()
-        )
-        k_in = len(names)
-        for row in rows:
-            *nums, b = row
-            if b:
-                out.append(",".join(map(repr, nums[:k_in])) + "," * (len(nums) - k_in) + ",undefined")
-            else:
-                out.append(",".join(map(repr, nums)) + ",")
-        return "\n".join(out)
-    for i in range(n):
-        doc: dict[str, Any] = {"point": {x: cols[k][i] for k, x in enumerate(names)}}
-        if bad[i]:
-            doc["error"] = {"kind": "domain", "message": "the expression is undefined at this point"}
-        else:
-            doc["value"] = values[0][i] if len(values) == 1 else [v[i] for v in values]
-            if grads:
-                doc["gradient"] = {x: g_[i] for x, g_ in zip(gnames, grads)}
-        out.append(dumps(doc))
-    return "\n".join(out)
+def _points_count(problem) -> int:
+    return len(problem.point[0]) if problem.point else 1
 
 
 # -- the DAG -------------------------------------------------------------------------------
@@ -575,6 +626,13 @@ def matrix_text(
     """A labelled table of numbers, each column aligned on the decimal points. Columns
     that do not fit ``width`` (default: the terminal, 80 when piped) continue in a
     further block below, with the row labels repeated."""
+    from .stdio import for_stdout
+
+    corner, col_labels, row_labels = (
+        for_stdout(corner),
+        [for_stdout(c) for c in col_labels],
+        [for_stdout(r) for r in row_labels],
+    )
     width = width or _width()
     lw = max([len(corner)] + [len(r) for r in row_labels])
     cols = []
@@ -1301,6 +1359,7 @@ def derivative_json(kind: str, result, trace: bool = False, steps: bool = False)
 # -- check -----------------------------------------------------------------------------
 
 _CHECK_MARK = {"pass": "ok", "fail": "FAIL", "kink": "kink", "skip": "skip"}
+_MARK_STYLE = {"ok": "green", "FAIL": "bold red", "kink": "yellow"}  # on a colour terminal
 
 
 def _err(e: float) -> str:
@@ -1351,7 +1410,7 @@ def check_failure_line(result, row, digits: int, prefix: str = "") -> str:
         what = f"reverse mode {v(row.ad)} but forward mode {v(row.forward)}"
     else:
         what = f"AD {v(row.ad)} but {result.method} differences give {v(row.fd)}"
-    line = f"{prefix}FAIL {result.label(row)} at {where}: {what} (abs err {_err(row.abs_err)}, rel err {_err(row.rel_err)})"
+    line = f"{prefix}{paint('FAIL', _MARK_STYLE['FAIL'])} {result.label(row)} at {where}: {what} (abs err {_err(row.abs_err)}, rel err {_err(row.rel_err)})"
     return line + (f"; {row.note}" if row.note else "")
 
 
@@ -1370,8 +1429,10 @@ def _check_summary(result, digits: int) -> str:
         extra += f", {ns} not checked"
     tail = f"{extra} ({_tolerance_text(result)})"
     if nf:
-        return f"FAIL: {nf} of {n} {noun} disagree with {_check_reference(result)}{tail}"
-    return f"ok: {n - nk - ns} of {n} {noun} agree with {_check_reference(result)}{tail}"
+        return (
+            f"{paint('FAIL', _MARK_STYLE['FAIL'])}: {nf} of {n} {noun} disagree with {_check_reference(result)}{tail}"
+        )
+    return f"{paint('ok', _MARK_STYLE['ok'])}: {n - nk - ns} of {n} {noun} agree with {_check_reference(result)}{tail}"
 
 
 def check_text(result, digits: int = 6, max_failures: int = 20) -> str:
@@ -1408,7 +1469,7 @@ def _check_point_table(result, digits: int) -> str:
         _, cells = _check_columns(result, digits, r)
         body.append([result.label(r), *cells, _err(r.abs_err), _err(r.rel_err), _CHECK_MARK[r.status]])
     hs = ["", *headers, "abs err", "rel err", ""]
-    return table_text(hs, body, right=set(range(1, len(hs) - 1)))
+    return table_text(hs, body, right=set(range(1, len(hs) - 1)), styles={len(hs) - 1: _MARK_STYLE})
 
 
 def _check_points_header(result, digits: int) -> str:
@@ -1511,11 +1572,6 @@ def _max_rel(result) -> float | None:
     return max(errs, key=lambda e: e if e == e else math.inf)
 
 
-def _clip(s: str, width: int) -> str:
-    s = " ".join(s.split())
-    return s if len(s) <= width else s[: width - 1] + "…"
-
-
 def cases_text(res, digits: int = 6) -> str:
     """One row per case, a summary, and a line per failing derivative (file:line: FAIL ...)."""
     body = []
@@ -1526,20 +1582,24 @@ def cases_text(res, digits: int = 6) -> str:
         body.append(
             [
                 str(c.line),
-                _clip(c.expression, 26),
-                _clip(c.at, 14),
+                " ".join(c.expression.split()),
+                " ".join(c.at.split()),
                 against,
                 "-" if (m := _max_rel(r)) is None else _err(m),
                 state,
             ]
         )
-    out = [table_text(["line", "expression", "point", "against", "rel err", ""], body, right={0, 4})]
+    out = [
+        table_text(
+            ["line", "expression", "point", "against", "rel err", ""], body, right={0, 4}, styles={5: _MARK_STYLE}
+        )
+    ]
     n, nf = len(res.cases), sum(not c.result.ok for c in res.cases)
     tol = f"rtol {res.rtol:g}, atol {res.atol:g}"
     if nf:
-        out.append(f"FAIL: {nf} of {n} case{'s' if n != 1 else ''} fail ({tol})")
+        out.append(f"{paint('FAIL', _MARK_STYLE['FAIL'])}: {nf} of {n} case{'s' if n != 1 else ''} fail ({tol})")
     else:
-        out.append(f"ok: {n} case{'s' if n != 1 else ''} pass ({tol})")
+        out.append(f"{paint('ok', _MARK_STYLE['ok'])}: {n} case{'s' if n != 1 else ''} pass ({tol})")
     for c in res.cases:
         q = check_quiet_text(c.result, digits, prefix=f"{res.label}:{c.line}: ")
         if q:
@@ -1708,68 +1768,3 @@ def plot_json(data) -> dict:
     doc["gaps"] = [list(g_) for g_ in gap_intervals(data)]
     doc["warnings"] = warnings_json(data.warnings)
     return doc
-
-
-def _at_point(x: Any, i: int, n: int) -> Any:
-    """The part of a result document that belongs to point ``i`` of ``n``
-    (arrays over the points have the points on their first axis)."""
-    if isinstance(x, dict):
-        return {k: _at_point(v, i, n) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_at_point(v, i, n) for v in x]
-    if isinstance(x, np.ndarray) and x.ndim and x.shape[0] == n:
-        return x[i]
-    return x
-
-
-def _flatten(x: Any, prefix: str, out: dict) -> None:
-    if isinstance(x, dict):
-        for k, v in x.items():
-            _flatten(v, f"{prefix}_{k}" if prefix else str(k), out)
-    elif isinstance(x, (list, tuple, np.ndarray)) and np.ndim(x):
-        for k, v in enumerate(x):
-            _flatten(v, f"{prefix}_{k + 1}", out)
-    else:
-        out[prefix] = x
-
-
-def points_docs_output(doc: dict, problem, fmt: str) -> str:
-    """Any command's JSON document over many points -> one line (or CSV row) per point."""
-    if fmt not in ("jsonl", "csv"):
-        raise AdcliError("usage", f"unknown --format {fmt!r} for --points: use jsonl or csv")
-    n = len(problem.point[0]) if problem.point else 1
-    bad = np.broadcast_to(np.asarray(problem.values.undefined), (n,))
-    doc = {k: v for k, v in doc.items() if k not in ("warnings", "inputs")}
-    lines = []
-    header: list[str] | None = None
-    for i in range(n):
-        row = _at_point(doc, i, n)
-        row["point"] = {x: float(np.asarray(v)[i]) for x, v in zip(problem.inputs, problem.point)}
-        if bad[i]:
-            row = {
-                "point": row["point"],
-                "error": {"kind": "domain", "message": "the expression is undefined at this point"},
-            }
-        if fmt == "jsonl":
-            lines.append(dumps(row))
-            continue
-        flat: dict = {}
-        _flatten({k: v for k, v in row.items() if k != "error"}, "", flat)
-        flat = {k.removeprefix("point_"): v for k, v in flat.items()}
-        if header is None:
-            good = next((j for j in range(n) if not bad[j]), None)
-            template: dict = {}
-            _flatten({k: v for k, v in _at_point(doc, good if good is not None else 0, n).items()}, "", template)
-            numeric = [
-                k
-                for k, v in template.items()
-                if not isinstance(v, str) and not k.startswith("point_") and k != "sweeps"
-            ]  # per-point numbers only; names and modes are in the header
-            header = list(problem.inputs) + numeric + ["error"]
-            lines.append(",".join(header))
-        vals = []
-        for k in header[:-1]:
-            v = jsonable(flat.get(k, ""))
-            vals.append("" if v == "" else (repr(v) if isinstance(v, float) else str(v)))
-        lines.append(",".join(vals) + ("," + "undefined" if bad[i] else ","))
-    return "\n".join(lines)

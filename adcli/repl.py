@@ -550,17 +550,10 @@ class SessionSource(Source):
         known = [n for n in g.input_names if n in values]
         return ",".join(f"{n}={values[n]!r}" for n in known) if known else None
 
-    def many(self, expr: str, points: str, at: str | None):
-        from .core import Problem, in_header_order
-        from .evaluate import evaluate
-        from .points import read_points_ordered
-
+    def points_graph(self, expr: str, at: str | None):
         if self.line_point:
             raise AdcliError(USAGE, "give either at ... or --points, not both")
-        g = self.graph(expr)
-        header, arrays = read_points_ordered(points, g.input_names, None)
-        g, arrays = in_header_order(g, header, arrays)
-        return Problem(g, arrays, evaluate(g, arrays, mask_undefined=True))  # type: ignore[arg-type]
+        return self.graph(expr)
 
     def from_stdin(self, expr: str | None) -> bool:
         return False

@@ -71,4 +71,4 @@ def test_wheel_install_runs_from_elsewhere(tmp_path):
     p = subprocess.run(
         [str(adcli), "grad", "log((x1+x2", "--at", "x1=1,x2=2"], cwd=work, capture_output=True, text=True, timeout=60
     )
-    assert p.returncode == 2 and "expected ')'" in p.stderr and "Traceback" not in p.stderr
+    assert p.returncode == 2 and "expected an operator or ')'" in p.stderr and "Traceback" not in p.stderr

@@ -194,7 +194,7 @@ def test_a_session_in_a_real_terminal(state):
 def test_plain_adcli_on_a_terminal_opens_the_repl(state):
     t = Term(state, ("--bogus",))  # with arguments, adcli is the plain CLI
     try:
-        t.wait_for(r"No such option")
+        t.wait_for(r"no such option")
         assert t.eof_status() == 2
     finally:
         t.child.close(force=True)
