@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from . import forward, reverse
+from . import forward, reverse, sweeps
 from .errors import DOMAIN, INPUT, NAME, USAGE, AdcliError
 from .evaluate import evaluate
 from .graph import Graph, fmt_value
@@ -583,25 +583,21 @@ class _Checker:
     # -- AD --------------------------------------------------------------------------
 
     def _jacobian(self, values, P: int, engine: str) -> np.ndarray:
+        """The Jacobian at every point, shape (m, P, K), from one batched sweep of ``engine``."""
         g = self.g
         m, K = len(g.outputs), len(self.pos)
         J = np.zeros((m, P, K))
-        ones = np.ones(P)
+        count = m if engine == "reverse" else K
+        batch = sweeps.run(values, engine, sweeps.unit_groups(count), self.pos)
         if engine == "reverse":
+            grads = batch.at_inputs()
             for j in range(m):
-                u: list[Any] = [None] * m
-                u[j] = ones
-                adj, _ = reverse.vjp(values, u)
-                grads = reverse.input_adjoints(values, adj)
                 for kk, k in enumerate(self.pos):
-                    J[j, :, kk] = np.broadcast_to(np.asarray(grads[k], dtype=np.float64), (P,))
+                    J[j, :, kk] = np.broadcast_to(np.asarray(batch.entry(grads[k], j), dtype=np.float64), (P,))
         else:
-            for kk, k in enumerate(self.pos):
-                d: list[Any] = [None] * len(g.inputs)
-                d[k] = ones
-                tan, _ = forward.jvp(values, d)
-                for j, t in enumerate(forward.output_tangents(values, tan)):
-                    J[j, :, kk] = np.broadcast_to(np.asarray(t, dtype=np.float64), (P,))
+            for j, t in enumerate(batch.at_outputs()):
+                for kk in range(K):
+                    J[j, :, kk] = np.broadcast_to(np.asarray(batch.entry(t, kk), dtype=np.float64), (P,))
         return J
 
     def _dot_rows(self, values, X, fd, kink_at, kink_msg, index) -> list[CheckRow]:

@@ -122,7 +122,10 @@ def POINTS() -> Any:
 
 def FORMAT() -> Any:
     return option(
-        "--format", help="Output for --points: jsonl (JSON Lines), csv or parquet (to a file or pipe).", default="jsonl"
+        "--format",
+        help="Output for --points: jsonl (JSON Lines), csv or parquet (to a file or pipe); "
+        "coo: a jacobian's or hessian's non-zeros at one point.",
+        default="jsonl",
     )
 
 
@@ -543,10 +546,17 @@ def _derivative(
     trace, steps = getattr(o, "trace", False), getattr(o, "steps", False)
     points = getattr(o, "points", None)
     if points is not None:  # --trace, --steps, --digits with --points: usage.check_options
+        if getattr(o, "fmt", None) == "coo":
+            raise usage("--format coo shows one point's sparse matrix: use --at, not --points")
         return _many_points(kind, o, points, src, compute)
+    coo = getattr(o, "fmt", None) == "coo"
+    if coo and kind not in ("jacobian", "hessian"):
+        raise usage("--format coo lists the non-zero entries of a jacobian or hessian")
     result = compute(src.problem(o.expr, o.at))
     out.warn(result.warnings, o.as_json)
-    if o.as_json:
+    if coo:
+        out.emit(render.dumps(render.coo_json(kind, result)) if o.as_json else render.coo_text(kind, result, o.digits))
+    elif o.as_json:
         out.emit(render.dumps(render.derivative_json(kind, result, trace, steps)))
     else:
         out.emit(render.derivative_text(kind, result, o.digits, trace, steps))

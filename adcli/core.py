@@ -9,13 +9,14 @@ from __future__ import annotations
 import io
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import forward, reverse
+from . import forward, reverse, sweeps
 from .errors import FILE, INPUT, NAME, USAGE, AdcliError, Warning_
 from .evaluate import Values, evaluate
 from .graph import Graph
@@ -367,6 +368,65 @@ def _elements_of(name: str, position: dict[str, int]) -> list[str]:
     return out
 
 
+def parse_vector(text: str, size: int, label: str, per: str) -> list[float]:
+    """``2,-1`` or ``pi/4, -sqrt(2)`` -> floats, exactly ``size`` of them; ``per`` says
+    what each one is for ("input (x1, x2)", "output")."""
+    if not text.strip():
+        raise AdcliError(
+            INPUT,
+            f"{label} is empty",
+            text,
+            (0, 0),
+            label=label,
+            hint=f"give {size} value{'s' if size != 1 else ''}, one per {per}",
+        )
+    pieces = split_top_level(text)
+    out: list[float] = []
+    for piece, off in pieces:
+        stripped = piece.strip()
+        lead = len(piece) - len(piece.lstrip())
+        span = (off + lead, off + lead + max(len(stripped), 1))
+        if not stripped:
+            raise AdcliError(INPUT, "empty item (two commas in a row?)", text, span, label=label)
+        if "=" in stripped:
+            raise AdcliError(
+                INPUT,
+                f"{label} takes plain values, one per {per} in order, not name=value",
+                text,
+                span,
+                label=label,
+                hint=f"write e.g. {label} " + ",".join(["1"] * size),
+            )
+        out.append(constant_at(text, span[0], span[1], label, f"{label} value {len(out) + 1}"))
+    if len(out) != size:
+        raise AdcliError(
+            INPUT,
+            f"{label} has {len(out)} value{'s' if len(out) != 1 else ''}, but it needs {size}: one per {per}",
+            text,
+            (0, len(text)),
+            label=label,
+        )
+    return out
+
+
+def resolve_vector(given: str | Sequence[Any] | None, size: int, label: str, per: str, command: str) -> list[Any]:
+    """A direction or cotangent (--dir, --cotangent) as numbers, before any engine runs:
+    text to parse, or values given directly (floats or arrays)."""
+    if given is None:
+        example = ",".join(["1"] + ["0"] * (size - 1)) if size else "1"
+        raise AdcliError(
+            USAGE,
+            f"{command} needs {label} with {size} value{'s' if size != 1 else ''}, one per {per}",
+            hint=f"e.g. {label} {example}",
+        )
+    if isinstance(given, str):
+        return [np.float64(v) for v in parse_vector(given, size, label, per)]
+    given = list(given)
+    if len(given) != size:
+        raise AdcliError(INPUT, f"{label} has {len(given)} values, but it needs {size}: one per {per}", label=label)
+    return given
+
+
 def did_you_mean(name: str, candidates: list[str]) -> str | None:
     import difflib
 
@@ -434,8 +494,8 @@ class GradResult:
     warnings: list[Warning_]
     adjoints: list[Any] | None = None  # reverse mode: every node's adjoint
     adjoint_steps: list[reverse.AdjointStep] | None = None
-    tangents: list[list[Any]] | None = None  # forward mode: one tangent list per sweep
-    tangent_steps: list[list[forward.TangentStep]] | None = None
+    tangents: Sequence[list[Any]] | None = None  # forward mode: one tangent list per direction
+    tangent_steps: Sequence[list[forward.TangentStep]] | None = None
 
 
 def run_eval(problem: Problem) -> EvalResult:
@@ -476,24 +536,19 @@ def run_grad(problem: Problem, mode: str = "reverse", wrt: str | None = None, re
             adjoint_steps=steps if record else None,
         )
     else:
-        gradient, tangents, tsteps = [], [], []
-        for k in positions:
-            direction: list[Any] = [None] * len(g.inputs)
-            direction[k] = np.float64(1.0)
-            tan, steps_k = forward.jvp(values, direction, record=record)
-            gradient.append(forward.output_tangents(values, tan)[0])
-            tangents.append(tan)
-            tsteps.append(steps_k)
+        batch = sweeps.run(values, "forward", sweeps.unit_groups(len(positions)), positions, record)
+        out = batch.at_outputs()[0]
+        tangents = sweeps.PerDirection(batch)
         result = GradResult(
             problem,
             mode,
             positions,
             value,
-            gradient,
+            [batch.entry(out, d) for d in range(len(positions))],
             len(positions),
             values.warnings,
             tangents=tangents,
-            tangent_steps=tsteps if record else None,
+            tangent_steps=sweeps.StepsPerDirection(tangents) if record else None,
         )
     _check_gradient_finite(result)
     return result
@@ -557,10 +612,10 @@ class TraceResult:
     problem: Problem
     mode: str
     wrt: list[int]
-    adjoints: list[list[Any]] | None  # reverse: one adjoint list per output
-    tangents: list[list[Any]] | None  # forward: one tangent list per wrt input
-    adjoint_steps: list[list[reverse.AdjointStep]] | None
-    tangent_steps: list[list[forward.TangentStep]] | None
+    adjoints: Sequence[list[Any]] | None  # reverse: one adjoint list per output
+    tangents: Sequence[list[Any]] | None  # forward: one tangent list per wrt input
+    adjoint_steps: Sequence[list[reverse.AdjointStep]] | None
+    tangent_steps: Sequence[list[forward.TangentStep]] | None
     warnings: list[Warning_]
 
 
@@ -571,23 +626,14 @@ def run_trace(problem: Problem, mode: str = "reverse", wrt: str | None = None, r
     g, values = problem.graph, problem.values
     positions = resolve_wrt(g, wrt)
     if mode == "reverse":
-        adjs, steps = [], []
-        for k in range(len(g.outputs)):
-            u: list[Any] = [None] * len(g.outputs)
-            u[k] = np.float64(1.0)
-            adj, st = reverse.vjp(values, u, record=record)
-            adjs.append(adj)
-            steps.append(st)
-        return TraceResult(problem, mode, positions, adjs, None, steps if record else None, None, values.warnings)
-    tans: list[list[Any]] = []
-    tsteps: list[list[forward.TangentStep]] = []
-    for k in positions:
-        direction: list[Any] = [None] * len(g.inputs)
-        direction[k] = np.float64(1.0)
-        tan, tst = forward.jvp(values, direction, record=record)
-        tans.append(tan)
-        tsteps.append(tst)
-    return TraceResult(problem, mode, positions, None, tans, None, tsteps if record else None, values.warnings)
+        batch = sweeps.run(values, "reverse", sweeps.unit_groups(len(g.outputs)), positions, record)
+    else:
+        batch = sweeps.run(values, "forward", sweeps.unit_groups(len(positions)), positions, record)
+    nodes = sweeps.PerDirection(batch)
+    steps = sweeps.StepsPerDirection(nodes) if record else None
+    if mode == "reverse":
+        return TraceResult(problem, mode, positions, nodes, None, steps, None, values.warnings)
+    return TraceResult(problem, mode, positions, None, nodes, None, steps, values.warnings)
 
 
 @dataclass

@@ -21,16 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from . import forward, reverse
-from .core import Problem, require_scalar, resolve_wrt, split_top_level
+from . import forward, reverse, sparsity, sweeps
+from .core import Problem, parse_vector, require_scalar, resolve_vector, resolve_wrt, split_top_level
 from .dual import Dual, DualNS
 from .errors import DOMAIN, INPUT, NAME, USAGE, AdcliError, Warning_
 from .evaluate import Values, evaluate
-from .parse import constant_at
 
 JACOBIAN_MODES = ("auto", "forward", "reverse")
 NEWTON_MAX_ITER = 50
@@ -61,67 +61,9 @@ def _stack(entries: list[list[Any]], shape: tuple) -> np.ndarray:
     return np.moveaxis(np.moveaxis(a, 0, -1), 0, -1)
 
 
-def parse_vector(text: str, size: int, label: str, per: str) -> list[float]:
-    """``2,-1`` or ``pi/4, -sqrt(2)`` -> floats, exactly ``size`` of them; ``per`` says
-    what each one is for ("input (x1, x2)", "output")."""
-    if not text.strip():
-        raise AdcliError(
-            INPUT,
-            f"{label} is empty",
-            text,
-            (0, 0),
-            label=label,
-            hint=f"give {size} value{'s' if size != 1 else ''}, one per {per}",
-        )
-    pieces = split_top_level(text)
-    out: list[float] = []
-    for piece, off in pieces:
-        stripped = piece.strip()
-        lead = len(piece) - len(piece.lstrip())
-        span = (off + lead, off + lead + max(len(stripped), 1))
-        if not stripped:
-            raise AdcliError(INPUT, "empty item (two commas in a row?)", text, span, label=label)
-        if "=" in stripped:
-            raise AdcliError(
-                INPUT,
-                f"{label} takes plain values, one per {per} in order, not name=value",
-                text,
-                span,
-                label=label,
-                hint=f"write e.g. {label} " + ",".join(["1"] * size),
-            )
-        out.append(constant_at(text, span[0], span[1], label, f"{label} value {len(out) + 1}"))
-    if len(out) != size:
-        raise AdcliError(
-            INPUT,
-            f"{label} has {len(out)} value{'s' if len(out) != 1 else ''}, but it needs {size}: one per {per}",
-            text,
-            (0, len(text)),
-            label=label,
-        )
-    return out
-
-
 def _per_input(problem: Problem, positions: list[int]) -> str:
     names = [problem.inputs[k] for k in positions]
     return f"input ({', '.join(names)})" if names else "input (there are none)"
-
-
-def _vector(given: str | Sequence[Any] | None, size: int, label: str, per: str, command: str) -> list[Any]:
-    """A direction or cotangent: text to parse, or values given directly (floats or arrays)."""
-    if given is None:
-        example = ",".join(["1"] + ["0"] * (size - 1)) if size else "1"
-        raise AdcliError(
-            USAGE,
-            f"{command} needs {label} with {size} value{'s' if size != 1 else ''}, one per {per}",
-            hint=f"e.g. {label} {example}",
-        )
-    if isinstance(given, str):
-        return [np.float64(v) for v in parse_vector(given, size, label, per)]
-    given = list(given)
-    if len(given) != size:
-        raise AdcliError(INPUT, f"{label} has {len(given)} values, but it needs {size}: one per {per}", label=label)
-    return given
 
 
 def _merge_warnings(problem: Problem, *lists: list[Warning_]) -> list[Warning_]:
@@ -198,7 +140,7 @@ def run_jvp(
     """J·v in one forward sweep; ``direction`` has one value per --wrt input."""
     g, values = problem.graph, problem.values
     positions = resolve_wrt(g, wrt)
-    v = _vector(direction, len(positions), "--dir", _per_input(problem, positions), "jvp")
+    v = resolve_vector(direction, len(positions), "--dir", _per_input(problem, positions), "jvp")
     shape = point_shape(problem)
     out, tan, steps = _jvp(values, positions, v, record)
     jvp = [_full(t, shape) for t in out]
@@ -222,7 +164,7 @@ def run_vjp(
     g, values = problem.graph, problem.values
     positions = resolve_wrt(g, wrt)
     m = len(g.outputs)
-    u = _vector(cotangent, m, "--cotangent", "output", "vjp")
+    u = resolve_vector(cotangent, m, "--cotangent", "output", "vjp")
     shape = point_shape(problem)
     out, adj, steps = _vjp(values, positions, u, record)
     vjp = [_full(a, shape) for a in out]
@@ -253,10 +195,12 @@ class JacobianResult:
     jacobian: list[list[Any]]  # m rows (outputs) × n columns (wrt inputs)
     sweeps: int
     warnings: list[Warning_]
-    tangents: list[list[Any]] | None = None  # forward: every node's tangent, per sweep
-    tangent_steps: list[list[forward.TangentStep]] | None = None
-    adjoints: list[list[Any]] | None = None  # reverse: every node's adjoint, per sweep
-    adjoint_steps: list[list[reverse.AdjointStep]] | None = None
+    tangents: Sequence[list[Any]] | None = None  # forward: every node's tangent, per direction
+    tangent_steps: Sequence[list[forward.TangentStep]] | None = None
+    adjoints: Sequence[list[Any]] | None = None  # reverse: every node's adjoint, per direction
+    adjoint_steps: Sequence[list[reverse.AdjointStep]] | None = None
+    colours: int | None = None  # compressed by a colouring: this many sweeps instead of `uncompressed`
+    uncompressed: int | None = None
 
     @property
     def matrix(self) -> np.ndarray:
@@ -277,27 +221,45 @@ def choose_mode(m: int, n: int) -> tuple[str, str]:
     return "forward", f"{s(n, 'input')} = {s(m, 'output')}: {s(n, 'sweep')} either way; forward stores no adjoints"
 
 
-def _jacobian(values: Values, positions: list[int], mode: str, record: bool = False):
-    """(J as m lists of n entries, per-sweep node lists, per-sweep steps)."""
+def _jacobian(values: Values, positions: list[int], mode: str, record: bool = False, colour: list[int] | None = None):
+    """(J as m lists of n entries, per-direction node lists, per-direction steps), from one
+    batched sweep. With a colouring (forward: of the columns, reverse: of the rows) the
+    sweep carries one direction per colour and each entry is read back from its colour."""
     m, n = len(values.graph.outputs), len(positions)
-    J: list[list[Any]] = [[None] * n for _ in range(m)]
-    nodes, steps = [], []
+    count = n if mode == "forward" else m
+    groups = sparsity.groups_of(colour) if colour is not None else sweeps.unit_groups(count)
+    batch = sweeps.run(values, mode, groups, positions, record)
+    e = batch.entry
     if mode == "forward":
-        for j in range(n):
-            direction = [np.float64(1.0) if q == j else None for q in range(n)]
-            col, tan, st = _jvp(values, positions, direction, record)
-            for i in range(m):
-                J[i][j] = col[i]
-            nodes.append(tan)
-            steps.append(st)
+        outs = batch.at_outputs()
+        J = [[e(outs[i], colour[j] if colour else j) for j in range(n)] for i in range(m)]
     else:
-        for i in range(m):
-            u = [np.float64(1.0) if q == i else None for q in range(m)]
-            row, adj, st = _vjp(values, positions, u, record)
-            J[i] = row
-            nodes.append(adj)
-            steps.append(st)
-    return J, nodes, steps
+        ins = batch.at_inputs()
+        J = [[e(ins[q], colour[i] if colour else i) for q in positions] for i in range(m)]
+    nodes = sweeps.PerDirection(batch)
+    return J, nodes, sweeps.StepsPerDirection(nodes)
+
+
+def _jacobian_colouring(g, positions: list[int], mode: str) -> tuple[list[int] | None, list[list[int]]]:
+    """A colouring that needs fewer sweeps than one per input (forward) or output
+    (reverse), with the pattern it respects; (None, pattern) when none does."""
+    n, m = len(positions), len(g.outputs)
+    rows = sparsity.jacobian_pattern(g, positions)
+    count = n if mode == "forward" else m
+    pattern = rows if mode == "forward" else sparsity.transpose(rows, n)
+    if count < 3 or max((len(r) for r in pattern), default=0) >= count:
+        return None, rows
+    colour = sparsity.colour_columns(pattern, count)
+    return (colour if max(colour) + 1 < count else None), rows
+
+
+def _zero_outside(J: list[list[Any]], rows: list[list[int]], shape: tuple) -> None:
+    """Entries outside the pattern are exactly 0 (a compressed sweep sums them with others)."""
+    for i, cols in enumerate(rows):
+        inside = set(cols)
+        for j in range(len(J[i])):
+            if j not in inside:
+                J[i][j] = _full(0.0, shape)
 
 
 def run_jacobian(problem: Problem, mode: str = "auto", wrt: str | None = None, record: bool = False) -> JacobianResult:
@@ -312,14 +274,19 @@ def run_jacobian(problem: Problem, mode: str = "auto", wrt: str | None = None, r
     else:
         used = mode
         reason = "one forward sweep per input" if mode == "forward" else "one reverse sweep per output"
-    J, nodes, steps = _jacobian(values, positions, used, record)
+    colour, rows = (None, []) if record else _jacobian_colouring(g, positions, used)
+    J, nodes, steps = _jacobian(values, positions, used, record, colour)
     shape = point_shape(problem)
     J = [[_full(e, shape) for e in row] for row in J]
-    _finite_or_warn(problem, "the Jacobian", [e for row in J for e in row])
-    sweeps = n if used == "forward" else m
+    if colour is not None:
+        _zero_outside(J, rows, shape)
+    _finite_or_warn(problem, "the Jacobian", [np.array(J, dtype=np.float64)] if J and J[0] else [])
+    sweeps_ = n if used == "forward" else m
     result = JacobianResult(
-        problem, positions, used, mode, reason, [_full(y, shape) for y in values.outputs], J, sweeps, values.warnings
+        problem, positions, used, mode, reason, [_full(y, shape) for y in values.outputs], J, sweeps_, values.warnings
     )
+    if colour is not None:
+        result.colours, result.uncompressed, result.sweeps = max(colour) + 1, sweeps_, max(colour) + 1
     if used == "forward":
         result.tangents, result.tangent_steps = nodes, steps if record else None
     else:
@@ -351,35 +318,91 @@ class HessianResult:
     wrt: list[int]
     value: Any
     gradient: list[Any]  # aligned with wrt
-    hessian: list[list[Any]]  # n×n over the wrt inputs
+    hessian: Sequence[list[Any]]  # n×n over the wrt inputs
     sweeps: int  # n Hessian-vector products
     warnings: list[Warning_]
     # per sweep (column j = H·e_j): the dual value pass, every node's (dual) adjoint, the steps
-    sweep_values: list[Values] = field(default_factory=list)
-    sweep_adjoints: list[list[Any]] = field(default_factory=list)
-    sweep_steps: list[list[reverse.AdjointStep]] | None = None
+    sweep_values: Sequence[Values] = field(default_factory=list)
+    sweep_adjoints: Sequence[list[Any]] = field(default_factory=list)
+    sweep_steps: Sequence[list[reverse.AdjointStep]] | None = None
+    colours: int | None = None  # compressed by a star colouring: this many sweeps instead of n
+    uncompressed: int | None = None
+
+    coo: sparsity.Coo | None = None  # the non-zeros, when compressed (H is then never formed densely)
 
     @property
     def matrix(self) -> np.ndarray:
         """The Hessian as an array of shape (n, n) (one point) or (N, n, n)."""
-        return _stack(self.hessian, point_shape(self.problem))
+        rows = self.hessian
+        if isinstance(rows, _Rows):
+            return np.moveaxis(np.moveaxis(rows.dense(), 0, -1), 0, -1)
+        return _stack(list(rows), point_shape(self.problem))
 
 
-def _forward_over_reverse(problem: Problem, positions: list[int], direction: list[Any], record: bool = False):
-    """One HVP sweep: (value, gradient, H·v, dual values, adjoints, steps), over the wrt positions.
+class _Rows(Sequence):
+    """The rows of a matrix held as an array (n, n, *point shape) or as coordinates,
+    listed on demand: a large sparse Hessian is never expanded unless it is shown."""
+
+    def __init__(self, n: int, shape: tuple, array: np.ndarray | None = None, coo: sparsity.Coo | None = None):
+        self.n, self.shape, self.array, self.coo = n, shape, array, coo
+        self._by_row: list[dict[int, Any]] | None = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def dense(self) -> np.ndarray:
+        if self.array is not None:
+            return self.array
+        assert self.coo is not None
+        return self.coo.dense()
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[r] for r in range(*i.indices(self.n))]
+        if not -self.n <= i < self.n:
+            raise IndexError(i)
+        i %= self.n
+        if self.array is not None:
+            return [_full(self.array[i, j], self.shape) for j in range(self.n)]
+        if self._by_row is None:
+            assert self.coo is not None
+            self._by_row = [{} for _ in range(self.n)]
+            for t, (r, c) in enumerate(zip(self.coo.rows.tolist(), self.coo.cols.tolist())):
+                self._by_row[r][c] = t
+        zero = _full(0.0, self.shape)
+        row = self._by_row[i]
+        return [_full(self.coo.values[row[j]], self.shape) if j in row else zero for j in range(self.n)]  # type: ignore[union-attr]
+
+
+def _forward_over_reverse(
+    problem: Problem, positions: list[int], direction: list[Any] | None, record: bool = False, groups=None
+):
+    """One forward-over-reverse sweep: (value, gradient, H·v, dual values, adjoints, steps).
 
     The value pass runs on ``Dual(x, v)``; the reverse sweep is seeded with
-    ``Dual(1, 0)``. Values are at least one-dimensional inside the sweep so
-    that an adjoint whose value is 0 but whose tangent is not still passes
-    its tangent back (the reverse engine skips only scalar zero adjoints)."""
+    ``Dual(1, 0)``. With ``groups`` (k of them) the tangents carry a leading
+    batch axis of length k, direction d seeding the wrt positions in
+    ``groups[d]``, and each H·v entry has that axis: one sweep, k products.
+    Values are at least one-dimensional inside the sweep so that an adjoint
+    whose value is 0 but whose tangent is not still passes its tangent back."""
     g = problem.graph
     shape = point_shape(problem)
     work = shape if shape != () else (1,)
-    tangent_of = {k: d for k, d in zip(positions, direction)}
+    if groups is None:
+        tangent_of = {
+            k: np.broadcast_to(np.asarray(d, dtype=np.float64), work) for k, d in zip(positions, direction or [])
+        }
+    else:
+        tangent_of = {}
+        for d, group in enumerate(groups):
+            for q in group:
+                t = tangent_of.setdefault(positions[q], np.zeros((len(groups),) + work))
+                t[d] = 1.0
     inputs = []
     for k, i in enumerate(g.inputs):
         x = np.broadcast_to(np.asarray(problem.values.vals[i], dtype=np.float64), work).copy()
-        inputs.append(Dual(x, np.broadcast_to(np.asarray(tangent_of.get(k, 0.0), dtype=np.float64), work).copy()))
+        seeded = tangent_of.get(k)
+        inputs.append(Dual(x, np.zeros(work) if seeded is None else np.array(seeded)))
     values = evaluate(g, inputs, xp=DualNS, **_mask_kw(problem))
     seed = Dual(np.ones(work), np.zeros(work))
     adj, steps = reverse.vjp(values, [seed], record=record)
@@ -390,8 +413,37 @@ def _forward_over_reverse(problem: Problem, positions: list[int], direction: lis
     for k in positions:
         a = grads[k]
         gradient.append(_full(a.primal if isinstance(a, Dual) else a, shape))
-        hv.append(_full(a.tangent if isinstance(a, Dual) else 0.0, shape))
+        ta = a.tangent if isinstance(a, Dual) else 0.0
+        hv.append(_full(ta, shape) if groups is None else np.broadcast_to(ta, (len(groups),) + work))
+    if groups is not None:  # one array (n, k, *point shape): row i, direction d
+        B = np.stack(hv) if hv else np.zeros((0, len(groups)) + work)
+        return value, gradient, B if shape != () else B[..., 0], values, adj, steps
     return value, gradient, hv, values, adj, steps
+
+
+class _Slices(Sequence):
+    """Sweep d of a batched forward-over-reverse pass, as its own sweep would have shown it."""
+
+    def __init__(self, k: int, get):
+        self.k, self.get = k, get
+
+    def __len__(self) -> int:
+        return self.k
+
+    def __getitem__(self, d):  # type: ignore[override]
+        if isinstance(d, slice):
+            return [self.get(j) for j in range(*d.indices(self.k))]
+        if not -self.k <= d < self.k:
+            raise IndexError(d)
+        return self.get(d % self.k)
+
+
+def _direction(x: Any, d: int, ndim: int) -> Any:
+    """Direction d of a dual number whose tangent may carry the batch axis."""
+    if isinstance(x, Dual):
+        t = x.tangent
+        return Dual(x.primal, t[d] if np.ndim(t) > ndim else t)
+    return x
 
 
 def _mask_kw(problem: Problem) -> dict:
@@ -405,7 +457,7 @@ def run_hvp(
     """H·v of a scalar expression without forming H: one forward-over-reverse sweep."""
     require_scalar(problem, "hvp")
     positions = resolve_wrt(problem.graph, wrt)
-    v = _vector(direction, len(positions), "--dir", _per_input(problem, positions), "hvp")
+    v = resolve_vector(direction, len(positions), "--dir", _per_input(problem, positions), "hvp")
     value, gradient, hv, dvals, adj, steps = _forward_over_reverse(problem, positions, v, record)
     warnings = _merge_warnings(problem, dvals.warnings)
     _finite_or_warn(problem, "H·v", hv)
@@ -424,29 +476,77 @@ def run_hvp(
 
 
 def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) -> HessianResult:
-    """The exact Hessian of a scalar expression: one HVP per --wrt input (column j is H·e_j)."""
+    """The exact Hessian of a scalar expression: its n columns H·e_j from one
+    forward-over-reverse sweep carrying them as a batch axis. When the Hessian's
+    sparsity pattern admits a star colouring with k < n colours (and no steps
+    are recorded), the sweep carries k sums of unit vectors instead and each
+    entry is read back from one of them."""
     require_scalar(problem, "hessian")
     positions = resolve_wrt(problem.graph, wrt)
     n = len(positions)
-    H: list[list[Any]] = [[None] * n for _ in range(n)]
-    value, gradient, new = problem.values.outputs[0], [], []
-    passes, adjoints, steps = [], [], []
-    for j in range(n):
-        e = [np.float64(1.0) if q == j else np.float64(0.0) for q in range(n)]
-        value, gradient, col, dvals, adj, st = _forward_over_reverse(problem, positions, e, record)
-        for i in range(n):
-            H[i][j] = col[i]
+    shape = point_shape(problem)
+    value, gradient = _full(problem.values.outputs[0], shape), []
+    pattern = None if (record or n < 3) else sparsity.hessian_pattern(problem.graph, positions)
+    colour = None if pattern is None else sparsity.star_colouring(pattern)
+    if colour is not None and max(colour, default=-1) + 1 >= n:
+        colour = None
+    groups = sparsity.groups_of(colour) if colour is not None else sweeps.unit_groups(n)
+    new: list[list[Warning_]] = []
+    dvals = adj = st = None
+    coo = None
+    if n:
+        value, gradient, B, dvals, adj, st = _forward_over_reverse(problem, positions, None, record, groups)
         new.append(dvals.warnings)
-        passes.append(dvals)
-        adjoints.append(adj)
-        steps.append(st)
-    if n == 0:  # no inputs: still report the value
-        value = _full(value, point_shape(problem))
+        if colour is None:
+            rows = _Rows(n, shape, array=B)
+        else:
+            assert pattern is not None
+            rec = np.array(sparsity.hessian_recovery(pattern, colour), dtype=np.intp).reshape(-1, 4)
+            i, j, r, c = rec.T
+            vals = B[r, c]
+            off = i != j  # symmetric: each off-diagonal entry stands for two
+            coo = sparsity.Coo(
+                np.concatenate([i, j[off]]), np.concatenate([j, i[off]]), np.concatenate([vals, vals[off]]), (n, n)
+            )
+            order = np.lexsort((coo.cols, coo.rows))
+            coo = sparsity.Coo(coo.rows[order], coo.cols[order], coo.values[order], (n, n))
+            rows = _Rows(n, shape, coo=coo)
+    else:
+        rows = _Rows(0, shape, array=np.zeros((0, 0) + shape))
     warnings = _merge_warnings(problem, *new)
-    _finite_or_warn(problem, "the Hessian", [e for row in H for e in row])
-    return HessianResult(
-        problem, positions, value, gradient, H, n, warnings, passes, adjoints, steps if record else None
+    _finite_or_warn(problem, "the Hessian", [rows.dense() if coo is None else coo.values])
+    k = len(groups)
+    ndim = len(shape) if shape != () else 1
+
+    def values_of(d: int) -> Values:
+        assert dvals is not None
+        return Values(dvals.graph, [_direction(v, d, ndim) for v in dvals.vals], dvals.xp, dvals.warnings)
+
+    def adjoints_of(d: int) -> list[Any]:
+        return [_direction(a, d, ndim) for a in adj or []]
+
+    def steps_of(d: int) -> list[reverse.AdjointStep]:
+        f = partial(_direction, d=d, ndim=ndim)
+        return [
+            reverse.AdjointStep(s.target, s.source, s.arg, f(s.adjoint), f(s.partial), f(s.contribution), f(s.total))
+            for s in st or []
+        ]
+
+    result = HessianResult(
+        problem,
+        positions,
+        value,
+        gradient,
+        rows,
+        k if n else 0,
+        warnings,
+        _Slices(k if n else 0, values_of),
+        _Slices(k if n else 0, adjoints_of),
+        _Slices(k, steps_of) if record and n else None,
     )
+    if colour is not None:
+        result.colours, result.uncompressed, result.coo = k, n, coo
+    return result
 
 
 # -- implicit differentiation ------------------------------------------------------------

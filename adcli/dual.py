@@ -46,10 +46,20 @@ def _zeros_like(x: Any) -> Any:
 
 
 def _times(a: Any, p: Any) -> Any:
-    """The chain-rule product with the 0·inf = 0 convention (one source: evaluate.zero_times)."""
+    """The chain-rule product with the 0·inf = 0 convention (one source: evaluate.zero_times).
+
+    evaluate imports this module, so the first call binds evaluate.zero_times
+    in this function's place: no import inside the sweeps' hot loop."""
+    global _times
     from .evaluate import zero_times
 
+    _times = zero_times
     return zero_times(a, p)
+
+
+def plain_times(a: Any, p: Any) -> Any:
+    """A plain product: a sweep's first attempt, redone carefully if a result is not finite."""
+    return a * p
 
 
 class Dual:
@@ -171,10 +181,11 @@ def _has_omega(x: Any) -> bool:
     return isinstance(x, Dual) and (type(x.primal) is Omega or type(x.tangent) is Omega)
 
 
-def dual_times(a: Any, p: Any, times=_times) -> Dual:
+def dual_times(a: Any, p: Any, times=None) -> Dual:
     """``a · p`` for a chain-rule term when either factor is dual:
     ``(a₀ + a₁ε)(p₀ + p₁ε) = a₀p₀ + (a₀p₁ + a₁p₀)ε``, each product by ``times``
     (0·inf = 0; the sweeps pass evaluate.times, which may give Omega parts)."""
+    times = times or _times
     a0, p0 = primal(a), primal(p)
     total = None
     if isinstance(p, Dual):
@@ -198,15 +209,15 @@ def _lift(op: Op):
         # Dual numbers whose primals are dual themselves (higher orders) use this
         # namespace again one level down; plain primals use numpy.
         inner = DualNS if any(isinstance(p, Dual) for p in ps) else NumpyNS
-        with np.errstate(all="ignore"):
-            ans = getattr(inner, name)(*ps, *extra)
-            parts = d(inner, ans, *ps, *extra)
-            total = None
-            for v, part in zip(vals, parts):
-                if not isinstance(v, Dual) or (isinstance(part, float) and part == 0.0):
-                    continue
-                c = _times(v.tangent, part)
-                total = c if total is None else total + c
+        # no errstate here: evaluate and the sweeps run under one np.errstate(all="ignore")
+        ans = getattr(inner, name)(*ps, *extra)
+        parts = d(inner, ans, *ps, *extra)
+        total = None
+        for v, part in zip(vals, parts):
+            if not isinstance(v, Dual) or (isinstance(part, float) and part == 0.0):
+                continue
+            c = _times(v.tangent, part)
+            total = c if total is None else total + c
         return Dual(ans, _zeros_like(ans) if total is None else total)
 
     fn.__name__ = name
@@ -262,4 +273,4 @@ _ON_PRIMALS = {
     np.logical_or,
 }
 
-__all__ = ["Dual", "DualNS", "dual_times", "primal", "tangent"]
+__all__ = ["Dual", "DualNS", "dual_times", "plain_times", "primal", "tangent"]

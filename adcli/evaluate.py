@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .dual import Dual, dual_times
+from .dual import Dual, dual_times, plain_times, primal
 from .errors import DOMAIN, AdcliError, Warning_
 from .graph import Graph, fmt_value
 from .ops import CMP, NumpyNS
@@ -90,7 +90,7 @@ def evaluate(g: Graph, inputs: list[Any], xp: Any = NumpyNS, mask_undefined: boo
         for i, node in enumerate(nodes):
             op = node.op
             if not op.arity:
-                if op.name == "const":
+                if op.constant:
                     vals[i] = node.param
                 continue
             args = [vals[a] for a in node.args]
@@ -128,7 +128,7 @@ def _liveness(g: Graph, vals: list[Any]) -> list[Any]:
         if li is False:
             continue
         node = g.nodes[i]
-        if node.op.name == "where":
+        if node.op.selects:  # where(lhs CMP rhs, a, b): only the branch taken is live
             lhs, rhs, a, b = node.args
             cond = CMP[node.param](vals[lhs], vals[rhs])
             for j, m in ((lhs, li), (rhs, li), (a, np.logical_and(li, cond)), (b, np.logical_and(li, ~cond))):
@@ -186,7 +186,8 @@ def _diagnose_nonfinite(values: Values) -> None:
 
 def is_batch(values: Values) -> bool:
     """Values over many points (numpy arrays) rather than at one point."""
-    return any(isinstance(values.vals[i], np.ndarray) and values.vals[i].ndim for i in values.graph.inputs)
+    vals = values.vals
+    return any(isinstance(v, np.ndarray) and v.ndim for v in (primal(vals[i]) for i in values.graph.inputs))
 
 
 def all_finite(xs: list[Any]) -> bool:
@@ -194,7 +195,11 @@ def all_finite(xs: list[Any]) -> bool:
     finite exactly when every term is, short of the sum itself overflowing
     (then the slower exact test decides)."""
     for x in xs:
-        if x is None or isinstance(x, Dual):
+        if isinstance(x, Dual):
+            if not all_finite([x.primal, x.tangent]):
+                return False
+            continue
+        if x is None:
             continue
         if math.isfinite(float(np.sum(x))):
             continue
@@ -236,8 +241,7 @@ def _resolve_step(step: Any) -> Any:
     return dataclasses.replace(step, **changes) if changes else step
 
 
-_CANCEL = {"add", "sub"}
-_UNDERFLOW = {"mul", "div", "exp", "powc", "pow", "sinh", "expm1"}
+KINK_PLACES = 3  # a kink convention is announced at most at this many nodes per op
 _LOST_DIGITS = 1e-10  # warn when a sum keeps less than this fraction of its terms' size
 
 
@@ -248,7 +252,7 @@ def _diagnose_precision(values: Values) -> None:
     cancel = underflow = False
     for i, node in enumerate(g.nodes):
         name = node.op.name
-        if name in _CANCEL and not cancel:
+        if node.op.cancels and not cancel:
             a, b = (vals[j] for j in node.args)
             r = vals[i]
             big = max(abs(a), abs(b))
@@ -265,7 +269,7 @@ def _diagnose_precision(values: Values) -> None:
                 )
             elif a != 0 and b != 0 and (r == a or r == -b if name == "sub" else r in (a, b)):
                 small = node.args[1] if r == a else node.args[0]
-                if g.nodes[small].op.name != "const":
+                if not g.nodes[small].op.constant:
                     cancel = True
                     values.warn(
                         ("absorb", i),
@@ -273,7 +277,7 @@ def _diagnose_precision(values: Values) -> None:
                         f"is lost entirely next to {fmt_value(r, 17)}",
                         node.span,
                     )
-        elif name in _UNDERFLOW and not underflow and vals[i] == 0 and all(vals[j] != 0 for j in node.args):
+        elif node.op.underflows and not underflow and vals[i] == 0 and all(vals[j] != 0 for j in node.args):
             # 0 from arguments none of which is 0 (a constant 0 too: x*0 is exactly 0)
             underflow = True
             values.warn(("underflow", i), f"{g.snippet(i)}: the value underflows to 0", node.span)
@@ -299,13 +303,15 @@ def announce_kinks(values: Values) -> None:
     branch ``where`` drops stays quiet). It depends on the point only."""
     values.kinks_announced = True
     g, vals = values.graph, values.vals
+    places: dict[str, int] = {}  # a convention is stated at its first few places, not at 10^5 nested ones
     with np.errstate(all="ignore"):
         for i, node in enumerate(g.nodes):
             kink = node.op.kink
-            if kink is None:
+            if kink is None or places.get(node.op.name, 0) >= KINK_PLACES:
                 continue
             hit = kink[0](*[vals[a] for a in node.args], *node.xextra)
             if anywhere(hit) and np.any(hit & np.asarray(values.live(i))):
+                places[node.op.name] = places.get(node.op.name, 0) + 1
                 said = kink[1] + ("; where it meets a zero, 0·inf is taken as 0" if kink[1].endswith("inf") else "")
                 values.warn(("kink", i), f"{g.snippet(i)}: {said}", node.span)
 
@@ -435,6 +441,8 @@ def times(a: Any, p: Any, careful: bool = True) -> Any:
     if type(a) is np.float64 and a == 1.0 and (not careful or (type(p) in (float, np.float64) and math.isfinite(p))):
         return p  # the seed: nothing to multiply
     if not careful:
+        if isinstance(a, Dual) or isinstance(p, Dual):
+            return dual_times(a, p, plain_times)  # plain products on each part, no operator dispatch
         return a * p
     if type(a) is Omega:
         return a.times(p)

@@ -85,14 +85,14 @@ class Graph:
         return i
 
     def is_const(self, i: int) -> bool:
-        return self.nodes[i].op.name == "const"
+        return self.nodes[i].op.constant
 
     def apply(self, opname: str, args: tuple[int, ...], span: tuple[int, int], param: Any = None) -> int:
         """Add ``opname(args)``; arguments that are all constants are folded now."""
         op = OPS[opname]
-        if opname == "where":
+        if op.selects:
             self.has_where = True
-        if args and all(self.nodes[a].op.name == "const" for a in args):
+        if args and all(self.nodes[a].op.constant for a in args):
             vals = [self.nodes[a].param for a in args]
             extra = (param,) if op.param else ()
             check_domain(op, vals, extra, self, span, None)
@@ -143,7 +143,7 @@ class Graph:
         self.output_spans = spans
         k = 0
         for node in nodes:
-            if node.op.name == "const":
+            if node.op.constant:
                 continue
             if node.name is None:
                 k += 1
@@ -176,7 +176,7 @@ class Graph:
     def ref(self, i: int) -> str:
         """How node ``i`` is written inside another node's definition."""
         node = self.nodes[i]
-        if node.op.name == "const":
+        if node.op.constant:
             text = node.label or f"{node.param:.6g}"
             return f"({text})" if text.startswith("-") else text
         return node.name or f"#{i}"
@@ -199,7 +199,7 @@ class Graph:
 
     def rows(self) -> list[int]:
         """Nodes shown in traces: everything but constants."""
-        return [i for i, n in enumerate(self.nodes) if n.op.name != "const"]
+        return [i for i, n in enumerate(self.nodes) if not n.op.constant]
 
 
 def format_template(template: str, args: list[str], node: Node, graph: Graph) -> str:

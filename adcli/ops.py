@@ -41,6 +41,14 @@ class Op:
     kink: tuple[Callable[..., Any], str] | None = None
     param: bool = False  # takes a constant parameter (const value, exponent, comparison)
     fn: bool = True  # callable by name in the language as name(args)
+    # how second derivatives couple the arguments (Hessian sparsity): "linear" (none: sums,
+    # selections, piecewise-linear ops), "bilinear" (one argument's inputs with the other's:
+    # a product), "full" (all with all; the safe default for a new op)
+    curvature: str = "full"
+    constant: bool = False  # a constant leaf: no derivative flows into it
+    selects: bool = False  # picks one argument by a comparison: liveness follows the branch taken
+    cancels: bool = False  # a sum or difference: can lose its digits (precision warnings)
+    underflows: bool = False  # can round a non-zero result to 0 (precision warnings)
 
 
 OPS: dict[str, Op] = {}
@@ -151,29 +159,32 @@ CMP: dict[str, Callable[[Any, Any], Any]] = {
 
 # fmt: off
 # --- leaves -----------------------------------------------------------------
-op("input", 0, None, None, "{c}", param=True, fn=False)
-op("const", 0, lambda c: c, None, "{c}", param=True, fn=False)
+op("input", 0, None, None, "{c}", param=True, fn=False, curvature="linear")
+op("const", 0, lambda c: c, None, "{c}", param=True, fn=False, curvature="linear", constant=True)
 
 # --- arithmetic -------------------------------------------------------------
-op("add", 2, np.add,      lambda xp, ans, a, b: (1.0, 1.0),           "{0} + {1}", fn=False)
-op("sub", 2, np.subtract, lambda xp, ans, a, b: (1.0, -1.0),          "{0} - {1}", fn=False)
-op("mul", 2, np.multiply, lambda xp, ans, a, b: (b, a),               "{0}·{1}", fn=False)
+op("add", 2, np.add,      lambda xp, ans, a, b: (1.0, 1.0),           "{0} + {1}", fn=False, curvature="linear",
+   cancels=True)
+op("sub", 2, np.subtract, lambda xp, ans, a, b: (1.0, -1.0),          "{0} - {1}", fn=False, curvature="linear",
+   cancels=True)
+op("mul", 2, np.multiply, lambda xp, ans, a, b: (b, a),               "{0}·{1}", fn=False, curvature="bilinear",
+   underflows=True)
 op("div", 2, np.divide,   lambda xp, ans, a, b: (1.0 / b, -ans / b),  "{0}/{1}",
-   dom=(lambda a, b: b == 0, "division by zero: the divisor is {1}"), fn=False)
-op("neg", 1, np.negative, lambda xp, ans, x: (-1.0,),                 "-{0}", fn=False)
-op("powc", 1, np.power,   _powc_d,                                    "{0}^{c}", param=True, fn=False,
+   dom=(lambda a, b: b == 0, "division by zero: the divisor is {1}"), fn=False, underflows=True)
+op("neg", 1, np.negative, lambda xp, ans, x: (-1.0,),                 "-{0}", fn=False, curvature="linear")
+op("powc", 1, np.power,   _powc_d,                                    "{0}^{c}", param=True, fn=False, underflows=True,
    dom=(_powc_undefined, "{0} cannot be raised to a non-integer or negative power here"),
    kink=(lambda x, c: (0 < c < 1) and (x == 0), "the derivative of x^c (0 < c < 1) at x = 0 is +inf"))
 op("pow", 2, np.power,
    lambda xp, ans, a, b: (b * xp.pow(a, b - 1.0), xp.select(a == 0, 0.0, ans * xp.log(a))),
-   "{0}^{1}",
+   "{0}^{1}", underflows=True,
    dom=(lambda a, b: (a < 0) | ((a == 0) & (b <= 0)),
         "base {0} with exponent {1}: a power whose exponent depends on the inputs needs a base > 0"),
    kink=(lambda a, b: a == 0, "a^b at a = 0: ∂/∂b taken as 0"))
 
 # --- exponentials and logarithms ---------------------------------------------
-op("exp",   1, np.exp,   lambda xp, ans, x: (ans,),                  "exp({0})")
-op("expm1", 1, np.expm1, lambda xp, ans, x: (ans + 1.0,),            "expm1({0})")
+op("exp",   1, np.exp,   lambda xp, ans, x: (ans,),                  "exp({0})", underflows=True)
+op("expm1", 1, np.expm1, lambda xp, ans, x: (ans + 1.0,),            "expm1({0})", underflows=True)
 op("log",   1, np.log,   lambda xp, ans, x: (1.0 / x,),              "log({0})",
    dom=(lambda x: x <= 0, "argument is {0}; log needs an argument > 0"))
 op("log1p", 1, np.log1p, lambda xp, ans, x: (1.0 / (1.0 + x),),      "log1p({0})",
@@ -210,7 +221,7 @@ op("atan2", 2, np.arctan2,
    dom=(lambda y, x: (x == 0) & (y == 0), "atan2 is undefined at (0, 0)"))
 
 # --- hyperbolic --------------------------------------------------------------
-op("sinh",  1, np.sinh,    lambda xp, ans, x: (xp.cosh(x),),          "sinh({0})")
+op("sinh",  1, np.sinh,    lambda xp, ans, x: (xp.cosh(x),),          "sinh({0})", underflows=True)
 op("cosh",  1, np.cosh,    lambda xp, ans, x: (xp.sinh(x),),          "cosh({0})")
 op("tanh",  1, np.tanh,    lambda xp, ans, x: (1.0 - ans * ans,),     "tanh({0})")
 op("asinh", 1, np.arcsinh, lambda xp, ans, x: (1.0 / xp.sqrt(x * x + 1.0),), "asinh({0})")
@@ -221,12 +232,12 @@ op("atanh", 1, np.arctanh, lambda xp, ans, x: (1.0 / (1.0 - x * x),), "atanh({0}
    dom=(lambda x: np.abs(x) >= 1, "argument is {0}; atanh needs -1 < argument < 1"))
 
 # --- piecewise and activation functions --------------------------------------
-op("abs",  1, np.abs,  lambda xp, ans, x: (xp.sign(x),),             "abs({0})",
+op("abs",  1, np.abs,  lambda xp, ans, x: (xp.sign(x),),             "abs({0})", curvature="linear",
    kink=(lambda x: x == 0, "abs is not differentiable at 0: using abs'(0) = 0"))
-op("sign", 1, np.sign, lambda xp, ans, x: (0.0,),                    "sign({0})",
+op("sign", 1, np.sign, lambda xp, ans, x: (0.0,),                    "sign({0})", curvature="linear",
    kink=(lambda x: x == 0, "sign jumps at 0: using sign'(0) = 0"))
 op("relu", 1, lambda x: np.maximum(x, 0.0),
-   lambda xp, ans, x: (xp.select(x > 0, 1.0, 0.0),),                 "relu({0})",
+   lambda xp, ans, x: (xp.select(x > 0, 1.0, 0.0),),                 "relu({0})", curvature="linear",
    kink=(lambda x: x == 0, "relu is not differentiable at 0: using relu'(0) = 0"))
 op("sigmoid",  1, _sigmoid, lambda xp, ans, x: (ans * xp.sigmoid(-x),), "sigmoid({0})")  # not 1 - ans: exact far left
 op("softplus", 1, lambda x: np.logaddexp(0.0, x),
@@ -238,17 +249,17 @@ op("hypot", 2, np.hypot,
 op("max", 2, np.maximum,
    lambda xp, ans, a, b: (xp.select(a > b, 1.0, xp.select(a == b, 0.5, 0.0)),
                           xp.select(b > a, 1.0, xp.select(a == b, 0.5, 0.0))),
-   "max({0}, {1})",
+   "max({0}, {1})", curvature="linear",
    kink=(lambda a, b: a == b, "max at a tie: each argument gets half the derivative"))
 op("min", 2, np.minimum,
    lambda xp, ans, a, b: (xp.select(a < b, 1.0, xp.select(a == b, 0.5, 0.0)),
                           xp.select(b < a, 1.0, xp.select(a == b, 0.5, 0.0))),
-   "min({0}, {1})",
+   "min({0}, {1})", curvature="linear",
    kink=(lambda a, b: a == b, "min at a tie: each argument gets half the derivative"))
 op("where", 4, lambda lhs, rhs, a, b, c: np.where(CMP[c](lhs, rhs), a, b),
    lambda xp, ans, lhs, rhs, a, b, c: (0.0, 0.0, xp.select(xp.cmp(c, lhs, rhs), 1.0, 0.0),
                                        xp.select(xp.cmp(c, lhs, rhs), 0.0, 1.0)),
-   "where({0} {c} {1}, {2}, {3})", param=True,
+   "where({0} {c} {1}, {2}, {3})", param=True, curvature="linear", selects=True,
    kink=(lambda lhs, rhs, a, b, c: lhs == rhs, "where(...) at its switch: the selected branch's derivative is used"))
 op("logsumexp", 2, np.logaddexp,
    lambda xp, ans, a, b: (xp.sigmoid(a - b), xp.sigmoid(b - a)),   "logsumexp({0}, {1})")

@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import AdcliError, Warning_
 from .graph import fmt_value
+from .sparsity import summary as sparsity_summary
 from .vectors import by_input, written_inputs
 
 # -- JSON ------------------------------------------------------------------------
@@ -777,12 +778,25 @@ def jacobian_json(result) -> dict:
         "mode": result.mode,
         "requested_mode": result.requested,
         "reason": result.reason,
+        **_colours_json(result),
         "warnings": warnings_json(result.warnings),
     }
 
 
+def _colours_json(result) -> dict:
+    """Compressed by a colouring: how many sweeps it took and how many it saved."""
+    if getattr(result, "colours", None) is None:
+        return {}
+    return {"colours": result.colours, "uncompressed_sweeps": result.uncompressed}
+
+
 def jacobian_sweeps_line(result) -> str:
     per = "input" if result.mode == "forward" else "output"
+    if result.colours is not None:
+        m, n = len(result.value), len(result.wrt)
+        line = f"{result.mode} mode: {result.sweeps} sweep{'s' if result.sweeps != 1 else ''}, one per colour of {per}s"
+        line += "\n" + sparsity_summary("Jacobian", (m, n), result.colours, result.uncompressed)
+        return f"{line}\nauto: {result.reason}" if result.requested == "auto" else line
     line = f"{result.mode} mode: {result.sweeps} sweep{'s' if result.sweeps != 1 else ''}, one per {per}"
     return f"{line}\nauto: {result.reason}" if result.requested == "auto" else line
 
@@ -793,6 +807,52 @@ def jacobian_text(result, digits: int) -> str:
     cols = [_column(f"∂/∂{names[k]}", [row[j] for row in result.jacobian], digits) for j, k in enumerate(result.wrt)]
     table = _table("", outs, cols) if cols else "(no inputs to differentiate with respect to)"
     return table + "\n\n" + jacobian_sweeps_line(result)
+
+
+# sparse results as coordinates (--format coo) ----------------------------------------
+
+
+def _coordinates(kind: str, result) -> tuple[list[int], list[int], list[float], tuple[int, int], list[str], list[str]]:
+    """The non-zero entries of a Jacobian or Hessian at one point, row-major, with row and column labels."""
+    names = result.problem.inputs
+    cols = [names[k] for k in result.wrt]
+    if kind == "hessian" and result.coo is not None:
+        c = result.coo
+        return c.rows.tolist(), c.cols.tolist(), c.values.tolist(), c.shape, cols, cols
+    if kind == "hessian":
+        a = np.asarray(result.matrix, dtype=np.float64)
+        labels = cols
+    else:
+        a = np.asarray(result.matrix, dtype=np.float64)
+        labels = output_names(result.problem.graph)
+    r, k = np.nonzero(a)
+    return r.tolist(), k.tolist(), a[r, k].tolist(), (a.shape[0], a.shape[1]), labels, cols
+
+
+def coo_json(kind: str, result) -> dict:
+    rows, cols, values, shape, row_labels, col_labels = _coordinates(kind, result)
+    doc = {
+        "rows": rows,
+        "cols": cols,
+        "values": values,
+        "shape": list(shape),
+        "row_names": row_labels,
+        "col_names": col_labels,
+        "sweeps": result.sweeps,
+        **_colours_json(result),
+        "warnings": warnings_json(result.warnings),
+    }
+    return doc
+
+
+def coo_text(kind: str, result, digits: int) -> str:
+    rows, cols, values, shape, row_labels, col_labels = _coordinates(kind, result)
+    what = "Hessian" if kind == "hessian" else "Jacobian"
+    lines = [f"{shape[0]}×{shape[1]} {what}, {len(values)} non-zero entr{'y' if len(values) == 1 else 'ies'}"]
+    lines += [f"{row_labels[r]} {col_labels[c]} {fmt_value(v, digits)}" for r, c, v in zip(rows, cols, values)]
+    if result.colours is not None:
+        lines.append(sparsity_summary(what, shape, result.colours, result.uncompressed))
+    return "\n".join(lines)
 
 
 # hessian and hvp --------------------------------------------------------------------
@@ -809,6 +869,7 @@ def hessian_json(result) -> dict:
         "gradient": by_input(names, result.wrt, result.gradient),
         "hessian": [list(row) for row in result.hessian],
         "sweeps": result.sweeps,
+        **_colours_json(result),
         "mode": "forward-over-reverse",
         "warnings": warnings_json(result.warnings),
     }
@@ -831,6 +892,13 @@ def hessian_text(result, digits: int) -> str:
     if cols:
         parts.append(_table(f"∂²{f}", labels, cols))
     n = result.sweeps
+    if result.colours is not None:
+        k = len(result.wrt)
+        parts.append(
+            f"forward-over-reverse: {n} sweep{'s' if n != 1 else ''}, one Hessian-vector product per colour\n"
+            + sparsity_summary("Hessian", (k, k), result.colours, result.uncompressed)
+        )
+        return "\n\n".join(parts)
     parts.append(f"forward-over-reverse: {n} sweep{'s' if n != 1 else ''}, one Hessian-vector product per input")
     return "\n\n".join(parts)
 

@@ -28,12 +28,21 @@ class AdjointStep:
     total: Any  # v̄1 after this step
 
 
-def vjp(values: Values, cotangent: list[Any], record: bool = False) -> tuple[list[Any], list[AdjointStep]]:
-    """Adjoints of every node for the output cotangent ``cotangent`` (None = 0)."""
-    return run_sweep(_sweep, values, cotangent, record, values.graph.inputs)
+def vjp(
+    values: Values, cotangent: list[Any], record: bool = False, links: list[tuple[int, int]] | None = None
+) -> tuple[list[Any], list[AdjointStep]]:
+    """Adjoints of every node for the output cotangent ``cotangent`` (None = 0).
+    ``links``, if given, receives (source, target) of every contribution passed."""
+
+    def sweep(values, cotangent, record, careful):
+        if links is not None:
+            links.clear()  # a careful redo records them again
+        return _sweep(values, cotangent, record, careful, links)
+
+    return run_sweep(sweep, values, cotangent, record, values.graph.inputs)
 
 
-def _sweep(values: Values, cotangent: list[Any], record: bool, careful: bool):
+def _sweep(values: Values, cotangent: list[Any], record: bool, careful: bool, links=None):
     g = values.graph
     adj: list[Any] = [None] * len(g.nodes)
     steps: list[AdjointStep] = []
@@ -59,7 +68,7 @@ def _sweep(values: Values, cotangent: list[Any], record: bool, careful: bool):
     for o, u in zip(g.outputs, cotangent):
         if u is not None:
             _accumulate(o, -1, 0, u, None, u)
-    is_const = [n.op.name == "const" for n in g.nodes]
+    is_const = [n.op.constant for n in g.nodes]
     order = textbook_order(values) if record else range(len(g.nodes) - 1, -1, -1)
     for i in order:
         a = adj[i]
@@ -72,6 +81,8 @@ def _sweep(values: Values, cotangent: list[Any], record: bool, careful: bool):
             if (isinstance(p, float) and p == 0.0) or is_const[j]:
                 continue  # structurally zero (where's comparison), or a constant
             _accumulate(j, i, k, a, p, times(a, p, careful))
+            if links is not None:
+                links.append((i, j))
     return adj, steps
 
 

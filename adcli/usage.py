@@ -38,6 +38,10 @@ def check_options(command: str, given: Mapping[str, Any]) -> None:
     ``given`` maps each option given on the command line (``"--points"``) to its
     value; options left at their defaults are not in it.
     """
+    if given.get("--format") == "coo" and command in ("jacobian", "hessian"):
+        if "--points" in given:
+            raise _error("--format coo shows one point's sparse matrix", "use --at, not --points", "--format")
+        given = {k: v for k, v in given.items() if k != "--format"}  # one point: the non-zeros as coordinates
     if "--format" in given:
         fmt = given["--format"]
         allowed = OWN_FORMATS.get(command, POINTS_FORMATS)
