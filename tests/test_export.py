@@ -13,6 +13,7 @@ everything but JAX itself.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def _kind_cases():
     out = []
     for kind in sorted(oracle.KINDS):
         for pick in (0, 1, 2):
-            subtrees = iter(
+            subtrees = itertools.cycle(  # as many subtrees as the kind takes (where's condition: more)
                 [
                     oracle.var("x", point),
                     oracle.var("y", point),
