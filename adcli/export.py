@@ -22,12 +22,16 @@ from dataclasses import dataclass, field
 from .errors import USAGE, AdcliError
 from .formula import Printer, Style, style
 from .graph import Graph
+from .ops import OPS
 from .symbolic import LEAVES, Sym, SymGraph, apply, from_graph, gradient
 
 LANGS = ("python", "numpy", "c", "jax")
 
 # ops whose partial can be exactly 0 at some points: an adjoint 0 then meets
 # partials that may be infinite further down, and 0·inf must stay 0
+# every op printed as a function call: the ones a target may lack
+_CALLS = {n for n, o in OPS.items() if o.show.startswith(n + "(") and n != "where"}
+
 _ZEROING = {"where", "relu", "abs", "sign", "max", "min", "hypot", "pow"}
 
 _C_RESERVED = {
@@ -36,7 +40,8 @@ _C_RESERVED = {
     "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while",
     "in", "value", "grad", "hess", "fabs", "fmax", "fmin", "pow", "log", "exp", "sqrt", "cbrt",
 }  # fmt: skip
-_PY_RESERVED = {"math", "np", "jnp", "abs", "max", "min", "float", "value", "gradient", "hessian", "jax"}
+_PY_RESERVED = {"math", "np", "jnp", "abs", "max", "min", "float", "value", "gradient", "hessian", "jax", "scipy",
+                "round"}  # fmt: skip
 
 _HELPERS = {
     "python": {
@@ -47,6 +52,16 @@ _HELPERS = {
         "_cbrt": "def _cbrt(x):\n    return math.copysign(abs(x) ** (1.0 / 3.0), x)\n",
         "_times": 'def _times(a, p):\n    """a * p with 0 * inf = 0, as adcli\'s engines."""\n'
         "    return 0.0 if a == 0 or p == 0 else a * p\n",
+        "_heaviside": "def _heaviside(x):\n    return 1.0 if x > 0 else 0.0 if x < 0 else 0.5 if x == 0 else x\n",
+        "_mod": 'def _mod(a, b):\n    """a mod b with the sign of b, as numpy\'s mod (a - b*floor(a/b), rounded once)."""\n'
+        "    return a % b\n",
+        "_clip": "def _clip(x, lo, hi):\n    return lo if x < lo else hi if x > hi else x\n",
+        "_logsumexp": 'def _logsumexp(a, b):\n    """log(exp(a) + exp(b)) without overflow, as numpy\'s logaddexp."""\n'
+        "    if a == b:\n        return a + math.log(2.0)\n    m, d = (a, b - a) if a > b else (b, a - b)\n"
+        "    return m + math.log1p(math.exp(d))\n",
+        "_normcdf": "def _normcdf(x):\n    return 0.5 * math.erfc(-x / math.sqrt(2.0))\n",
+        "_normpdf": "def _normpdf(x):\n    return math.exp(-0.5 * x * x) / 2.5066282746310002\n",
+        "_sinc": "def _sinc(x):\n    return 1.0 if x == 0 else math.sin(x) / x\n",
         "_live": 'def _live(f):\n    """A value on a branch where() drops may be undefined: NaN, not an error."""\n'
         "    try:\n        return f()\n    except (ValueError, ZeroDivisionError, OverflowError):\n"
         "        return math.nan\n",
@@ -55,6 +70,8 @@ _HELPERS = {
         "_sigmoid": "def _sigmoid(x):\n    z = np.exp(-np.abs(x))\n    return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))\n",
         "_times": 'def _times(a, p):\n    """a * p with 0 * inf = 0, as adcli\'s engines."""\n    r = a * p\n'
         "    return np.where(((a == 0) | (p == 0)) & ~np.isfinite(r), 0.0, r)\n",
+        "_normpdf": "def _normpdf(x):\n    return np.exp(-0.5 * x * x) / 2.5066282746310002\n",
+        "_sinc": "def _sinc(x):\n    safe = np.where(x == 0, 1.0, x)\n    return np.where(x == 0, 1.0, np.sin(x) / safe)\n",
     },
     "c": {
         "adcli_sign": "static double adcli_sign(double x) { return (double)((x > 0) - (x < 0)); }\n",
@@ -65,12 +82,20 @@ _HELPERS = {
         "adcli_times": "/* a * p with 0 * inf = 0, as adcli's engines */\n"
         "static double adcli_times(double a, double p) {\n    double r = a * p;\n"
         "    return ((a == 0 || p == 0) && !isfinite(r)) ? 0.0 : r;\n}\n",
+        "adcli_heaviside": "static double adcli_heaviside(double x) { return x > 0 ? 1.0 : x < 0 ? 0.0 : x == 0 ? 0.5 : x; }\n",
+        "adcli_mod": "/* a mod b with the sign of b, as numpy's mod (a - b*floor(a/b), rounded once) */\n"
+        "static double adcli_mod(double a, double b) {\n    double r = fmod(a, b);\n"
+        "    if (r != 0 && ((r < 0) != (b < 0))) r += b;\n    return r != 0 ? r : copysign(0.0, b);\n}\n",
+        "adcli_clip": "static double adcli_clip(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }\n",
+        "adcli_logsumexp": "/* log(exp(a) + exp(b)) without overflow, as numpy's logaddexp */\n"
+        "static double adcli_logsumexp(double a, double b) {\n    if (a == b) return a + log(2.0);\n"
+        "    return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));\n}\n",
+        "adcli_normcdf": "static double adcli_normcdf(double x) { return 0.5 * erfc(-x / sqrt(2.0)); }\n",
+        "adcli_normpdf": "static double adcli_normpdf(double x) { return exp(-0.5 * x * x) / 2.5066282746310002; }\n",
+        "adcli_sinc": "static double adcli_sinc(double x) { return x == 0 ? 1.0 : sin(x) / x; }\n",
     },
 }
-_HELPERS["jax"] = {
-    "_sigmoid": _HELPERS["numpy"]["_sigmoid"].replace("np.", "jnp."),
-    "_times": _HELPERS["numpy"]["_times"].replace("np.", "jnp."),
-}
+_HELPERS["jax"] = {k: v.replace("np.", "jnp.") for k, v in _HELPERS["numpy"].items()}
 
 
 def _lang_style(lang: str) -> Style:
@@ -84,7 +109,7 @@ def _lang_style(lang: str) -> Style:
         spaced,
         name="jax",
         number=lambda v: base.number(v).replace("np.", "jnp."),
-        funcs={k: v.replace("np.", "jnp.") for k, v in base.funcs.items()},
+        funcs={k: v.replace("np.", "jnp.").replace("scipy.", "jax.scipy.") for k, v in base.funcs.items()},
         where=base.where.replace("np.", "jnp."),
     )
 
@@ -125,6 +150,7 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
             (graph.output_spans[1][0], graph.output_spans[-1][1]),
         )
     st = _lang_style(lang)
+    _refuse_missing(graph, lang, st, hessian)
     taken: set[str] = {name}
     var: dict[int, str] = {}
     for i, node in enumerate(graph.nodes):
@@ -249,6 +275,53 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
     return _assemble(graph, lang, name, inputs, value, grads, hess_rows, code, varying)
 
 
+def _refuse_missing(graph: Graph, lang: str, st: Style, hessian: bool) -> None:
+    """A function the target's library lacks (digamma in Python's math, in C's
+    math.h) is refused, located at the node whose value or derivative needs it:
+    never a hand-written approximation."""
+    from .symbolic import local_partials
+
+    seen: dict[tuple, str | None] = {}
+    for node in graph.nodes:
+        if node.op.arity == 0:
+            continue
+        key = (node.op.name, node.param if node.op.param else None)
+        if key not in seen:
+            sg = SymGraph()
+            args = [sg.input(f"a{k}") for k in range(node.op.arity)]
+            s = sg.intern(node.op.name, tuple(a.i for a in args), key[1])
+            todo = [(s, 0)]
+            missing = None
+            while todo and missing is None:  # the op, its partials, and theirs for a Hessian
+                t, order = todo.pop()
+                if sg.ops[t.i] not in st.funcs and sg.ops[t.i] in _CALLS:
+                    missing = sg.ops[t.i]
+                elif order < (2 if hessian else 1) and sg.ops[t.i] not in LEAVES and sg.ops[t.i] != "cmp":
+                    for p in local_partials(t):
+                        todo += [(sg.sym(j), order + 1) for j in _below(sg, p.i)]
+            seen[key] = missing
+        missing = seen[key]
+        if missing is not None:
+            need = "" if missing == node.op.name else f" (needed by the derivative of {node.op.name})"
+            library = "Python's math module" if lang == "python" else "C's math.h"
+            raise AdcliError(
+                USAGE,
+                f"export --lang {lang} cannot write {missing}{need}: {library} has no {missing}",
+                graph.source,
+                node.span,
+                hint=f"use --lang numpy or --lang jax, which have {missing} (scipy.special, jax.scipy.special)",
+            )
+
+
+def _below(sg: SymGraph, root: int) -> list[int]:
+    """``root`` and every node under it (small graphs: one rule's partial)."""
+    live = {root}
+    for i in range(root, -1, -1):
+        if i in live:
+            live.update(sg.args[i])
+    return sorted(live)
+
+
 def _partials_with_ans(sg: SymGraph, s: Sym, own: Sym) -> list[Sym]:
     """The rule's partials where ``ans`` is the node's variable (not its formula)."""
     from .ops import OPS
@@ -345,6 +418,8 @@ def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, v
         out.append("}")
         return "\n".join(out) + "\n"
     imports = {"python": "import math", "numpy": "import numpy as np", "jax": "import jax.numpy as jnp"}[lang]
+    if "scipy.special." in body_text + str(hess_rows) + str(value):  # only when a special function is used
+        imports += "\nimport jax.scipy.special" if lang == "jax" else "\nimport scipy.special"
     out = [imports, "", ""]
     for src in helpers:
         out += [src.rstrip("\n"), "", ""]

@@ -99,14 +99,22 @@ class Style:
 def _fn_templates(prefix: str, names: dict[str, str] | None = None) -> dict[str, str]:
     from .ops import OPS
 
-    out = {n: f"{prefix}{n}({{0}})" for n, o in OPS.items() if o.fn and o.arity == 1}
-    out.update({n: f"{prefix}{n}({{0}}, {{1}})" for n, o in OPS.items() if o.fn and o.arity == 2})
+    # every op written as a call, with its arguments as its definition lists them
+    # (clip's three, polygamma's order {c} first, spherical_j1 from sinc's rule)
+    out = {n: prefix + o.show for n, o in OPS.items() if o.arity and o.show.startswith(n + "(") and n != "where"}
     out["logb"] = f"{prefix}log({{0}}, {{1}})"
     out.update(names or {})
     return out
 
 
 _STYLES: dict[str, Style] = {}
+
+# scipy.special's names for the special functions (numpy and jax targets)
+_SCIPY = {"erf": "erf", "erfc": "erfc", "normcdf": "ndtr", "gamma": "gamma", "lgamma": "gammaln", "digamma": "digamma"}
+# cot, sec, csc from tan, cos, sin in Python's math and C's math.h ({T} is the module prefix)
+_MATH_ONLY = {"cot": "(1.0 / {T}tan({0}))", "sec": "(1.0 / {T}cos({0}))", "csc": "(1.0 / {T}sin({0}))"}
+# what Python's math module and C's math.h do not have: export refuses rather than approximate
+MISSING_IN_MATH = ("digamma", "polygamma", "spherical_j1")
 
 
 def style(name: str) -> Style:
@@ -138,6 +146,17 @@ def _build_style(name: str) -> Style:
             "max": "np.maximum({0}, {1})",
             "min": "np.minimum({0}, {1})",
             "logb": "(np.log({0})/np.log({1}))",
+            "cot": "(1.0 / np.tan({0}))",
+            "sec": "(1.0 / np.cos({0}))",
+            "csc": "(1.0 / np.sin({0}))",
+            "round": "np.rint({0})",
+            "heaviside": "np.heaviside({0}, 0.5)",
+            "logsumexp": "np.logaddexp({0}, {1})",
+            "normpdf": "_normpdf({0})",
+            "sinc": "_sinc({0})",
+            **{n: f"scipy.special.{f}({{0}})" for n, f in _SCIPY.items()},
+            "polygamma": "scipy.special.polygamma({ci}, {0})",
+            "spherical_j1": "scipy.special.spherical_jn(1, {0})",
         }
         return Style(
             "numpy", "*", "**", _numpy_number, _fn_templates("np.", np_names), where="np.where({0} {c} {1}, {2}, {3})"
@@ -152,9 +171,22 @@ def _build_style(name: str) -> Style:
             "max": "max({0}, {1})",
             "min": "min({0}, {1})",
             "cbrt": "_cbrt({0})",
+            **_MATH_ONLY,
+            "round": "round({0})",  # halves to even, as numpy's rint
+            "heaviside": "_heaviside({0})",
+            "mod": "_mod({0}, {1})",
+            "clip": "_clip({0}, {1}, {2})",
+            "logsumexp": "_logsumexp({0}, {1})",
+            "normcdf": "_normcdf({0})",
+            "normpdf": "_normpdf({0})",
+            "sinc": "_sinc({0})",
         }
+        py_names = {k: v.replace("{T}", "math.") for k, v in py_names.items()}
+        funcs = _fn_templates("math.", py_names)
+        for n in MISSING_IN_MATH:
+            funcs.pop(n, None)
         return Style(
-            "python", "*", "**", _code_number, _fn_templates("math.", py_names), where="({2} if {0} {c} {1} else {3})"
+            "python", "*", "**", _code_number, funcs, where="({2} if {0} {c} {1} else {3})"
         )
     if name == "c":
         c_names = {
@@ -168,10 +200,23 @@ def _build_style(name: str) -> Style:
             "pow": "pow({0}, {1})",
             "powc": "pow({0}, {c})",
             "logb": "(log({0})/log({1}))",
+            **{k: v.replace("{T}", "") for k, v in _MATH_ONLY.items()},
+            "gamma": "tgamma({0})",
+            "round": "nearbyint({0})",  # the default rounding mode: halves to even, as numpy's rint
+            "heaviside": "adcli_heaviside({0})",
+            "mod": "adcli_mod({0}, {1})",
+            "clip": "adcli_clip({0}, {1}, {2})",
+            "logsumexp": "adcli_logsumexp({0}, {1})",
+            "normcdf": "adcli_normcdf({0})",
+            "normpdf": "adcli_normpdf({0})",
+            "sinc": "adcli_sinc({0})",
         }
-        return Style("c", "*", None, _code_number, _fn_templates("", c_names), where="({0} {c} {1} ? {2} : {3})")
+        funcs = _fn_templates("", c_names)
+        for n in MISSING_IN_MATH:
+            funcs.pop(n, None)
+        return Style("c", "*", None, _code_number, funcs, where="({0} {c} {1} ? {2} : {3})")
     if name == "latex":
-        tex = {n: rf"\operatorname{{{n}}}\left({{0}}\right)" for n in _fn_templates("")}
+        tex = {n: rf"\operatorname{{{n}}}\left(" + t[t.index("(") + 1 : -1] + r"\right)" for n, t in _fn_templates("").items()}
         for n in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log"):
             tex[n] = rf"\{n}\left({{0}}\right)"
         tex.update(
@@ -186,6 +231,15 @@ def _build_style(name: str) -> Style:
                 "min": r"\min\left({0}, {1}\right)",
                 "logb": r"\log_{{{1}}}\left({0}\right)",
                 "div": r"\frac{{{0}}}{{{1}}}",
+                "gamma": r"\Gamma\left({0}\right)",
+                "spherical_j1": r"j_{{1}}\left({0}\right)",
+                "digamma": r"\psi\left({0}\right)",
+                "polygamma": r"\psi^{({ci})}\left({0}\right)",
+                "floor": r"\left\lfloor {0} \right\rfloor",
+                "ceil": r"\left\lceil {0} \right\rceil",
+                "cot": r"\cot\left({0}\right)",
+                "sec": r"\sec\left({0}\right)",
+                "csc": r"\csc\left({0}\right)",
             }
         )
         return Style(
@@ -254,6 +308,8 @@ class Printer:
         if op == "cmp":
             return 0, [(args[0], SUM), f" {st.cmp.get(param, param)} ", (args[1], SUM)]
         template = st.where if op == "where" else st.funcs[op]
+        if "{ci}" in template:  # a whole-number parameter written as an integer (polygamma's order)
+            template = template.replace("{ci}", str(int(param)))
         template = template.replace("{c}", st.cmp.get(param, param) if op == "where" else self._param(param or 0))
         return ATOM, [p if isinstance(p, str) else (args[p], 0) for p in _template_parts(template)]
 
