@@ -246,3 +246,21 @@ def test_cli_and_errors():
 def test_names_that_are_not_identifiers_in_c():
     src = export(parse("θ*in + value"), "c")
     assert "const double u03b8 = in[0];" in src and "in_" in src and "value_" in src
+
+
+@pytest.mark.parametrize("lang", ["python", "c"])
+def test_refuses_what_math_lacks_with_a_located_error(lang):
+    """math / math.h have no digamma: gamma's derivative is refused, at gamma."""
+    text = "x*y + gamma(x)"
+    r = CliRunner().invoke(app, ["export", text, "--lang", lang])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "cannot write digamma" in r.output and "derivative of gamma" in r.output
+    assert "--lang numpy" in r.output and "jax" in r.output
+    with pytest.raises(AdcliError) as e:
+        export(parse(text), lang)
+    assert e.value.span is not None and text[e.value.span[0] : e.value.span[1]] == "gamma(x)"
+    for other in ("numpy", "jax"):  # the languages it names do write it
+        assert "digamma(" in export(parse(text), other)
+    # polygamma itself, not only in a derivative
+    with pytest.raises(AdcliError, match=r"cannot write polygamma: "):
+        export(parse("polygamma(1, x)"), lang)
