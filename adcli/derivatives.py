@@ -79,16 +79,20 @@ def _merge_warnings(problem: Problem, *lists: list[Warning_]) -> list[Warning_]:
 
 
 def _finite_or_warn(problem: Problem, label: str, entries: list[Any]) -> None:
-    """A non-finite derivative never passes silently: name it when no warning did."""
-    if problem.values.warnings:
-        return
+    """A non-finite derivative never passes silently: name it when no warning did,
+    and a NaN always (another warning, e.g. an infinite first derivative, does not
+    say that an entry is undefined)."""
     defined = np.logical_not(problem.values.undefined)  # many points: undefined rows are reported apart
-    for v in entries:
-        bad = np.logical_and(np.logical_not(np.isfinite(v)), defined)
-        if np.any(bad):
-            where = "at this point" if np.ndim(bad) == 0 else f"at {int(np.count_nonzero(bad))} of the points"
-            problem.values.warn(("nonfinite", label), f"{label} is not finite {where}")
+    for test, what, always in ((np.isnan, "undefined (NaN)", True), (np.isfinite, "not finite", False)):
+        if problem.values.warnings and not always:
             return
+        for v in entries:
+            bad = np.logical_and(test(v) if always else np.logical_not(test(v)), defined)
+            if np.any(bad):
+                one = np.ndim(defined) == 0  # one point; bad may still be a matrix of entries
+                where = "at this point" if one else "at some of the points"
+                problem.values.warn(("nonfinite", label), f"{label} is {what} {where}")
+                return
 
 
 # -- JVP and VJP ---------------------------------------------------------------------------
