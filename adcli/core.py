@@ -555,13 +555,26 @@ def run_grad(problem: Problem, mode: str = "reverse", wrt: str | None = None, re
 
 
 def _check_gradient_finite(result: GradResult) -> None:
-    """A non-finite derivative must never pass silently: name it if no warning did."""
-    if result.warnings:
-        return
     names = result.problem.inputs
     for k, gk in zip(result.wrt, result.gradient):
-        if not np.all(np.isfinite(gk)):
-            result.problem.values.warn(("grad", k), f"∂f/∂{names[k]} is {gk} at this point")
+        warn_nonfinite(result.problem, f"∂f/∂{names[k]}", [gk])
+
+
+def warn_nonfinite(problem: Problem, label: str, entries: list[Any]) -> None:
+    """A non-finite derivative never passes silently: name it when no warning did,
+    and a NaN always (another warning, e.g. an infinite first derivative, does not
+    say that an entry is undefined)."""
+    defined = np.logical_not(problem.values.undefined)  # many points: undefined rows are reported apart
+    for test, what, always in ((np.isnan, "undefined (NaN)", True), (np.isfinite, "not finite", False)):
+        if problem.values.warnings and not always:
+            return
+        for v in entries:
+            bad = np.logical_and(test(v) if always else np.logical_not(test(v)), defined)
+            if np.any(bad):
+                one = np.ndim(defined) == 0  # one point; bad may still be a matrix of entries
+                where = "at this point" if one else "at some of the points"
+                problem.values.warn(("nonfinite", label), f"{label} is {what} {where}")
+                return
 
 
 # -- many points -------------------------------------------------------------------

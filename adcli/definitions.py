@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import NAME, PARSE, AdcliError
 from .graph import Graph
@@ -34,6 +35,7 @@ class Definition:
     graph: Graph | None = None  # None: stale, rebuilt when next used
     output: int = -1  # the node of graph that is f
     inputs: tuple[str, ...] = ()
+    live: list[bool] | None = None  # the nodes f needs (a reduction's template is left behind)
 
     def origin_label(self) -> str:
         return f"definition of {self.name}" + ("" if self.label == "input" else f", {self.label}")
@@ -47,9 +49,12 @@ def splice(target: Graph, d: Definition, inputs: dict[str, int] | None = None) -
     """Copy ``d``'s nodes into ``target`` (inputs replaced by ``inputs``, when given);
     the node that is ``d`` in ``target``. A call (``inputs`` given) names no node."""
     g = d.graph
-    assert g is not None
+    assert g is not None and d.live is not None
     ids: list[int] = []
-    for node in g.nodes:
+    for node, live in zip(g.nodes, d.live):
+        if not live:
+            ids.append(-1)
+            continue
         opname = node.op.name
         if opname == "input":
             j = inputs[node.param] if inputs is not None else target.input(node.param, node.span)
@@ -76,6 +81,7 @@ class Scope:
     params: tuple[str, ...] = ()  # inputs to create first (a declared order)
     param_spans: tuple[tuple[int, int], ...] = ()
     functions: dict[str, Definition] = field(default_factory=dict)
+    env: Any = None  # vector lengths and constants (vectors.Env) the texts are read with
 
     def __post_init__(self) -> None:
         self.functions = self.defs
@@ -111,18 +117,27 @@ class Scope:
             raise
 
 
-def build(d: Definition, defs: dict[str, Definition], order: dict[str, int]) -> None:
+def build(d: Definition, defs: dict[str, Definition], order: dict[str, int], env: Any = None) -> None:
     """Parse ``d``'s body into its graph, splicing the definitions it uses."""
-    scope = Scope(defs, order, wanted=d.used - {d.name}, params=d.params or (), param_spans=d.param_spans)
+    scope = Scope(defs, order, wanted=d.used - {d.name}, params=d.params or (), param_spans=d.param_spans, env=env)
     padded = " " * d.body_start + d.body  # spans land on the line as typed
     try:
-        g = parse(padded, label=d.label, scope=scope, finalize=False)
+        g = parse(padded, label=d.label, scope=scope, finalize=False, env=env)
     except AdcliError as exc:
         if exc.source == padded:
             exc.source = d.line
         raise
     g.source = d.line
     body_span = (d.body_start, d.body_start + len(d.body))
+    if len(g.outputs) != 1:  # a list [... for i=A..B] is several outputs
+        raise AdcliError(
+            PARSE,
+            f"a definition is a single expression, but this one has {len(g.outputs)} outputs",
+            d.line,
+            body_span,
+            hint="use the list in a command (jacobian [...]), or make its data a constant: const t = [...]",
+            label=d.label,
+        )
     if ("input", (), d.name) in g.index:
         via = [n for n in d.refs if n in defs and n != d.name and _uses_input(defs[n], d.name)]
         raise AdcliError(
@@ -148,9 +163,23 @@ def build(d: Definition, defs: dict[str, Definition], order: dict[str, int]) -> 
             )
         inputs = d.params
     d.graph, d.output, d.inputs = g, g.outputs[0], inputs
+    d.live = _needed(g, d.output)
     node = g.nodes[d.output]
     if node.name is None and not node.is_leaf:
         node.name = d.name
+
+
+def _needed(g: Graph, output: int) -> list[bool]:
+    """The nodes ``output`` depends on, and the inputs (one backward pass, no recursion)."""
+    keep = [False] * len(g.nodes)
+    keep[output] = True
+    for i in range(output, -1, -1):
+        if keep[i]:
+            for a in g.nodes[i].args:
+                keep[a] = True
+    for i in g.inputs:
+        keep[i] = True
+    return keep
 
 
 def _uses_input(d: Definition, name: str) -> bool:
@@ -162,7 +191,7 @@ def fresh(d: Definition, defs: dict[str, Definition], order: dict[str, int]) -> 
         raise AssertionError(f"definition {d.name} used before it was rebuilt")
 
 
-def refresh(names: Iterable[str], defs: dict[str, Definition], order: dict[str, int]) -> None:
+def refresh(names: Iterable[str], defs: dict[str, Definition], order: dict[str, int], env: Any = None) -> None:
     """Rebuild the stale definitions among ``names`` and what they use, each after
     its own dependencies (before a parse begins: the parser is not reentrant)."""
     stack = [(n, False) for n in names if n in defs]
@@ -175,7 +204,7 @@ def refresh(names: Iterable[str], defs: dict[str, Definition], order: dict[str, 
         if ready:
             done.add(n)
             if d.graph is None:
-                build(d, defs, order)
+                build(d, defs, order, env)
             continue
         stack.append((n, True))
         stack.extend((r, False) for r in d.refs if r in defs and r != n and r not in done)

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import forward, reverse, sparsity, sweeps
-from .core import Problem, parse_vector, require_scalar, resolve_vector, resolve_wrt, split_top_level
+from .core import Problem, parse_vector, require_scalar, resolve_vector, resolve_wrt, split_top_level, warn_nonfinite
 from .dual import Dual, DualNS
 from .errors import DOMAIN, INPUT, NAME, USAGE, AdcliError, Warning_
 from .evaluate import Values, evaluate
@@ -76,19 +76,6 @@ def _merge_warnings(problem: Problem, *lists: list[Warning_]) -> list[Warning_]:
                 seen.add(w.message)
                 base.append(w)
     return base
-
-
-def _finite_or_warn(problem: Problem, label: str, entries: list[Any]) -> None:
-    """A non-finite derivative never passes silently: name it when no warning did."""
-    if problem.values.warnings:
-        return
-    defined = np.logical_not(problem.values.undefined)  # many points: undefined rows are reported apart
-    for v in entries:
-        bad = np.logical_and(np.logical_not(np.isfinite(v)), defined)
-        if np.any(bad):
-            where = "at this point" if np.ndim(bad) == 0 else f"at {int(np.count_nonzero(bad))} of the points"
-            problem.values.warn(("nonfinite", label), f"{label} is not finite {where}")
-            return
 
 
 # -- JVP and VJP ---------------------------------------------------------------------------
@@ -144,7 +131,7 @@ def run_jvp(
     shape = point_shape(problem)
     out, tan, steps = _jvp(values, positions, v, record)
     jvp = [_full(t, shape) for t in out]
-    _finite_or_warn(problem, "J·v", jvp)
+    warn_nonfinite(problem, "J·v", jvp)
     return JvpResult(
         problem,
         positions,
@@ -168,7 +155,7 @@ def run_vjp(
     shape = point_shape(problem)
     out, adj, steps = _vjp(values, positions, u, record)
     vjp = [_full(a, shape) for a in out]
-    _finite_or_warn(problem, "uᵀ·J", vjp)
+    warn_nonfinite(problem, "uᵀ·J", vjp)
     return VjpResult(
         problem,
         positions,
@@ -280,7 +267,7 @@ def run_jacobian(problem: Problem, mode: str = "auto", wrt: str | None = None, r
     J = [[_full(e, shape) for e in row] for row in J]
     if colour is not None:
         _zero_outside(J, rows, shape)
-    _finite_or_warn(problem, "the Jacobian", [np.array(J, dtype=np.float64)] if J and J[0] else [])
+    warn_nonfinite(problem, "the Jacobian", [np.array(J, dtype=np.float64)] if J and J[0] else [])
     sweeps_ = n if used == "forward" else m
     result = JacobianResult(
         problem, positions, used, mode, reason, [_full(y, shape) for y in values.outputs], J, sweeps_, values.warnings
@@ -460,7 +447,7 @@ def run_hvp(
     v = resolve_vector(direction, len(positions), "--dir", _per_input(problem, positions), "hvp")
     value, gradient, hv, dvals, adj, steps = _forward_over_reverse(problem, positions, v, record)
     warnings = _merge_warnings(problem, dvals.warnings)
-    _finite_or_warn(problem, "H·v", hv)
+    warn_nonfinite(problem, "H·v", hv)
     return HvpResult(
         problem,
         positions,
@@ -514,7 +501,7 @@ def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) 
     else:
         rows = _Rows(0, shape, array=np.zeros((0, 0) + shape))
     warnings = _merge_warnings(problem, *new)
-    _finite_or_warn(problem, "the Hessian", [rows.dense() if coo is None else coo.values])
+    warn_nonfinite(problem, "the Hessian", [rows.dense() if coo is None else coo.values])
     k = len(groups)
     ndim = len(shape) if shape != () else 1
 
@@ -757,7 +744,7 @@ def run_implicit(problem: Problem, solve: str | None, wrt: str | None = None, ne
         info,
         _full(cond, shape),
     )
-    _finite_or_warn(problem, "dy/dx", [e for row in result.derivative for e in row])
+    warn_nonfinite(problem, "dy/dx", [e for row in result.derivative for e in row])
     return result
 
 

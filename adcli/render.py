@@ -504,20 +504,20 @@ def points_rows(kind: str, result) -> tuple[dict, list[tuple[str, Any]]]:
 
     p = result.problem
     names = p.inputs
-    point = dict(zip(names, p.point))
+    point = dict(zip(names, p.point))  # flat: the CSV columns x[1], x[2]
+    grouped = by_input(names, list(range(len(names))), list(p.point))  # JSON: "x": [..], as --json at one point
     if kind in ("eval", "grad"):
         values = result.value if kind == "eval" else [result.value]
-        doc: dict[str, Any] = {"point": point, "value": values[0] if len(values) == 1 else list(values)}
+        doc: dict[str, Any] = {"point": grouped, "value": values[0] if len(values) == 1 else list(values)}
         cols = list(point.items())
         cols += [("value" if len(values) == 1 else f"value{k + 1}", v) for k, v in enumerate(values)]
         if kind == "grad":
-            grads = {names[k]: g_ for k, g_ in zip(result.wrt, result.gradient)}
-            doc["gradient"] = grads
-            cols += [(f"d_{x}", g_) for x, g_ in grads.items()]
+            doc["gradient"] = by_input(names, result.wrt, result.gradient)
+            cols += [(f"d_{names[k]}", g_) for k, g_ in zip(result.wrt, result.gradient)]
         return doc, cols
     full = derivative_json(kind, result)
-    doc = {"point": point, **{k: v for k, v in full.items() if k not in ("warnings", "inputs", "point")}}
-    return doc, csv_columns(doc, _points_count(p), names)
+    rest = {k: v for k, v in full.items() if k not in ("warnings", "inputs", "point")}
+    return {"point": grouped, **rest}, csv_columns({"point": point, **rest}, _points_count(p), names)
 
 
 def _points_count(problem) -> int:

@@ -94,6 +94,9 @@ class Session:
         self.users: dict[str, set[str]] = {}  # name -> the definitions that mention it
         self.point: dict[str, float] = {}
         self.point_texts: dict[str, str] = {}  # as typed (x=pi/4), for vars and the toolbar
+        self.consts: dict[str, Any] = {}  # const t = [...]: never inputs, never differentiated
+        self.const_texts: dict[str, str] = {}
+        self._env_key: Any = None
         self.mode = "reverse"
         self.mode_set = False  # until `mode ...`, each command keeps its own default engine
         self.confirm: Callable[[str], bool] = lambda question: True  # scripts do not ask
@@ -174,8 +177,9 @@ class Session:
             )
         d = Definition(name, params, body, text, body_start, line.label, pspans, refs, used=frozenset(used_names(body)))
         order = self.order if name in self.order else {**self.order, name: len(self.order)}
-        refresh(refs, self.defs, order)
-        build(d, self.defs, order)  # raises before anything changes
+        env = self.env()
+        refresh(refs, self.defs, order, env)
+        build(d, self.defs, order, env)  # raises before anything changes
         old = self.defs.get(name)
         self.defs[name] = d
         self.order = order
@@ -276,15 +280,30 @@ class Session:
 
     # -- graphs and the point -------------------------------------------------------
 
+    def env(self):
+        """What texts are read with (vectors.Env): the session's constants and the
+        lengths of the vectors in the point (x[1], x[2]... give len(x)). When it
+        changes, definitions read with the old one are rebuilt on next use."""
+        from .vectors import Env
+
+        lengths = {n: len(v) for n, v in self.point.items() if isinstance(v, list)}
+        key = (tuple(sorted(lengths.items())), tuple(sorted((n, repr(v)) for n, v in self.consts.items())))
+        if key != self._env_key:
+            for d in self.defs.values():
+                d.graph = None
+            self._env_key = key
+        return Env(lengths, dict(self.consts))
+
     def graph_of(self, text: str, start: int, line: Line):
         """The graph of ``text``, written at column ``start`` of the line, over the definitions."""
         from .parse import parse
 
         padded = _padded(text, start)
-        refresh(names_in(text), self.defs, self.order)
-        scope = Scope(self.defs, self.order, wanted=used_names(text))
+        env = self.env()
+        refresh(names_in(text), self.defs, self.order, env)
+        scope = Scope(self.defs, self.order, wanted=used_names(text), env=env)
         try:
-            g = parse(padded, label=line.label, scope=scope)
+            g = parse(padded, label=line.label, scope=scope, env=env)
         except AdcliError as exc:
             if exc.source == padded:
                 exc.source = line.text
@@ -486,8 +505,10 @@ class SessionSource(Source):
             from .parse import parse
 
             text = self.text(expr)
-            refresh(names_in(text), self.session.defs, self.session.order)
-            return parse(text, label=expr[1:], scope=Scope(self.session.defs, self.session.order, used_names(text)))
+            env = self.session.env()
+            refresh(names_in(text), self.session.defs, self.session.order, env)
+            scope = Scope(self.session.defs, self.session.order, used_names(text), env=env)
+            return parse(text, label=expr[1:], scope=scope, env=env)
         return self.session.graph_of(expr, self.start, self.line)
 
     def _bind(self, g):
@@ -780,6 +801,42 @@ def _at(s: Session, arg: str, offset: int, line: Line) -> Reply:
     return Reply()
 
 
+@repl_command("const", "const t = [0.1, 0.2], n = 10", "named constants, never differentiated (const alone lists them)")
+def _const(s: Session, arg: str, offset: int, line: Line) -> Reply:
+    from . import core
+
+    if not arg:
+        if not s.consts:
+            return Reply("no constants yet: define one with  const t = [0.1, 0.2]")
+        return Reply("\n".join(f"const {n} = {t}" for n, t in s.const_texts.items()))
+    padded = _padded(arg, offset)
+    try:
+        items = core.parse_point(padded, label="const")
+    except AdcliError as exc:
+        if exc.source == padded:
+            exc.source, exc.label = line.text, line.label
+        raise
+    for n, (_, span) in items.items():
+        clash = "a definition" if n in s.defs else "an input of the point" if _in_point(s, n) else None
+        if clash or n in FUNCTIONS or n in CONSTANTS:
+            what = clash or ("a function" if n in FUNCTIONS else "a built-in constant")
+            raise AdcliError(
+                USAGE,
+                f"{n} is already {what}",
+                line.text,
+                span,
+                hint="give the constant another name",
+                label=line.label,
+            )
+    for n, (v, span) in items.items():
+        s.consts[n], s.const_texts[n] = v, _value_text(padded, span)
+    return Reply()
+
+
+def _in_point(s: Session, name: str) -> bool:
+    return name in s.point or any(k.startswith(name + "[") for k in s.point)
+
+
 @repl_command("mode", "mode forward|reverse", "switch the engine (mode alone shows it)")
 def _mode(s: Session, arg: str, offset: int, line: Line) -> Reply:
     if not arg:
@@ -850,6 +907,8 @@ def _reset(s: Session, arg: str, offset: int, line: Line) -> Reply:
             s.users.clear()
             s.point.clear()
             s.point_texts.clear()
+            s.consts.clear()
+            s.const_texts.clear()
             s.mode, s.mode_set = "reverse", False
         return Reply()
     for piece, off in _split_top(arg):
@@ -870,6 +929,8 @@ def _reset(s: Session, arg: str, offset: int, line: Line) -> Reply:
             s.forget(name)
         elif name in s.point:
             del s.point[name], s.point_texts[name]
+        elif name in s.consts:
+            del s.consts[name], s.const_texts[name]
         else:
             raise AdcliError(
                 NAME, f"{name or 'nothing'} is neither defined nor in the point", line.text, span, label=line.label

@@ -62,13 +62,15 @@ class Layout:
 def jsonl_layout(doc: dict, m: int) -> Layout:
     """The layout of ``json.dumps(row)`` for each row of ``doc`` (whose ``point`` comes first)."""
     lay = Layout(["{"], [], 0, "", True)
+    closing = "}"
     for k, (key, value) in enumerate(doc.items()):
         lay.add((", " if k else "") + json.dumps(str(key), ensure_ascii=False) + ": ")
         _json_layout(value, m, lay)
         if k == 0:
             lay.point_columns = len(lay.columns)
+            closing = lay.texts[-1]  # what closes the point after its last number: "}", or "]}" for a vector
     lay.add("}\n")
-    lay.undefined_tail = "}, " + json.dumps("error") + ": " + _json(UNDEFINED) + "}\n"  # closes the point
+    lay.undefined_tail = closing + ", " + json.dumps("error") + ": " + _json(UNDEFINED) + "}\n"
     return lay
 
 

@@ -162,4 +162,19 @@ def test_forward_and_reverse_agree_at_degenerate_points(expr, x, y):
     h = derivatives.run_hessian(core.load(expr + " + 0*x + 0*y", at))
     g_h = [float(v) for v in h.gradient]
     assert all(_close(a, b) for a, b in zip(g_h, g_r)), (expr, at, g_h, g_r)
-    assert not any(math.isnan(float(v)) for row in h.hessian for v in row), (expr, at)
+    # a second derivative through an infinite first one may be undefined, but never silently
+    if any(math.isnan(float(v)) for row in h.hessian for v in row):
+        assert "the Hessian is undefined (NaN) at this point" in [w.message for w in h.warnings], (expr, at)
+
+
+def test_an_undefined_hessian_entry_is_never_silent():
+    """Second derivatives through an infinite first derivative can be NaN: the
+    Hessian then says so, besides the infinity's own convention warning."""
+    from adcli import derivatives
+
+    h = derivatives.run_hessian(core.load("hypot(x, x+asin(y))", "x=0,y=1"))
+    entries = [float(v) for row in h.hessian for v in row]
+    assert any(math.isnan(v) for v in entries)
+    messages = [w.message for w in h.warnings]
+    assert any("asin" in m for m in messages)
+    assert "the Hessian is undefined (NaN) at this point" in messages

@@ -4,6 +4,7 @@ help and completion from the command registry, the prompt_toolkit loop
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -783,3 +784,36 @@ def test_a_repl_line_meets_the_command_lines_option_rules(capsys):
         assert message in err, (line, err)
         assert f"line 3, column {col}" in err, (line, err)
     assert script("f = x^2*y\nat x=1, y=2\ngrad f --digits 3") == 0
+
+
+def test_const_in_the_repl_fits_data_like_the_command_line(capsys):
+    """const t = [...] in the REPL is --const on the command line: never an input,
+    usable in indices and len(), and the same numbers as the CLI."""
+    data = "t=[1,2,3],y=[2.1,3.9,6.2]"
+    fit = "sum((y[i] - a*t[i])^2 for i=1..len(t))"
+    assert script(f"const t = [1, 2, 3], y = [2.1, 3.9, 6.2]\nloss = {fit}\nat a=1.5\ngrad loss --json\n") == 0
+    repl_doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    cli = CliRunner().invoke(app, ["grad", fit, "--at", "a=1.5", "--const", data, "--json"])
+    assert cli.exit_code == 0, cli.output
+    cli_doc = json.loads(cli.output)
+    assert repl_doc["inputs"] == cli_doc["inputs"] == ["a"]
+    assert repl_doc["gradient"] == cli_doc["gradient"]
+    # closed form: d/da sum (y - a t)^2 = -2 sum t (y - a t)
+    t, y = [1, 2, 3], [2.1, 3.9, 6.2]
+    assert repl_doc["gradient"]["a"] == pytest.approx(-2 * sum(ti * (yi - 1.5 * ti) for ti, yi in zip(t, y)))
+
+
+def test_const_changes_rebuild_the_definitions_that_read_them(capsys):
+    assert script("const n = 2\nf = sum(x[i] for i=1..n)\nat x=[1,2,3]\neval f\nconst n = 3\neval f\n") == 0
+    out = capsys.readouterr().out.split()
+    assert out[-2:] == ["3", "6"]
+
+
+def test_len_of_a_vector_in_the_point_and_bad_consts(capsys):
+    assert script("at x=[1,2,3]\nq = sum(x[i]^2 for i=1..len(x))\ngrad q --json\n") == 0
+    doc = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert doc["gradient"] == {"x": [2.0, 4.0, 6.0]}
+    assert script("at a=1\nconst a = 3\n") == 1
+    assert "a is already an input of the point" in capsys.readouterr().err
+    assert script("const t = [1,2]\nr = [t[i]*x for i=1..2]\n") == 1
+    assert "a definition is a single expression, but this one has 2 outputs" in capsys.readouterr().err

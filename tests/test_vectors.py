@@ -491,3 +491,21 @@ def test_repl_vector_points(capsys):
 
     assert run_script(Session(), ["at x=[1, 2, 3]", "f = x[1]*x[2] + x[3]", "grad f --json"], "test") == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["gradient"] == {"x": [2.0, 1.0, 1.0]}
+
+
+def test_points_json_lines_group_vectors_like_json_at_one_point(tmp_path):
+    """Each --points JSON line is the command's --json document for that point:
+    a vector input is one list there too, also on a row where f is undefined,
+    and no spurious warning counts the undefined row's NaN."""
+    pts = tmp_path / "p.csv"
+    pts.write_text("b,x[1],x[2]\n3,1,2\n3,-1,2\n")
+    expr = "sum(log(x[i]) for i=1..len(x))*b"
+    r = CliRunner().invoke(app, ["grad", expr, "--points", str(pts)])
+    assert r.exit_code == 2
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert rows[0]["point"] == {"b": 3.0, "x": [1.0, 2.0]}
+    assert rows[0]["gradient"] == {"b": pytest.approx(math.log(2)), "x": [3.0, 1.5]}
+    assert rows[1] == {"point": {"b": 3.0, "x": [-1.0, 2.0]}, "error": rows[1]["error"]} and "error" in rows[1]
+    one = json.loads(CliRunner().invoke(app, ["grad", expr, "--at", "b=3,x=[1,2]", "--json"]).stdout)
+    assert {k: one[k] for k in ("point", "gradient")} == {k: rows[0][k] for k in ("point", "gradient")}
+    assert "is not finite" not in r.stderr
