@@ -185,9 +185,7 @@ def _build_style(name: str) -> Style:
         funcs = _fn_templates("math.", py_names)
         for n in MISSING_IN_MATH:
             funcs.pop(n, None)
-        return Style(
-            "python", "*", "**", _code_number, funcs, where="({2} if {0} {c} {1} else {3})"
-        )
+        return Style("python", "*", "**", _code_number, funcs, where="({2} if {0} {c} {1} else {3})")
     if name == "c":
         c_names = {
             "abs": "fabs({0})",
@@ -216,7 +214,10 @@ def _build_style(name: str) -> Style:
             funcs.pop(n, None)
         return Style("c", "*", None, _code_number, funcs, where="({0} {c} {1} ? {2} : {3})")
     if name == "latex":
-        tex = {n: rf"\operatorname{{{n}}}\left(" + t[t.index("(") + 1 : -1] + r"\right)" for n, t in _fn_templates("").items()}
+        tex = {
+            n: rf"\operatorname{{{n}}}\left(" + t[t.index("(") + 1 : -1] + r"\right)"
+            for n, t in _fn_templates("").items()
+        }
         for n in ("sin", "cos", "tan", "sinh", "cosh", "tanh", "exp", "log"):
             tex[n] = rf"\{n}\left({{0}}\right)"
         tex.update(
