@@ -47,6 +47,12 @@ def main() -> None:
     except KeyboardInterrupt:  # before a command's own boundary (while importing)
         sys.stderr.write("interrupted\n")
         code = 130
+    except ModuleNotFoundError as exc:  # run by an interpreter adcli was not installed into
+        sys.stderr.write(
+            f"adcli: a dependency is missing ({exc.name}): this Python ({sys.executable}) does not have adcli "
+            "installed with its dependencies; run `python -m pip install .` (or use the adcli command)\n"
+        )
+        code = INTERNAL
     stdio.close_quietly()
     sys.exit(code)
 
