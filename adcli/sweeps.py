@@ -199,6 +199,10 @@ class StepsPerDirection(Sequence):
     def __getitem__(self, d):  # type: ignore[override]
         if isinstance(d, slice):
             return [self[j] for j in range(*d.indices(len(self)))]
+        if d < 0:
+            d += len(self)
+        if not 0 <= d < len(self):
+            raise IndexError(d)  # ends iteration: Sequence.__iter__ reads until IndexError
         b = self.nodes.batch
         if not b.batched:
             return b.steps

@@ -167,3 +167,17 @@ def test_deep_graph_drawing_is_capped_not_recursive():
     expr = "(" * 5000 + "x" + ")" * 5000
     assert run("graph", "sin(" * 2000 + "x" + ")" * 2000).exit_code == 0
     assert run("graph", expr).exit_code == 0
+
+
+@pytest.mark.parametrize("mode,outputs", [("reverse", "x*y"), ("reverse", "x*y, x+y"), ("forward", "x*y")])
+def test_recorded_steps_are_one_list_per_direction(mode, outputs):
+    """trace's steps are a sequence with one entry per sweep direction, and iterating it ends
+    (a one-direction sweep once answered every index, and `for st in steps` never stopped)."""
+    from adcli import core
+
+    r = core.run_trace(core.load(outputs, "x=2,y=3"), mode, record=True)
+    steps = r.adjoint_steps if mode == "reverse" else r.tangent_steps
+    directions = len(r.problem.graph.outputs) if mode == "reverse" else len(r.wrt)
+    assert len(list(steps)) == directions
+    with pytest.raises(IndexError):
+        steps[directions]
