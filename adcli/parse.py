@@ -45,24 +45,6 @@ def _nonzero_digits(number: str) -> bool:
     return any(c in "123456789" for c in re.split("[eE]", number)[0])
 
 
-class _NewlinesInParens:
-    """Postlexer: a newline inside parentheses is whitespace, elsewhere a separator."""
-
-    always_accept = ("_NL",)
-
-    def process(self, stream):
-        depth = 0
-        for tok in stream:
-            t = tok.type
-            if t == "LPAR" or t == "LSQB":
-                depth += 1
-            elif t == "RPAR" or t == "RSQB":
-                depth -= 1
-            elif t == "_NL" and depth > 0:
-                continue
-            yield tok
-
-
 class Scope(Protocol):
     """Names defined outside the text (a REPL session's definitions)."""
 
@@ -453,16 +435,17 @@ def _parser():
     the grammar."""
     import lark
 
+    from .lexer import OneRegexLexer
+
     builder = _Builder()
     grammar = grammar_path().read_text(encoding="utf-8")
     cache = _cache_path(grammar, lark.__version__)
     parser = lark.Lark(
         grammar,
         parser="lalr",
-        lexer="contextual",
+        lexer=OneRegexLexer,
         maybe_placeholders=True,
         transformer=builder,
-        postlex=_NewlinesInParens(),
         cache=cache if cache is not None else False,
     )
     return parser, builder
