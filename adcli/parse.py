@@ -35,6 +35,7 @@ def grammar_path() -> Path:
     raise FileNotFoundError("adcli.lark grammar not found next to the adcli package")
 
 
+_INF = float("inf")
 _WORDS = ("and", "or", "not")  # the lexer reads them as names where a condition cannot continue
 
 _SUPERSCRIPTS = {"¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9", "⁰": "0"}
@@ -80,7 +81,8 @@ class _Builder:
 
     def number(self, c):
         tok = c[0]
-        if not str(tok).isascii():  # the lexer's \d also matches ٣ and １２, which float() would read
+        text = tok.value
+        if not text.isascii():  # the lexer's \d also matches ٣ and １２, which float() would read
             k = next(k for k, ch in enumerate(str(tok)) if not ch.isascii())
             ascii_ = "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in str(tok))
             raise self._err(
@@ -90,10 +92,10 @@ class _Builder:
                 tok.end_pos,
                 hint=f"write {ascii_}",
             )
-        value = float(tok)
-        if value == float("inf"):
+        value = float(text)
+        if value == _INF:
             raise self._err(PARSE, f"the number {tok} is too large for a double", tok.start_pos, tok.end_pos)
-        if value == 0.0 and _nonzero_digits(tok):
+        if value == 0.0 and _nonzero_digits(text):
             raise self._err(
                 PARSE,
                 f"the number {tok} is too small for a double: it would be read as 0",
@@ -101,12 +103,16 @@ class _Builder:
                 tok.end_pos,
                 hint="write 0 if you mean 0 (the smallest double is about 4.9e-324)",
             )
-        return (self.g.const(value, str(tok), (tok.start_pos, tok.end_pos)), tok.start_pos, tok.end_pos)
+        s, e = tok.start_pos, tok.end_pos
+        return (self.g.const(value, text, (s, e)), s, e)
 
     def _check_name(self, tok) -> None:
         """Names are letters, digits and _ (SPEC 1); the lexer's \\w also lets in
         superscripts and other numeric signs (x²), which are refused here."""
-        if str(tok) in _WORDS:
+        text = tok.value
+        if text.isascii() and text not in _WORDS:  # the lexer's NAME in ASCII is letters, digits and _
+            return
+        if text in _WORDS:
             raise self._err(
                 PARSE,
                 f"{tok} is a word of where's conditions, not a name",
