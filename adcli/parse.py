@@ -247,7 +247,12 @@ class _Builder:
         return results.pop()
 
     def args(self, c):
-        return c
+        return c  # a fresh list from Lark: more_args may append to it
+
+    def more_args(self, c):
+        lst, arg = c
+        lst.append(arg)
+        return lst
 
     def call(self, c):
         tok, _, args, rp = c
