@@ -203,10 +203,14 @@ def table_text(
     rows = [[for_stdout(c) for c in r] for r in rows]
     width = width or _width()
     system = colour_system() if styles else None
-    plain = _rich_table(headers, rows, right, None, None)
+    # Rich lays a table out in time that grows faster than its rows (minutes at
+    # 10^5 rows); a long one is laid out the same way by _plain_table, line by line.
+    plain = (
+        _rich_table(headers, rows, right, None, None) if len(rows) <= _RICH_ROWS else _plain_table(headers, rows, right)
+    )
     if max((cell_len(line) for line in plain.splitlines()), default=0) > width:
         return _vertical(headers, rows, styles if system else None)
-    return plain if system is None else _rich_table(headers, rows, right, styles, system)
+    return plain if system is None or len(rows) > _RICH_ROWS else _rich_table(headers, rows, right, styles, system)
 
 
 def _rich_table(headers, rows, right, styles, system: Any) -> str:
@@ -233,6 +237,37 @@ def _rich_table(headers, rows, right, styles, system: Any) -> str:
         soft_wrap=False,
     ).print(table)
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
+
+
+_RICH_ROWS = 500  # tables longer than this skip Rich (and colour)
+
+
+def _plain_table(headers: list[str], rows: list[list[str]], right: set[int]) -> str:
+    """What :func:`_rich_table` prints without styles (box SIMPLE_HEAD, no edge):
+    cells padded to their column's width, columns three spaces apart, a rule of
+    '─' under the header, trailing spaces stripped; linear in the table's size.
+    tests/test_deep_fast.py checks it against Rich on random tables."""
+    from rich.cells import cell_len
+
+    widths = [cell_len(h) for h in headers]
+    for r in rows:
+        for k, c in enumerate(r):
+            n = cell_len(c)
+            if n > widths[k]:
+                widths[k] = n
+
+    def line(cells: list[str]) -> str:
+        out = []
+        for k, c in enumerate(cells):
+            if k in right:  # Rich strips a right-justified cell's trailing spaces, then pads it
+                c = c.rstrip()
+                out.append(" " * (widths[k] - cell_len(c)) + c)
+            else:
+                out.append(c + " " * (widths[k] - cell_len(c)))
+        return "   ".join(out).rstrip()
+
+    rule = "─" * max(1, sum(widths) + 3 * (len(widths) - 1))
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
 def _vertical(headers: list[str], rows: list[list[str]], styles: dict[int, dict[str, str]] | None) -> str:
