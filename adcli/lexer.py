@@ -16,7 +16,7 @@ adcli locates everything by offset.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from lark.lexer import ContextualLexer, Lexer, Token
 
@@ -58,7 +58,8 @@ class OneRegexLexer(Lexer):
     def _fallback(self, parser_state) -> ContextualLexer:
         """Lark's contextual lexer over the same parse table, built on first need."""
         if self._contextual is None:
-            states = {i: list(t.keys()) for i, t in parser_state.parse_conf.parse_table.states.items()}
+            table = parser_state.parse_conf.parse_table.states
+            states: dict[int, Collection[str]] = {i: list(t.keys()) for i, t in table.items()}
             self._contextual = ContextualLexer(self.conf, states, always_accept=("_NL",))
         return self._contextual
 
@@ -70,12 +71,12 @@ class OneRegexLexer(Lexer):
         states, stack = parser_state.parse_conf.states, parser_state.state_stack
         new = str.__new__
         depth = 0
-        last = None
+        last: Token | None = None
         while pos < end:
             m = match(text, pos)
             if m is None:
                 break
-            typ = m.lastgroup
+            typ: str = m.lastgroup  # type: ignore[assignment]  # every alternative is a named group
             stop = m.end()
             if typ in ignore:
                 pos = stop
@@ -107,12 +108,12 @@ class OneRegexLexer(Lexer):
             return
         line_ctr.feed(text[line_ctr.char_pos : pos])
         lexer_state.last_token = last
-        for tok in self._fallback(parser_state).lex(lexer_state, parser_state):
-            t = tok.type
+        for lark_tok in self._fallback(parser_state).lex(lexer_state, parser_state):
+            t = lark_tok.type
             if t in _OPEN:
                 depth += 1
             elif t in _CLOSE:
                 depth -= 1
             elif t == "_NL" and depth > 0:
                 continue
-            yield tok
+            yield lark_tok

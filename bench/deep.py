@@ -111,7 +111,9 @@ def main() -> None:
     parse("x")  # build (or load) the parser before timing
     sizes = [int(s) for s in a.sizes.split(",")]
     commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    print(f"adcli from {root} ({commit.stdout.strip() or 'no git'}), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(
+        f"adcli from {root} ({commit.stdout.strip() or 'no git'}), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
     print("| workload | depth | parse | ratio | CLI run | ratio | CLI result |")
     print("|---|---:|---:|---:|---:|---:|---|")
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -131,7 +133,9 @@ def main() -> None:
         n = sizes[-1]
         text = workloads(n)["nested where"][0]
         tf, ntok = lark_floor(text)
-        print(f"| Lark's LALR loop alone, nested where ({ntok:,} tokens, no-op callbacks) | {n:,} | {fmt(tf)} | | | | |")
+        print(
+            f"| Lark's LALR loop alone, nested where ({ntok:,} tokens, no-op callbacks) | {n:,} | {fmt(tf)} | | | | |"
+        )
 
 
 if __name__ == "__main__":
