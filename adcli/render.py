@@ -247,7 +247,10 @@ def _plain_table(headers: list[str], rows: list[list[str]], right: set[int]) -> 
     cells padded to their column's width, columns three spaces apart, a rule of
     '─' under the header, trailing spaces stripped; linear in the table's size.
     tests/test_deep_fast.py checks it against Rich on random tables."""
-    from rich.cells import cell_len
+    from rich.cells import cell_len as rich_len
+
+    def cell_len(c: str) -> int:  # printable ASCII is one cell a character (Rich's own shortcut)
+        return len(c) if c.isascii() and c.isprintable() else rich_len(c)
 
     widths = [cell_len(h) for h in headers]
     for r in rows:
