@@ -14,7 +14,7 @@ import pytest
 
 from adcli.lexer import OneRegexLexer
 from adcli.parse import grammar_path, parse
-from adcli.render import _plain_table, _rich_table
+from adcli.render import _RICH_ROWS, _plain_table, _rich_table, table_text
 
 
 class _NewlinesInParens:
@@ -119,6 +119,13 @@ def test_long_tables_are_laid_out_as_rich_lays_them_out():
         rows = [[word() for _ in range(ncol)] for _ in range(nrow)]
         right = {k for k in range(ncol) if rng.random() < 0.5}
         assert _plain_table(headers, rows, right) == _rich_table(headers, rows, right, None, None)
+
+
+def test_a_table_past_richs_limit_prints_what_rich_would():
+    rows = [[f"v{k}", f"sin(v{k - 1})" if k % 3 else f"v{k - 2}·v{k - 1}", f"{(k * 0.37) % 1:.6g}"] for k in range(600)]
+    assert len(rows) > _RICH_ROWS
+    text = table_text(["node", "definition", "value"], rows, {2}, width=200)
+    assert text == _rich_table(["node", "definition", "value"], rows, {2}, None, None)
 
 
 def _parse_time(text: str) -> float:
