@@ -77,10 +77,9 @@ def parse(argv: Sequence[str]) -> tuple[Command, dict[str, Any]] | None:
     while k < len(argv):
         word = argv[k]
         if word.startswith("-") and word != "-":  # "-" alone is the expression: standard input
-            spec = by_flag.get(word)
-            if spec is None:
+            if word not in by_flag:
                 return None
-            name, tp, m = spec
+            name, tp, m = by_flag[word]
             main = max(m.flags, key=len)
             kind = _kind(tp)
             if main in given or kind is None:
