@@ -5,8 +5,8 @@ reads the options of a command from its registry entry (:mod:`adcli.commands`)
 and parses the plain shapes of a command line: the command, then options each
 given once (a flag, or a long/short option and its value as the next word)
 and the expression. Anything else (``--help``, ``--opt=value``, ``--``, an
-unknown or repeated option, a value that starts with "-", a value click would
-reject or convert differently, options that do not go together, shell
+unknown or repeated option, an expression that starts with "-", a value click
+would reject or convert differently, options that do not go together, shell
 completion) returns ``None`` and goes to the Typer app unchanged, so every
 help, usage and error message stays Typer's and adcli's own. The run itself
 is :func:`adcli.commands.execute`, the same one the Typer callbacks call.
@@ -87,8 +87,8 @@ def parse(argv: Sequence[str]) -> tuple[Command, dict[str, Any]] | None:
             if kind is bool:
                 value: Any = True
             else:
-                k += 1
-                if k == len(argv) or argv[k].startswith("-"):
+                k += 1  # the next word, even one that starts with "-" (--dir -1,2), as click takes it
+                if k == len(argv):
                     return None
                 value = _convert(kind, argv[k], m)
                 if value is None:

@@ -65,6 +65,9 @@ CASES = [
     (["descend", "(x-1)^2", "--at", "x=0", "--lr", "0.1", "--iters", "5", "--all"], True),
     (["diff", "x^3*y", "--order", "2"], True),
     (["export", "x*y", "--lang", "c", "--name", "fg"], True),
+    (["jvp", "x*y", "--at", "x=1,y=2", "--dir", "-1,2"], True),
+    (["plot", "x^2", "--range", "-1:1", "--json"], True),
+    (["grad", "x^2", "--at", "--json"], True),
     # declined: the Typer app answers
     (["grad", "x^2", "--at", "x=1", "--digits", "0"], False),
     (["grad", "x^2", "--at", "x=1", "--digits", "abc"], False),
@@ -89,7 +92,6 @@ CASES = [
     (["check", "x^2", "--at", "x=1", "--rtol", "nan"], False),
     (["check", "x^2", "--at", "x=1", "--random", "3"], False),
     (["descend", "x^2", "--at", "x=0", "--momentum", "0.5", "--method", "newton"], False),
-    (["jvp", "x*y", "--at", "x=1,y=2", "--dir", "-1,2"], False),
     ([], False),
 ]
 
@@ -129,10 +131,11 @@ def test_registry_reads_as_click_does():
             kind = fastpath._kind(tp)
             assert p.is_flag == (kind is bool), (name, field)
             assert p.multiple == (kind is None), (name, field)
+            assert not p._flag_needs_value, (name, field)  # its value is always the next word
 
 
 OPTION_VALUES = {
-    str: ["x=1,y=2", "x=2", "forward", "reverse", "jsonl", "csv", "x", "", "@nofile"],
+    str: ["x=1,y=2", "x=2", "forward", "reverse", "jsonl", "csv", "x", "", "@nofile", "-1,2", "--json"],
     int: ["3", "1", "0", "17", "18", "+2", "x", "-1"],
     float: ["0.1", "1e-3", "2", ".5", "nan", "-1", "x"],
 }
