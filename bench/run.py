@@ -101,6 +101,55 @@ def cold_start(repeats: int) -> list[str]:
     return rows
 
 
+_PHASES = """
+import io, json, sys, time
+t = [time.perf_counter()]
+import numpy
+t.append(time.perf_counter())
+import lark
+t.append(time.perf_counter())
+import adcli.fastpath
+t.append(time.perf_counter())
+import adcli.core, adcli.explain, adcli.render, adcli.usage
+t.append(time.perf_counter())
+from adcli import parse
+parse._parser()
+t.append(time.perf_counter())
+sys.stdout = io.StringIO()
+adcli.fastpath.run(["grad", sys.argv[1], "--at", "x1=1,x2=2"])
+t.append(time.perf_counter())
+sys.__stdout__.write(json.dumps([b - a for a, b in zip(t, t[1:])]))
+"""
+PHASES = (
+    "import numpy (baseline)",
+    "import lark",
+    "import adcli.fastpath (registry, options)",
+    "import adcli.core, explain, render, usage",
+    "the Lark parser, loaded from its cache",
+    "grad: parse, compute, render",
+)
+
+
+def cold_start_phases(repeats: int) -> list[str]:
+    """Where a cold `adcli grad` spends its time, phase by phase in one fresh process
+    (medians over processes), each as a fraction of that process's numpy import."""
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", _PHASES, README_EXPR], capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout))
+    rows = ["| phase (in one process, in this order) | median | share of numpy import |", "|---|---:|---:|"]
+    for k, name in enumerate(PHASES):
+        m = statistics.median(r[k] for r in runs)
+        share = statistics.median(r[k] / r[0] for r in runs)
+        rows.append(f"| {name} | {fmt_t(m)} | {share:.2f} |")
+    total = statistics.median(sum(r[1:]) / r[0] for r in runs)
+    rows += [
+        "",
+        f"Everything after numpy: {total:.2f}x its import (medians of per-process ratios, {repeats} processes).",
+    ]
+    return rows
+
+
 # -- W2: many points -----------------------------------------------------------------------
 
 
@@ -381,6 +430,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.cold_start:
         print("\n".join(cold_start(5 if args.quick else 15)))
+        print("\n" + "\n".join(cold_start_phases(5 if args.quick else 15)))
         return
     quick = args.quick
     import lark
