@@ -4,6 +4,7 @@
     python bench/run.py --quick    # smaller sizes, for a smoke run
     python bench/run.py --write    # also write bench/RESULTS.md
     python bench/run.py --cold-start   # only the cold-start table
+    python bench/run.py --cold-start --against ../main   # and grad from another checkout
 
 Every target is a ratio against a baseline measured in the same run, because
 these machines are noisy. Not part of the test suite.
@@ -58,7 +59,14 @@ def ok(cond: bool) -> str:
 # -- W1: cold start ------------------------------------------------------------------------
 
 
-def cold_start(repeats: int) -> list[str]:
+def _adcli_from(checkout: Path) -> list[str]:
+    """``adcli`` run from another checkout's source (same interpreter and packages)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(checkout / "adcli")], check=False)
+    code = f"import sys; sys.path.insert(0, {str(checkout)!r}); import adcli; adcli.main()"
+    return [sys.executable, "-c", code]
+
+
+def cold_start(repeats: int, against: Path | None = None) -> list[str]:
     # A wheel install has its bytecode compiled by pip; an editable checkout under
     # PYTHONDONTWRITEBYTECODE=1 would recompile adcli on every start. Compile it once.
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "adcli")], check=False)
@@ -74,6 +82,10 @@ def cold_start(repeats: int) -> list[str]:
         # the same command spelled --at=...: adcli.fastpath leaves it to the Typer app
         f'adcli grad "{README_EXPR}" --at=x1=1,x2=2 (through Typer)': adcli + ["grad", README_EXPR, "--at=x1=1,x2=2"],
     }
+    if against is not None:  # the same command from this checkout and from the other one, started alike
+        grad_argv = ["grad", README_EXPR, "--at", "x1=1,x2=2"]
+        cmds[f"{grad}, this checkout's source"] = _adcli_from(HERE.parent) + grad_argv
+        cmds[f"{grad}, source of {against}"] = _adcli_from(against) + grad_argv
     # interleaved rounds, so that a change in the machine's load hits every command alike
     times: dict[str, list[float]] = {k: [] for k in cmds}
     for c in cmds.values():
@@ -427,9 +439,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     ap.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
     ap.add_argument("--cold-start", action="store_true", help="only the cold-start table (not written)")
+    ap.add_argument("--against", type=Path, help="with --cold-start: also time grad from this other checkout")
     args = ap.parse_args()
     if args.cold_start:
-        print("\n".join(cold_start(5 if args.quick else 15)))
+        print("\n".join(cold_start(5 if args.quick else 15, args.against)))
         print("\n" + "\n".join(cold_start_phases(5 if args.quick else 15)))
         return
     quick = args.quick
