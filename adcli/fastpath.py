@@ -85,6 +85,8 @@ def parse(argv: Sequence[str]) -> tuple[Command, dict[str, Any]] | None:
             if main in given or kind is None:
                 return None
             if kind is bool:
+                if values[name] is not False:  # a flag that is on by default: click's flag_value rules
+                    return None
                 value: Any = True
             else:
                 k += 1  # the next word, even one that starts with "-" (--dir -1,2), as click takes it
