@@ -8,6 +8,7 @@ nesting. Lark's exceptions become located :class:`AdcliError` s.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import re
@@ -540,6 +541,8 @@ def parse(
     if not source.strip() or not re.sub(r"#[^\n]*", "", source).strip():  # blank, or only comments
         raise AdcliError(PARSE, f"empty {label}", source, (0, 0), label=label)
     lark, builder = _parser()
+    collecting = gc.isenabled()
+    gc.disable()  # a deep parse allocates millions of objects; collector passes over them cost ~8% at 10^5 levels
     try:
         builder.reset(source, scope, env)
         lark.parse(source)
@@ -565,6 +568,9 @@ def parse(
     except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
         pos = getattr(exc, "pos_in_stream", None) or len(source)
         raise AdcliError(PARSE, "cannot parse this", source, (pos, pos + 1), label=label) from None
+    finally:
+        if collecting:
+            gc.enable()
     g = builder.g
     assert builder.result is not None
     outs, spans = builder.result
