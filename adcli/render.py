@@ -532,7 +532,7 @@ _MAX_DEPTH = 40
 def _node_label(drawing, i: int, digits: int) -> str:
     g = drawing.graph
     node = g.nodes[i]
-    text = node.name if node.op.name == "input" else f"{node.name} = {g.definition(i)}"
+    text = node.name if node.is_input else f"{node.name} = {g.definition(i)}"
     if drawing.values is not None:
         text += f"  [{fmt_value(drawing.values.vals[i], digits)}"
         if drawing.adjoints is not None:
@@ -558,7 +558,7 @@ def graph_text(drawing, digits: int) -> str:
             text = _node_label(drawing, i, digits)
             if i == o:
                 text = f"{labels.get(o, 'y')}: {text}"
-            kids = [a for a in dict.fromkeys(node.args) if g.nodes[a].op.name != "const"]
+            kids = [a for a in dict.fromkeys(node.args) if not g.is_const(a)]
             if i in seen and kids:
                 lines.append(f"{lead}{node.name} (shown above)")
                 continue
@@ -591,12 +591,12 @@ def graph_dot(drawing, digits: int) -> str:
     labels = output_labels(g)
     out = ["digraph adcli {", "  rankdir=BT;", '  node [shape=box, fontname="monospace"];']
     for i in g.rows():
-        shape = ", shape=ellipse" if g.nodes[i].op.name == "input" else ""
+        shape = ", shape=ellipse" if g.nodes[i].is_input else ""
         extra = ", peripheries=2" if i in labels else ""
         out.append(f'  n{i} [label="{_esc(_node_label(drawing, i, digits))}"{shape}{extra}];')
     for i in g.rows():
         for a in dict.fromkeys(g.nodes[i].args):
-            if g.nodes[a].op.name != "const":
+            if not g.is_const(a):
                 out.append(f"  n{a} -> n{i};")
     out.append("}")
     return "\n".join(out)
@@ -610,7 +610,7 @@ def graph_mermaid(drawing, digits: int) -> str:
         out.append(f'  n{i}["{label}"]')
     for i in g.rows():
         for a in dict.fromkeys(g.nodes[i].args):
-            if g.nodes[a].op.name != "const":
+            if not g.is_const(a):
                 out.append(f"  n{a} --> n{i}")
     return "\n".join(out)
 
@@ -1195,7 +1195,7 @@ def _dual_rows(values, adjoints) -> list[list[Any]]:
         v, vt = _parts(values.vals[i])
         a, at = _parts(adjoints[i])
         rows.append(
-            [node.name or "", "input" if node.op.name == "input" else g.definition(i), v, vt, a, at, outs.get(i, "")]
+            [node.name or "", "input" if node.is_input else g.definition(i), v, vt, a, at, outs.get(i, "")]
         )
     return rows
 
@@ -1238,7 +1238,7 @@ def dual_step_lines(values, steps, digits: int) -> list[str]:
     for i in g.rows():
         node = g.nodes[i]
         name = node.name or ""
-        if node.op.name == "input":
+        if node.is_input:
             lines.append(f"{name} = {dual_text(values.vals[i], digits)}")
         else:
             lines.append(f"{name} = {g.definition(i)} = {dual_text(values.vals[i], digits)}")
@@ -1942,7 +1942,7 @@ def _definition(g, i: int, st: str) -> str:
     from .formula import show
     from .symbolic import definition_of
 
-    if g.nodes[i].op.name == "input":
+    if g.nodes[i].is_input:
         return r"\text{input}" if st == "latex" else "input"
     return show(definition_of(g, i), st)
 
