@@ -407,17 +407,13 @@ def _value_and_gradient(kind: str, o: Any, src: Source, out: Out, compute: Calla
 
         checked = check.run_check(problem, mode=result.mode, wrt=o.wrt)
     out.warn(result.warnings, o.as_json)
-    explained_json, explained_text = {
-        "eval": (render.eval_explained_json, render.eval_explained_text),
-        "grad": (render.grad_explained_json, render.grad_explained_text),
-    }[kind]
     if o.as_json:
-        doc = explained_json(result, o.trace, o.steps)
+        doc = render.result_json(result, o.trace, o.steps)
         if checked is not None:
             doc["check"] = render.check_json(checked)
         out.emit(render.dumps(doc))
     else:
-        text = explained_text(result, o.digits, o.trace, o.steps)
+        text = render.result_text(result, o.digits, o.trace, o.steps)
         if checked is not None:
             text += "\n\n" + render.check_text(checked, o.digits)
         out.emit(text)
@@ -460,12 +456,15 @@ def run_trace(o: TraceOptions, src: Source, out: Out) -> int:
     result = core.run_trace(src.problem(o.expr, o.at), src.mode(o.mode, "reverse"), o.wrt, record=o.steps)
     out.warn(result.warnings, o.as_json)
     if o.as_json:
-        out.emit(render.dumps(render.trace_result_json(result, o.steps)))
+        out.emit(render.dumps(render.result_json(result, steps=o.steps)))
     elif o.fmt != "text":
         out.emit(render.trace_result_doc(result, o.digits, o.steps, o.fmt))
     else:
-        out.emit(render.trace_result_text(result, o.digits, o.steps))
+        out.emit(render.result_text(result, o.digits, steps=o.steps))
     return OK
+
+
+GRAPH_FORMATS = ("text", "dot", "mermaid")
 
 
 @options
@@ -491,6 +490,8 @@ def run_graph(o: GraphOptions, src: Source, out: Out) -> int:
     """
     from . import core, render
 
+    if o.fmt not in GRAPH_FORMATS:
+        raise usage(f"unknown --format {o.fmt!r}: use text, dot or mermaid")
     drawing = core.draw(src.problem_or_graph(o.expr, o.at))
     out.warn(drawing.warnings, False)
     out.emit(render.graph_output(drawing, o.fmt, o.digits))
@@ -557,9 +558,9 @@ def _derivative(
     if coo:
         out.emit(render.dumps(render.coo_json(kind, result)) if o.as_json else render.coo_text(kind, result, o.digits))
     elif o.as_json:
-        out.emit(render.dumps(render.derivative_json(kind, result, trace, steps)))
+        out.emit(render.dumps(render.result_json(result, trace, steps)))
     else:
-        out.emit(render.derivative_text(kind, result, o.digits, trace, steps))
+        out.emit(render.result_text(result, o.digits, trace, steps))
     return OK
 
 

@@ -7,6 +7,8 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,28 +54,18 @@ def warnings_json(ws: list[Warning_]) -> list[str]:
     return [w.message for w in ws]
 
 
-def eval_json(result) -> dict:
-    p = result.problem
+def eval_body(result) -> dict:
     values = result.value
-    return {
-        "inputs": written_inputs(p.inputs),
-        "point": p.point_dict(),
-        "value": values[0] if len(values) == 1 else values,
-        "warnings": warnings_json(result.warnings),
-    }
+    return {"value": values[0] if len(values) == 1 else values}
 
 
-def grad_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def grad_body(result) -> dict:
+    names = result.problem.inputs
     return {
-        "inputs": written_inputs(p.inputs),
-        "point": p.point_dict(),
         "mode": result.mode,
         "value": result.value,
         "gradient": by_input(names, result.wrt, result.gradient),
         "sweeps": result.sweeps,
-        "warnings": warnings_json(result.warnings),
     }
 
 
@@ -364,8 +356,8 @@ def tangent_steps_json(values, steps) -> list[dict]:
     ]
 
 
-def grad_explained_text(result, digits: int, trace: bool, steps: bool) -> str:
-    """grad's output with the trace table and/or the accumulation steps before it."""
+def grad_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
+    """The trace table and/or the accumulation steps shown before grad's result."""
     from . import explain
 
     values = result.problem.values
@@ -376,30 +368,28 @@ def grad_explained_text(result, digits: int, trace: bool, steps: bool) -> str:
         rows = explain.trace_rows(values, _one(result.adjoints), result.tangents)
         parts.append(trace_text(rows, digits, None, _tangent_headers(result)))
     if steps:
+        y = explain.output_letter(g)
         if result.mode == "reverse":
             lines = explain.adjoint_lines(values, result.adjoint_steps or [], digits)
-            y = explain.output_letter(g)
             lines += [
                 f"∂{y}/∂{names[k]} = {explain.bar(names[k])} = {fmt_value(gk, digits)}"
                 for k, gk in zip(result.wrt, result.gradient)
             ]
             parts.append("\n".join(lines))
         else:
-            y = explain.output_letter(g)
             finals = [
                 f"  ∂{y}/∂{names[k]} = {explain.dot(y)} = {fmt_value(result.gradient[j], digits)}"
                 for j, k in enumerate(result.wrt)
             ]
             parts.append(_forward_sweeps(values, result.wrt, result.tangent_steps or [], digits, finals))
-    parts.append(grad_text(result, digits))
-    return "\n\n".join(parts)
+    return parts
 
 
-def grad_explained_json(result, trace: bool, steps: bool) -> dict:
+def grad_explain_doc(result, trace: bool, steps: bool) -> dict:
     from . import explain
 
-    doc = grad_json(result)
     values = result.problem.values
+    doc: dict[str, Any] = {}
     if trace:
         doc["trace"] = trace_json(explain.trace_rows(values, _one(result.adjoints), result.tangents))
     if steps:
@@ -432,7 +422,7 @@ def _adjoint_headers(result) -> list[str] | None:
     return [f"{bar('v')} ({labels.get(o, '')})" for o in result.problem.graph.outputs]
 
 
-def eval_explained_text(result, digits: int, trace: bool, steps: bool) -> str:
+def eval_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
     from . import explain
 
     values = result.problem.values
@@ -441,26 +431,30 @@ def eval_explained_text(result, digits: int, trace: bool, steps: bool) -> str:
         parts.append(trace_text(explain.trace_rows(values), digits))
     if steps:
         parts.append("\n".join(explain.value_lines(values, digits)))
-    parts.append(eval_text(result, digits))
-    return "\n\n".join(parts)
+    return parts
 
 
-def eval_explained_json(result, trace: bool, steps: bool) -> dict:
+def eval_explain_doc(result, trace: bool, steps: bool) -> dict:
     from . import explain
 
-    doc = eval_json(result)
-    if trace or steps:
-        doc["trace"] = trace_json(explain.trace_rows(result.problem.values))
-    return doc
+    return {"trace": trace_json(explain.trace_rows(result.problem.values))}
 
 
-def trace_result_text(result, digits: int, steps: bool) -> str:
+def trace_result_text(result, digits: int) -> str:
+    """The trace command's table: values, and adjoints or tangents."""
+    from . import explain
+
+    rows = explain.trace_rows(result.problem.values, result.adjoints, result.tangents)
+    return trace_text(rows, digits, _adjoint_headers(result), _tangent_headers(result))
+
+
+def trace_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
+    """trace --steps: the sweeps' steps, after the table."""
     from . import explain
 
     values = result.problem.values
     g = values.graph
-    rows = explain.trace_rows(values, result.adjoints, result.tangents)
-    parts = [trace_text(rows, digits, _adjoint_headers(result), _tangent_headers(result))]
+    parts = []
     if steps and result.adjoint_steps is not None:
         labels = explain.output_labels(g)
         blocks = []
@@ -471,26 +465,25 @@ def trace_result_text(result, digits: int, steps: bool) -> str:
         parts.append("\n\n".join(blocks))
     if steps and result.tangent_steps is not None:
         parts.append(_forward_sweeps(values, result.wrt, result.tangent_steps, digits))
-    return "\n\n".join(parts)
+    return parts
 
 
-def trace_result_json(result, steps: bool) -> dict:
+def trace_body(result) -> dict:
     from . import explain
 
+    rows = explain.trace_rows(result.problem.values, result.adjoints, result.tangents)
+    return {"mode": result.mode, **trace_json(rows)}
+
+
+def trace_explain_doc(result, trace: bool, steps: bool) -> dict:
     values = result.problem.values
-    doc: dict[str, Any] = {
-        "inputs": written_inputs(result.problem.inputs),
-        "point": result.problem.point_dict(),
-        "mode": result.mode,
-    }
-    doc.update(trace_json(explain.trace_rows(values, result.adjoints, result.tangents)))
+    doc: dict[str, Any] = {}
     if steps and result.adjoint_steps is not None:
         doc["steps"] = [adjoint_steps_json(values, st) for st in result.adjoint_steps]
         if len(doc["steps"]) == 1:
             doc["steps"] = doc["steps"][0]
     if steps and result.tangent_steps is not None:
         doc["steps"] = [tangent_steps_json(values, st) for st in result.tangent_steps]
-    doc["warnings"] = warnings_json(result.warnings)
     return doc
 
 
@@ -515,8 +508,7 @@ def points_rows(kind: str, result) -> tuple[dict, list[tuple[str, Any]]]:
             doc["gradient"] = by_input(names, result.wrt, result.gradient)
             cols += [(f"d_{names[k]}", g_) for k, g_ in zip(result.wrt, result.gradient)]
         return doc, cols
-    full = derivative_json(kind, result)
-    rest = {k: v for k, v in full.items() if k not in ("warnings", "inputs", "point")}
+    rest = view(result).body(result)
     return {"point": grouped, **rest}, csv_columns({"point": point, **rest}, _points_count(p), names)
 
 
@@ -616,10 +608,8 @@ def graph_mermaid(drawing, digits: int) -> str:
 
 
 def graph_output(drawing, fmt: str, digits: int) -> str:
-    renderers = {"text": graph_text, "dot": graph_dot, "mermaid": graph_mermaid}
-    if fmt not in renderers:
-        raise AdcliError("usage", f"unknown --format {fmt!r}: use text, dot or mermaid")
-    return renderers[fmt](drawing, digits)
+    """``fmt`` is one of commands.GRAPH_FORMATS (checked there)."""
+    return {"text": graph_text, "dot": graph_dot, "mermaid": graph_mermaid}[fmt](drawing, digits)
 
 
 # -- jvp, vjp, jacobian, hessian, hvp, implicit -------------------------------------------
@@ -704,19 +694,15 @@ def _sweeps(k: int, what: str) -> str:
 # jvp ---------------------------------------------------------------------------
 
 
-def jvp_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def jvp_body(result) -> dict:
+    names = result.problem.inputs
     return {
-        "inputs": written_inputs(names),
-        "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "direction": list(result.direction),
         "value": _value_doc(result.value),
         "jvp": list(result.jvp),
         "sweeps": result.sweeps,
         "mode": "forward",
-        "warnings": warnings_json(result.warnings),
     }
 
 
@@ -735,18 +721,14 @@ def jvp_text(result, digits: int) -> str:
 # vjp ---------------------------------------------------------------------------
 
 
-def vjp_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def vjp_body(result) -> dict:
+    names = result.problem.inputs
     return {
-        "inputs": written_inputs(names),
-        "point": p.point_dict(),
         "cotangent": list(result.cotangent),
         "value": _value_doc(result.value),
         "vjp": by_input(names, result.wrt, result.vjp),
         "sweeps": result.sweeps,
         "mode": "reverse",
-        "warnings": warnings_json(result.warnings),
     }
 
 
@@ -765,12 +747,9 @@ def vjp_text(result, digits: int) -> str:
 # jacobian ------------------------------------------------------------------------
 
 
-def jacobian_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def jacobian_body(result) -> dict:
+    names = result.problem.inputs
     return {
-        "inputs": written_inputs(names),
-        "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "value": list(result.value),
         "jacobian": [list(row) for row in result.jacobian],
@@ -779,7 +758,6 @@ def jacobian_json(result) -> dict:
         "requested_mode": result.requested,
         "reason": result.reason,
         **_colours_json(result),
-        "warnings": warnings_json(result.warnings),
     }
 
 
@@ -858,12 +836,9 @@ def coo_text(kind: str, result, digits: int) -> str:
 # hessian and hvp --------------------------------------------------------------------
 
 
-def hessian_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def hessian_body(result) -> dict:
+    names = result.problem.inputs
     return {
-        "inputs": written_inputs(names),
-        "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "value": result.value,
         "gradient": by_input(names, result.wrt, result.gradient),
@@ -871,7 +846,6 @@ def hessian_json(result) -> dict:
         "sweeps": result.sweeps,
         **_colours_json(result),
         "mode": "forward-over-reverse",
-        "warnings": warnings_json(result.warnings),
     }
 
 
@@ -903,12 +877,9 @@ def hessian_text(result, digits: int) -> str:
     return "\n\n".join(parts)
 
 
-def hvp_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def hvp_body(result) -> dict:
+    names = result.problem.inputs
     return {
-        "inputs": written_inputs(names),
-        "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "direction": list(result.direction),
         "value": result.value,
@@ -916,7 +887,6 @@ def hvp_json(result) -> dict:
         "hvp": by_input(names, result.wrt, result.hvp),
         "sweeps": result.sweeps,
         "mode": "forward-over-reverse",
-        "warnings": warnings_json(result.warnings),
     }
 
 
@@ -938,14 +908,11 @@ def hvp_text(result, digits: int) -> str:
 # implicit ------------------------------------------------------------------------------
 
 
-def implicit_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def implicit_body(result) -> dict:
+    names = result.problem.inputs
     ys = [names[k] for k in result.solve]
     xs = [names[k] for k in result.wrt]
     doc = {
-        "inputs": written_inputs(names),
-        "point": p.point_dict(),
         "solve": ys,
         "wrt": xs,
         "value": _value_doc(result.value),
@@ -953,7 +920,6 @@ def implicit_json(result) -> dict:
         "F_x": [list(r) for r in result.F_x],
         "derivative": {y: {x: result.derivative[i][j] for j, x in enumerate(xs)} for i, y in enumerate(ys)},
         "newton": None,
-        "warnings": warnings_json(result.warnings),
     }
     if result.newton is not None:
         doc["newton"] = {
@@ -1055,7 +1021,7 @@ def _reverse_block(values, steps, digits: int, head: str = "") -> str:
     return "\n".join(([head] if head else []) + lines)
 
 
-def jvp_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+def jvp_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
     from . import explain
 
     values = result.problem.values
@@ -1065,15 +1031,14 @@ def jvp_explained_text(result, digits: int, trace: bool = False, steps: bool = F
         parts.append(trace_text(rows, digits, None, [explain.dot("v")]))
     if steps:
         parts.append(_forward_block(values, _full_direction(result), result.tangent_steps or [], digits))
-    parts.append(jvp_text(result, digits))
-    return "\n\n".join(parts)
+    return parts
 
 
-def jvp_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
+def jvp_explain_doc(result, trace: bool, steps: bool) -> dict:
     from . import explain
 
-    doc = jvp_json(result)
     values = result.problem.values
+    doc: dict[str, Any] = {}
     if trace:
         doc["trace"] = trace_json(explain.trace_rows(values, None, [result.tangents]))
     if steps:
@@ -1081,7 +1046,7 @@ def jvp_explained_json(result, trace: bool = False, steps: bool = False) -> dict
     return doc
 
 
-def vjp_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+def vjp_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
     from . import explain
 
     values = result.problem.values
@@ -1090,15 +1055,14 @@ def vjp_explained_text(result, digits: int, trace: bool = False, steps: bool = F
         parts.append(trace_text(explain.trace_rows(values, [result.adjoints]), digits))
     if steps:
         parts.append(_reverse_block(values, result.adjoint_steps or [], digits))
-    parts.append(vjp_text(result, digits))
-    return "\n\n".join(parts)
+    return parts
 
 
-def vjp_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
+def vjp_explain_doc(result, trace: bool, steps: bool) -> dict:
     from . import explain
 
-    doc = vjp_json(result)
     values = result.problem.values
+    doc: dict[str, Any] = {}
     if trace:
         doc["trace"] = trace_json(explain.trace_rows(values, [result.adjoints]))
     if steps:
@@ -1123,7 +1087,7 @@ def _jacobian_headers(result) -> tuple[list[str] | None, list[str] | None]:
     return [f"{bar('v')} ({o})" for o in _explain_output_names(result.problem.graph)], None
 
 
-def jacobian_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+def jacobian_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
     from . import explain
 
     values = result.problem.values
@@ -1140,15 +1104,14 @@ def jacobian_explained_text(result, digits: int, trace: bool = False, steps: boo
             for i, st in enumerate(result.adjoint_steps or []):
                 blocks.append(_reverse_block(values, st, digits, f"sweep {i + 1} of {result.sweeps}, for {outs[i]}:"))
         parts.append("\n\n".join(blocks))
-    parts.append(jacobian_text(result, digits))
-    return "\n\n".join(parts)
+    return parts
 
 
-def jacobian_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
+def jacobian_explain_doc(result, trace: bool, steps: bool) -> dict:
     from . import explain
 
-    doc = jacobian_json(result)
     values = result.problem.values
+    doc: dict[str, Any] = {}
     if trace:
         doc["trace"] = trace_json(explain.trace_rows(values, result.adjoints, result.tangents))
     if steps:
@@ -1194,9 +1157,7 @@ def _dual_rows(values, adjoints) -> list[list[Any]]:
         node = g.nodes[i]
         v, vt = _parts(values.vals[i])
         a, at = _parts(adjoints[i])
-        rows.append(
-            [node.name or "", "input" if node.is_input else g.definition(i), v, vt, a, at, outs.get(i, "")]
-        )
+        rows.append([node.name or "", "input" if node.is_input else g.definition(i), v, vt, a, at, outs.get(i, "")])
     return rows
 
 
@@ -1294,18 +1255,17 @@ def dual_steps_json(values, steps) -> list[dict]:
     return out
 
 
-def hvp_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+def hvp_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
     parts = []
     if trace:
         parts.append(dual_trace_text(result.dual_values, result.adjoints, digits))
     if steps:
         parts.append("\n".join(dual_step_lines(result.dual_values, result.adjoint_steps or [], digits)))
-    parts.append(hvp_text(result, digits))
-    return "\n\n".join(parts)
+    return parts
 
 
-def hvp_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
-    doc = hvp_json(result)
+def hvp_explain_doc(result, trace: bool, steps: bool) -> dict:
+    doc: dict[str, Any] = {}
     if trace:
         doc["trace"] = dual_trace_json(result.dual_values, result.adjoints)
     if steps:
@@ -1313,24 +1273,24 @@ def hvp_explained_json(result, trace: bool = False, steps: bool = False) -> dict
     return doc
 
 
-def hessian_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+def hessian_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
+    """One block per sweep (a column of H): its dual-number trace and/or steps."""
     names = result.problem.inputs
     blocks = []
-    if trace or steps:
-        for j, k in enumerate(result.wrt):
-            head = f"sweep {j + 1} of {result.sweeps}: direction e_{names[k]} (column ∂/∂{names[k]} of H)"
-            block = [head]
-            values, adjoints = result.sweep_values[j], result.sweep_adjoints[j]
-            if trace:
-                block.append(dual_trace_text(values, adjoints, digits))
-            if steps and result.sweep_steps is not None:
-                block.append("\n".join(dual_step_lines(values, result.sweep_steps[j], digits)))
-            blocks.append("\n".join(block))
-    return "\n\n".join(blocks + [hessian_text(result, digits)])
+    for j, k in enumerate(result.wrt):
+        head = f"sweep {j + 1} of {result.sweeps}: direction e_{names[k]} (column ∂/∂{names[k]} of H)"
+        block = [head]
+        values, adjoints = result.sweep_values[j], result.sweep_adjoints[j]
+        if trace:
+            block.append(dual_trace_text(values, adjoints, digits))
+        if steps and result.sweep_steps is not None:
+            block.append("\n".join(dual_step_lines(values, result.sweep_steps[j], digits)))
+        blocks.append("\n".join(block))
+    return blocks
 
 
-def hessian_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
-    doc = hessian_json(result)
+def hessian_explain_doc(result, trace: bool, steps: bool) -> dict:
+    doc: dict[str, Any] = {}
     if trace:
         doc["trace"] = [dual_trace_json(v, a) for v, a in zip(result.sweep_values, result.sweep_adjoints)]
     if steps and result.sweep_steps is not None:
@@ -1338,27 +1298,72 @@ def hessian_explained_json(result, trace: bool = False, steps: bool = False) -> 
     return doc
 
 
-_DERIVATIVE_RENDERERS = {
-    "jvp": (jvp_explained_text, jvp_explained_json),
-    "vjp": (vjp_explained_text, vjp_explained_json),
-    "jacobian": (jacobian_explained_text, jacobian_explained_json),
-    "hessian": (hessian_explained_text, hessian_explained_json),
-    "hvp": (hvp_explained_text, hvp_explained_json),
-    "implicit": (
-        lambda r, digits, trace=False, steps=False: implicit_text(r, digits),
-        lambda r, trace=False, steps=False: implicit_json(r),
-    ),
-}
+# -- one renderer for every result at a point, by its type ---------------------------------
 
 
-def derivative_text(kind: str, result, digits: int, trace: bool = False, steps: bool = False) -> str:
-    """Text for jvp, vjp, jacobian, hessian, hvp or implicit (with --trace / --steps)."""
-    return _DERIVATIVE_RENDERERS[kind][0](result, digits, trace, steps)
+@dataclass(frozen=True)
+class View:
+    """How one result type looks: only what differs between results. The
+    header every document shares (inputs, point ... warnings) is :func:`result_json`'s."""
+
+    body: Callable[[Any], dict]  # its JSON keys, between the shared header and the warnings
+    text: Callable[[Any, int], str]  # its text (digits)
+    # what --trace / --steps add: text blocks (digits, trace, steps) and JSON keys (trace, steps)
+    explain: Callable[[Any, int, bool, bool], list[str]] | None = None
+    explain_doc: Callable[[Any, bool, bool], dict] | None = None
+    inline: bool = False  # the explanation is part of the result (trace): after its text, before the warnings
 
 
-def derivative_json(kind: str, result, trace: bool = False, steps: bool = False) -> dict:
-    """The JSON document for jvp, vjp, jacobian, hessian, hvp or implicit."""
-    return _DERIVATIVE_RENDERERS[kind][1](result, trace, steps)
+_VIEWS: dict[type, View] = {}
+
+
+def view(result) -> View:
+    """The :class:`View` of ``result``'s type."""
+    v = _VIEWS.get(type(result))
+    if v is None:
+        _register_views()
+        v = _VIEWS[type(result)]
+    return v
+
+
+def _register_views() -> None:
+    """Key the table by the result classes. Those of :mod:`adcli.derivatives` only once
+    it is loaded (a result of its kind exists only then): eval and grad never import it."""
+    from . import core
+
+    _VIEWS[core.EvalResult] = View(eval_body, eval_text, eval_explain, eval_explain_doc)
+    _VIEWS[core.GradResult] = View(grad_body, grad_text, grad_explain, grad_explain_doc)
+    _VIEWS[core.TraceResult] = View(trace_body, trace_result_text, trace_explain, trace_explain_doc, inline=True)
+    d = sys.modules.get(__package__ + ".derivatives")
+    if d is not None:
+        _VIEWS[d.JvpResult] = View(jvp_body, jvp_text, jvp_explain, jvp_explain_doc)
+        _VIEWS[d.VjpResult] = View(vjp_body, vjp_text, vjp_explain, vjp_explain_doc)
+        _VIEWS[d.JacobianResult] = View(jacobian_body, jacobian_text, jacobian_explain, jacobian_explain_doc)
+        _VIEWS[d.HessianResult] = View(hessian_body, hessian_text, hessian_explain, hessian_explain_doc)
+        _VIEWS[d.HvpResult] = View(hvp_body, hvp_text, hvp_explain, hvp_explain_doc)
+        _VIEWS[d.ImplicitResult] = View(implicit_body, implicit_text)
+
+
+def result_json(result, trace: bool = False, steps: bool = False) -> dict:
+    """The JSON document of a result at a point (with what --trace / --steps add)."""
+    v = view(result)
+    p = result.problem
+    doc = {"inputs": written_inputs(p.inputs), "point": p.point_dict(), **v.body(result)}
+    extra = v.explain_doc(result, trace, steps) if v.explain_doc is not None and (trace or steps) else {}
+    if v.inline:
+        doc.update(extra)
+    doc["warnings"] = warnings_json(result.warnings)
+    if not v.inline:
+        doc.update(extra)
+    return doc
+
+
+def result_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+    """The text of a result at a point; --trace / --steps blocks before it (after it for trace)."""
+    v = view(result)
+    parts = v.explain(result, digits, trace, steps) if v.explain is not None and (trace or steps) else []
+    text = v.text(result, digits)
+    return "\n\n".join([text, *parts] if v.inline else [*parts, text])
 
 
 # -- check -----------------------------------------------------------------------------
@@ -1773,71 +1778,6 @@ def plot_json(data) -> dict:
     doc["gaps"] = [list(g_) for g_ in gap_intervals(data)]
     doc["warnings"] = warnings_json(data.warnings)
     return doc
-
-
-def _at_point(x: Any, i: int, n: int) -> Any:
-    """The part of a result document that belongs to point ``i`` of ``n``
-    (arrays over the points have the points on their first axis)."""
-    if isinstance(x, dict):
-        return {k: _at_point(v, i, n) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_at_point(v, i, n) for v in x]
-    if isinstance(x, np.ndarray) and x.ndim and x.shape[0] == n:
-        return x[i]
-    return x
-
-
-def _flatten(x: Any, prefix: str, out: dict) -> None:
-    if isinstance(x, dict):
-        for k, v in x.items():
-            _flatten(v, f"{prefix}_{k}" if prefix else str(k), out)
-    elif isinstance(x, (list, tuple, np.ndarray)) and np.ndim(x):
-        for k, v in enumerate(x):
-            _flatten(v, f"{prefix}_{k + 1}", out)
-    else:
-        out[prefix] = x
-
-
-def points_docs_output(doc: dict, problem, fmt: str) -> str:
-    """Any command's JSON document over many points -> one line (or CSV row) per point."""
-    if fmt not in ("jsonl", "csv"):
-        raise AdcliError("usage", f"unknown --format {fmt!r} for --points: use jsonl or csv")
-    n = len(problem.point[0]) if problem.point else 1
-    bad = np.broadcast_to(np.asarray(problem.values.undefined), (n,))
-    doc = {k: v for k, v in doc.items() if k not in ("warnings", "inputs")}
-    lines = []
-    header: list[str] | None = None
-    for i in range(n):
-        row = _at_point(doc, i, n)
-        row["point"] = {x: float(np.asarray(v)[i]) for x, v in zip(problem.inputs, problem.point)}
-        if bad[i]:
-            row = {
-                "point": row["point"],
-                "error": {"kind": "domain", "message": "the expression is undefined at this point"},
-            }
-        if fmt == "jsonl":
-            lines.append(dumps(row))
-            continue
-        flat: dict = {}
-        _flatten({k: v for k, v in row.items() if k != "error"}, "", flat)
-        flat = {k.removeprefix("point_"): v for k, v in flat.items()}
-        if header is None:
-            good = next((j for j in range(n) if not bad[j]), None)
-            template: dict = {}
-            _flatten({k: v for k, v in _at_point(doc, good if good is not None else 0, n).items()}, "", template)
-            numeric = [
-                k
-                for k, v in template.items()
-                if not isinstance(v, str) and not k.startswith("point_") and k != "sweeps"
-            ]  # per-point numbers only; names and modes are in the header
-            header = list(problem.inputs) + numeric + ["error"]
-            lines.append(",".join(header))
-        vals = []
-        for k in header[:-1]:
-            v = jsonable(flat.get(k, ""))
-            vals.append("" if v == "" else (repr(v) if isinstance(v, float) else str(v)))
-        lines.append(",".join(vals) + ("," + "undefined" if bad[i] else ","))
-    return "\n".join(lines)
 
 
 # -- adcli diff ------------------------------------------------------------------------
