@@ -356,48 +356,36 @@ def tangent_steps_json(values, steps) -> list[dict]:
     ]
 
 
-def grad_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
-    """The trace table and/or the accumulation steps shown before grad's result."""
+def grad_columns(result) -> tuple:
+    return _one(result.adjoints), result.tangents, None, _tangent_headers(result)
+
+
+def grad_steps(result, digits: int) -> str:
+    """The accumulation steps, ending in the gradient's entries."""
     from . import explain
 
     values = result.problem.values
-    g = values.graph
     names = result.problem.inputs
-    parts = []
-    if trace:
-        rows = explain.trace_rows(values, _one(result.adjoints), result.tangents)
-        parts.append(trace_text(rows, digits, None, _tangent_headers(result)))
-    if steps:
-        y = explain.output_letter(g)
-        if result.mode == "reverse":
-            lines = explain.adjoint_lines(values, result.adjoint_steps or [], digits)
-            lines += [
-                f"∂{y}/∂{names[k]} = {explain.bar(names[k])} = {fmt_value(gk, digits)}"
-                for k, gk in zip(result.wrt, result.gradient)
-            ]
-            parts.append("\n".join(lines))
-        else:
-            finals = [
-                f"  ∂{y}/∂{names[k]} = {explain.dot(y)} = {fmt_value(result.gradient[j], digits)}"
-                for j, k in enumerate(result.wrt)
-            ]
-            parts.append(_forward_sweeps(values, result.wrt, result.tangent_steps or [], digits, finals))
-    return parts
+    y = explain.output_letter(values.graph)
+    if result.mode == "reverse":
+        lines = explain.adjoint_lines(values, result.adjoint_steps or [], digits)
+        lines += [
+            f"∂{y}/∂{names[k]} = {explain.bar(names[k])} = {fmt_value(gk, digits)}"
+            for k, gk in zip(result.wrt, result.gradient)
+        ]
+        return "\n".join(lines)
+    finals = [
+        f"  ∂{y}/∂{names[k]} = {explain.dot(y)} = {fmt_value(result.gradient[j], digits)}"
+        for j, k in enumerate(result.wrt)
+    ]
+    return _forward_sweeps(values, result.wrt, result.tangent_steps or [], digits, finals)
 
 
-def grad_explain_doc(result, trace: bool, steps: bool) -> dict:
-    from . import explain
-
+def grad_steps_doc(result) -> Any:
     values = result.problem.values
-    doc: dict[str, Any] = {}
-    if trace:
-        doc["trace"] = trace_json(explain.trace_rows(values, _one(result.adjoints), result.tangents))
-    if steps:
-        if result.mode == "reverse":
-            doc["steps"] = adjoint_steps_json(values, result.adjoint_steps or [])
-        else:
-            doc["steps"] = [tangent_steps_json(values, st) for st in result.tangent_steps or []]
-    return doc
+    if result.mode == "reverse":
+        return adjoint_steps_json(values, result.adjoint_steps or [])
+    return [tangent_steps_json(values, st) for st in result.tangent_steps or []]
 
 
 def _one(adjoints):
@@ -422,69 +410,57 @@ def _adjoint_headers(result) -> list[str] | None:
     return [f"{bar('v')} ({labels.get(o, '')})" for o in result.problem.graph.outputs]
 
 
-def eval_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
+def eval_columns(result) -> tuple:
+    return None, None, None, None
+
+
+def eval_steps(result, digits: int) -> str:
     from . import explain
 
-    values = result.problem.values
-    parts = []
-    if trace:
-        parts.append(trace_text(explain.trace_rows(values), digits))
-    if steps:
-        parts.append("\n".join(explain.value_lines(values, digits)))
-    return parts
+    return "\n".join(explain.value_lines(result.problem.values, digits))
 
 
-def eval_explain_doc(result, trace: bool, steps: bool) -> dict:
-    from . import explain
+def eval_steps_doc(result) -> Any:
+    """eval --steps --json: the forward pass is the trace's values."""
+    return _trace_doc(result, eval_columns(result))
 
-    return {"trace": trace_json(explain.trace_rows(result.problem.values))}
+
+def trace_columns(result) -> tuple:
+    return result.adjoints, result.tangents, _adjoint_headers(result), _tangent_headers(result)
 
 
 def trace_result_text(result, digits: int) -> str:
     """The trace command's table: values, and adjoints or tangents."""
-    from . import explain
-
-    rows = explain.trace_rows(result.problem.values, result.adjoints, result.tangents)
-    return trace_text(rows, digits, _adjoint_headers(result), _tangent_headers(result))
+    return _trace_table(result, trace_columns(result), digits)
 
 
-def trace_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
-    """trace --steps: the sweeps' steps, after the table."""
+def trace_steps(result, digits: int) -> str:
+    """trace --steps: each sweep's steps, after the table."""
     from . import explain
 
     values = result.problem.values
     g = values.graph
-    parts = []
-    if steps and result.adjoint_steps is not None:
-        labels = explain.output_labels(g)
-        blocks = []
-        for o, st in zip(g.outputs, result.adjoint_steps):
-            head = f"sweep for {labels.get(o, 'y')}:" if len(g.outputs) > 1 else None
-            lines = explain.adjoint_lines(values, st, digits)
-            blocks.append("\n".join(([head] if head else []) + lines))
-        parts.append("\n\n".join(blocks))
-    if steps and result.tangent_steps is not None:
-        parts.append(_forward_sweeps(values, result.wrt, result.tangent_steps, digits))
-    return parts
+    if result.adjoint_steps is None:
+        return _forward_sweeps(values, result.wrt, result.tangent_steps or [], digits)
+    labels = explain.output_labels(g)
+    blocks = []
+    for o, st in zip(g.outputs, result.adjoint_steps):
+        head = f"sweep for {labels.get(o, 'y')}:" if len(g.outputs) > 1 else None
+        lines = explain.adjoint_lines(values, st, digits)
+        blocks.append("\n".join(([head] if head else []) + lines))
+    return "\n\n".join(blocks)
 
 
 def trace_body(result) -> dict:
-    from . import explain
-
-    rows = explain.trace_rows(result.problem.values, result.adjoints, result.tangents)
-    return {"mode": result.mode, **trace_json(rows)}
+    return {"mode": result.mode, **_trace_doc(result, trace_columns(result))}
 
 
-def trace_explain_doc(result, trace: bool, steps: bool) -> dict:
+def trace_steps_doc(result) -> Any:
     values = result.problem.values
-    doc: dict[str, Any] = {}
-    if steps and result.adjoint_steps is not None:
-        doc["steps"] = [adjoint_steps_json(values, st) for st in result.adjoint_steps]
-        if len(doc["steps"]) == 1:
-            doc["steps"] = doc["steps"][0]
-    if steps and result.tangent_steps is not None:
-        doc["steps"] = [tangent_steps_json(values, st) for st in result.tangent_steps]
-    return doc
+    if result.adjoint_steps is None:
+        return [tangent_steps_json(values, st) for st in result.tangent_steps or []]
+    doc = [adjoint_steps_json(values, st) for st in result.adjoint_steps]
+    return doc[0] if len(doc) == 1 else doc
 
 
 # -- many points ------------------------------------------------------------------------
@@ -1021,53 +997,31 @@ def _reverse_block(values, steps, digits: int, head: str = "") -> str:
     return "\n".join(([head] if head else []) + lines)
 
 
-def jvp_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
-    from . import explain
+def jvp_columns(result) -> tuple:
+    from .explain import dot
 
+    return None, [result.tangents], None, [dot("v")]
+
+
+def jvp_steps(result, digits: int) -> str:
+    return _forward_block(result.problem.values, _full_direction(result), result.tangent_steps or [], digits)
+
+
+def jvp_steps_doc(result) -> Any:
+    return tangent_steps_json(result.problem.values, result.tangent_steps or [])
+
+
+def vjp_columns(result) -> tuple:
+    return [result.adjoints], None, None, None
+
+
+def vjp_steps(result, digits: int) -> str:
+    return _reverse_block(result.problem.values, result.adjoint_steps or [], digits)
+
+
+def vjp_steps_doc(result) -> Any:
     values = result.problem.values
-    parts = []
-    if trace:
-        rows = explain.trace_rows(values, None, [result.tangents])
-        parts.append(trace_text(rows, digits, None, [explain.dot("v")]))
-    if steps:
-        parts.append(_forward_block(values, _full_direction(result), result.tangent_steps or [], digits))
-    return parts
-
-
-def jvp_explain_doc(result, trace: bool, steps: bool) -> dict:
-    from . import explain
-
-    values = result.problem.values
-    doc: dict[str, Any] = {}
-    if trace:
-        doc["trace"] = trace_json(explain.trace_rows(values, None, [result.tangents]))
-    if steps:
-        doc["steps"] = tangent_steps_json(values, result.tangent_steps or [])
-    return doc
-
-
-def vjp_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
-    from . import explain
-
-    values = result.problem.values
-    parts = []
-    if trace:
-        parts.append(trace_text(explain.trace_rows(values, [result.adjoints]), digits))
-    if steps:
-        parts.append(_reverse_block(values, result.adjoint_steps or [], digits))
-    return parts
-
-
-def vjp_explain_doc(result, trace: bool, steps: bool) -> dict:
-    from . import explain
-
-    values = result.problem.values
-    doc: dict[str, Any] = {}
-    if trace:
-        doc["trace"] = trace_json(explain.trace_rows(values, [result.adjoints]))
-    if steps:
-        doc["steps"] = adjoint_steps_json(values, _live_steps(values, result.adjoint_steps))
-    return doc
+    return adjoint_steps_json(values, _live_steps(values, result.adjoint_steps))
 
 
 def _explain_output_names(g) -> list[str]:
@@ -1087,39 +1041,26 @@ def _jacobian_headers(result) -> tuple[list[str] | None, list[str] | None]:
     return [f"{bar('v')} ({o})" for o in _explain_output_names(result.problem.graph)], None
 
 
-def jacobian_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
-    from . import explain
+def jacobian_columns(result) -> tuple:
+    return result.adjoints, result.tangents, *_jacobian_headers(result)
 
+
+def jacobian_steps(result, digits: int) -> str:
     values = result.problem.values
-    parts = []
-    if trace:
-        rows = explain.trace_rows(values, result.adjoints, result.tangents)
-        parts.append(trace_text(rows, digits, *_jacobian_headers(result)))
-    if steps:
-        blocks = []
-        if result.mode == "forward":
-            blocks.append(_forward_sweeps(values, result.wrt, result.tangent_steps or [], digits))
-        else:
-            outs = _explain_output_names(result.problem.graph)
-            for i, st in enumerate(result.adjoint_steps or []):
-                blocks.append(_reverse_block(values, st, digits, f"sweep {i + 1} of {result.sweeps}, for {outs[i]}:"))
-        parts.append("\n\n".join(blocks))
-    return parts
+    if result.mode == "forward":
+        return _forward_sweeps(values, result.wrt, result.tangent_steps or [], digits)
+    outs = _explain_output_names(result.problem.graph)
+    return "\n\n".join(
+        _reverse_block(values, st, digits, f"sweep {i + 1} of {result.sweeps}, for {outs[i]}:")
+        for i, st in enumerate(result.adjoint_steps or [])
+    )
 
 
-def jacobian_explain_doc(result, trace: bool, steps: bool) -> dict:
-    from . import explain
-
+def jacobian_steps_doc(result) -> Any:
     values = result.problem.values
-    doc: dict[str, Any] = {}
-    if trace:
-        doc["trace"] = trace_json(explain.trace_rows(values, result.adjoints, result.tangents))
-    if steps:
-        if result.mode == "forward":
-            doc["steps"] = [tangent_steps_json(values, st) for st in result.tangent_steps or []]
-        else:
-            doc["steps"] = [adjoint_steps_json(values, _live_steps(values, st)) for st in result.adjoint_steps or []]
-    return doc
+    if result.mode == "forward":
+        return [tangent_steps_json(values, st) for st in result.tangent_steps or []]
+    return [adjoint_steps_json(values, _live_steps(values, st)) for st in result.adjoint_steps or []]
 
 
 # forward-over-reverse: every number is a dual number a + bε -------------------------------
@@ -1255,25 +1196,23 @@ def dual_steps_json(values, steps) -> list[dict]:
     return out
 
 
-def hvp_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
-    parts = []
-    if trace:
-        parts.append(dual_trace_text(result.dual_values, result.adjoints, digits))
-    if steps:
-        parts.append("\n".join(dual_step_lines(result.dual_values, result.adjoint_steps or [], digits)))
-    return parts
+def hvp_trace(result, digits: int) -> str:
+    return dual_trace_text(result.dual_values, result.adjoints, digits)
 
 
-def hvp_explain_doc(result, trace: bool, steps: bool) -> dict:
-    doc: dict[str, Any] = {}
-    if trace:
-        doc["trace"] = dual_trace_json(result.dual_values, result.adjoints)
-    if steps:
-        doc["steps"] = dual_steps_json(result.dual_values, result.adjoint_steps or [])
-    return doc
+def hvp_steps(result, digits: int) -> str:
+    return "\n".join(dual_step_lines(result.dual_values, result.adjoint_steps or [], digits))
 
 
-def hessian_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
+def hvp_trace_doc(result) -> Any:
+    return dual_trace_json(result.dual_values, result.adjoints)
+
+
+def hvp_steps_doc(result) -> Any:
+    return dual_steps_json(result.dual_values, result.adjoint_steps or [])
+
+
+def hessian_blocks(result, digits: int, trace: bool, steps: bool) -> list[str]:
     """One block per sweep (a column of H): its dual-number trace and/or steps."""
     names = result.problem.inputs
     blocks = []
@@ -1289,13 +1228,12 @@ def hessian_explain(result, digits: int, trace: bool, steps: bool) -> list[str]:
     return blocks
 
 
-def hessian_explain_doc(result, trace: bool, steps: bool) -> dict:
-    doc: dict[str, Any] = {}
-    if trace:
-        doc["trace"] = [dual_trace_json(v, a) for v, a in zip(result.sweep_values, result.sweep_adjoints)]
-    if steps and result.sweep_steps is not None:
-        doc["steps"] = [dual_steps_json(v, st) for v, st in zip(result.sweep_values, result.sweep_steps)]
-    return doc
+def hessian_trace_doc(result) -> Any:
+    return [dual_trace_json(v, a) for v, a in zip(result.sweep_values, result.sweep_adjoints)]
+
+
+def hessian_steps_doc(result) -> Any:
+    return [dual_steps_json(v, st) for v, st in zip(result.sweep_values, result.sweep_steps or [])]
 
 
 # -- one renderer for every result at a point, by its type ---------------------------------
@@ -1303,14 +1241,23 @@ def hessian_explain_doc(result, trace: bool, steps: bool) -> dict:
 
 @dataclass(frozen=True)
 class View:
-    """How one result type looks: only what differs between results. The
-    header every document shares (inputs, point ... warnings) is :func:`result_json`'s."""
+    """How one result type looks: only what differs between results. The header
+    every document shares (inputs, point ... warnings) and the order of the parts
+    are :func:`result_json`'s and :func:`result_text`'s."""
 
     body: Callable[[Any], dict]  # its JSON keys, between the shared header and the warnings
     text: Callable[[Any, int], str]  # its text (digits)
-    # what --trace / --steps add: text blocks (digits, trace, steps) and JSON keys (trace, steps)
-    explain: Callable[[Any, int, bool, bool], list[str]] | None = None
-    explain_doc: Callable[[Any, bool, bool], dict] | None = None
+    # --trace: the trace table's extra columns, (adjoints, tangents, their headers) ...
+    columns: Callable[[Any], tuple] | None = None
+    # ... or a table of its own (on dual numbers): text (digits) and JSON
+    trace: Callable[[Any, int], str] | None = None
+    trace_doc: Callable[[Any], Any] | None = None
+    # --steps: text (digits) and JSON
+    steps: Callable[[Any, int], str] | None = None
+    steps_doc: Callable[[Any], Any] | None = None
+    steps_key: str = "steps"  # the JSON key of steps_doc
+    # the whole --trace/--steps text (digits, trace, steps), when it is not a trace then steps
+    blocks: Callable[[Any, int, bool, bool], list[str]] | None = None
     inline: bool = False  # the explanation is part of the result (trace): after its text, before the warnings
 
 
@@ -1331,17 +1278,42 @@ def _register_views() -> None:
     it is loaded (a result of its kind exists only then): eval and grad never import it."""
     from . import core
 
-    _VIEWS[core.EvalResult] = View(eval_body, eval_text, eval_explain, eval_explain_doc)
-    _VIEWS[core.GradResult] = View(grad_body, grad_text, grad_explain, grad_explain_doc)
-    _VIEWS[core.TraceResult] = View(trace_body, trace_result_text, trace_explain, trace_explain_doc, inline=True)
+    _VIEWS[core.EvalResult] = View(
+        eval_body, eval_text, eval_columns, steps=eval_steps, steps_doc=eval_steps_doc, steps_key="trace"
+    )
+    _VIEWS[core.GradResult] = View(grad_body, grad_text, grad_columns, steps=grad_steps, steps_doc=grad_steps_doc)
+    _VIEWS[core.TraceResult] = View(
+        trace_body, trace_result_text, steps=trace_steps, steps_doc=trace_steps_doc, inline=True
+    )
     d = sys.modules.get(__package__ + ".derivatives")
-    if d is not None:
-        _VIEWS[d.JvpResult] = View(jvp_body, jvp_text, jvp_explain, jvp_explain_doc)
-        _VIEWS[d.VjpResult] = View(vjp_body, vjp_text, vjp_explain, vjp_explain_doc)
-        _VIEWS[d.JacobianResult] = View(jacobian_body, jacobian_text, jacobian_explain, jacobian_explain_doc)
-        _VIEWS[d.HessianResult] = View(hessian_body, hessian_text, hessian_explain, hessian_explain_doc)
-        _VIEWS[d.HvpResult] = View(hvp_body, hvp_text, hvp_explain, hvp_explain_doc)
-        _VIEWS[d.ImplicitResult] = View(implicit_body, implicit_text)
+    if d is None:
+        return
+    _VIEWS[d.JvpResult] = View(jvp_body, jvp_text, jvp_columns, steps=jvp_steps, steps_doc=jvp_steps_doc)
+    _VIEWS[d.VjpResult] = View(vjp_body, vjp_text, vjp_columns, steps=vjp_steps, steps_doc=vjp_steps_doc)
+    _VIEWS[d.JacobianResult] = View(
+        jacobian_body, jacobian_text, jacobian_columns, steps=jacobian_steps, steps_doc=jacobian_steps_doc
+    )
+    _VIEWS[d.HvpResult] = View(
+        hvp_body, hvp_text, trace=hvp_trace, trace_doc=hvp_trace_doc, steps=hvp_steps, steps_doc=hvp_steps_doc
+    )
+    _VIEWS[d.HessianResult] = View(
+        hessian_body, hessian_text, trace_doc=hessian_trace_doc, steps_doc=hessian_steps_doc, blocks=hessian_blocks
+    )
+    _VIEWS[d.ImplicitResult] = View(implicit_body, implicit_text)
+
+
+def _trace_rows(result, columns: tuple):
+    from .explain import trace_rows
+
+    return trace_rows(result.problem.values, columns[0], columns[1])
+
+
+def _trace_table(result, columns: tuple, digits: int) -> str:
+    return trace_text(_trace_rows(result, columns), digits, columns[2], columns[3])
+
+
+def _trace_doc(result, columns: tuple) -> dict:
+    return trace_json(_trace_rows(result, columns))
 
 
 def result_json(result, trace: bool = False, steps: bool = False) -> dict:
@@ -1349,7 +1321,13 @@ def result_json(result, trace: bool = False, steps: bool = False) -> dict:
     v = view(result)
     p = result.problem
     doc = {"inputs": written_inputs(p.inputs), "point": p.point_dict(), **v.body(result)}
-    extra = v.explain_doc(result, trace, steps) if v.explain_doc is not None and (trace or steps) else {}
+    extra: dict[str, Any] = {}
+    if trace and v.trace_doc is not None:
+        extra["trace"] = v.trace_doc(result)
+    elif trace and v.columns is not None:
+        extra["trace"] = _trace_doc(result, v.columns(result))
+    if steps and v.steps_doc is not None:
+        extra[v.steps_key] = v.steps_doc(result)
     if v.inline:
         doc.update(extra)
     doc["warnings"] = warnings_json(result.warnings)
@@ -1359,9 +1337,18 @@ def result_json(result, trace: bool = False, steps: bool = False) -> dict:
 
 
 def result_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
-    """The text of a result at a point; --trace / --steps blocks before it (after it for trace)."""
+    """The text of a result at a point: --trace, then --steps, before it (after it for trace)."""
     v = view(result)
-    parts = v.explain(result, digits, trace, steps) if v.explain is not None and (trace or steps) else []
+    parts = []
+    if v.blocks is not None:
+        parts = v.blocks(result, digits, trace, steps) if trace or steps else []
+    else:
+        if trace and v.trace is not None:
+            parts.append(v.trace(result, digits))
+        elif trace and v.columns is not None:
+            parts.append(_trace_table(result, v.columns(result), digits))
+        if steps and v.steps is not None:
+            parts.append(v.steps(result, digits))
     text = v.text(result, digits)
     return "\n\n".join([text, *parts] if v.inline else [*parts, text])
 
