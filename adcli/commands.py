@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from inspect import get_annotations  # dataclasses imports inspect anyway
 from typing import Any, get_type_hints
 
 from .errors import BAD_INPUT, INTERNAL, INTERRUPTED, OK, USAGE, AdcliError
@@ -61,6 +62,30 @@ def options(cls: type) -> type:
 
 def meta(f) -> Meta:
     return f.metadata[META]
+
+
+class Lead:
+    """Options several commands share, in a mixin whose fields come before the
+    command's own (a command may redefine one, in its place)."""
+
+
+class Trail:
+    """Shared options whose fields come after the command's own."""
+
+
+def _spliced(cls: type) -> dict[str, Any]:
+    """The fields of ``cls`` in --help order: its Lead mixins', its own, its Trail
+    mixins' (in MRO order). The mixins are plain classes (no dataclass is made for
+    them): their fields are spliced into each command's dataclass."""
+    mixins = [b for b in cls.__mro__[1:] if b not in (Lead, Trail, object)]
+    fields_: dict[str, Any] = {}
+    for lead in reversed([b for b in mixins if issubclass(b, Lead)]):
+        fields_.update(get_annotations(lead))
+    fields_.update(get_annotations(cls))
+    for trail in [b for b in mixins if issubclass(b, Trail)]:
+        for name, tp in get_annotations(trail).items():
+            fields_.setdefault(name, tp)
+    return fields_
 
 
 # -- the options every command shares, written once ------------------------------------
@@ -133,6 +158,39 @@ def DIR() -> Any:
     return option(
         "--dir", help="The direction v: one value per input (per --wrt input), in order: 2,-1.", show_default=False
     )
+
+
+class AtPoint(Lead):
+    """The expression, its point and its constants: first in every command at a point."""
+
+    expr: str = EXPR()
+    at: str | None = AT()
+    const: str | None = CONST()
+
+
+class Shown(Trail):
+    """JSON or text, and its digits: last in most commands."""
+
+    as_json: bool = JSON()
+    digits: int = DIGITS()
+
+
+class Printed(Trail):
+    """eval's and grad's last options: JSON, the --points format, digits."""
+
+    as_json: bool = JSON()
+    fmt: str = FORMAT()
+    digits: int = DIGITS()
+
+
+class Explained(Shown):
+    """The derivative commands' last options (before JSON and digits)."""
+
+    wrt: str | None = WRT()
+    trace: bool = TRACE()
+    steps: bool = STEPS()
+    points: str | None = POINTS()
+    fmt: str = FORMAT()
 
 
 # -- where the expression comes from -----------------------------------------------------
@@ -254,6 +312,7 @@ class Command:
         """The options dataclass."""
         cls = self.declared
         if not is_dataclass(cls):
+            cls.__annotations__ = _spliced(cls)
             dataclass(repr=False, eq=False)(cls)
         return cls
 
@@ -315,16 +374,10 @@ def usage(message: str, hint: str | None = None) -> AdcliError:
 
 
 @options
-class EvalOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class EvalOptions(AtPoint, Printed):
     points: str | None = POINTS()
     trace: bool = TRACE()
     steps: bool = STEPS()
-    as_json: bool = JSON()
-    fmt: str = FORMAT()
-    digits: int = DIGITS()
 
 
 @command("eval", EvalOptions)
@@ -348,10 +401,7 @@ def run_eval(o: EvalOptions, src: Source, out: Out) -> int:
 
 
 @options
-class GradOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class GradOptions(AtPoint, Printed):
     points: str | None = POINTS()
     mode: str = MODE()
     wrt: str | None = WRT()
@@ -360,9 +410,6 @@ class GradOptions:
     check_it: bool = option(
         "--check", help="Also check the gradient against finite differences (exit 1 on a mismatch).", default=False
     )
-    as_json: bool = JSON()
-    fmt: str = FORMAT()
-    digits: int = DIGITS()
 
 
 @command("grad", GradOptions)
@@ -421,10 +468,7 @@ def _value_and_gradient(kind: str, o: Any, src: Source, out: Out, compute: Calla
 
 
 @options
-class TraceOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class TraceOptions(AtPoint):
     mode: str = MODE()
     wrt: str | None = WRT()
     steps: bool = STEPS()
@@ -468,10 +512,7 @@ GRAPH_FORMATS = ("text", "dot", "mermaid")
 
 
 @options
-class GraphOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class GraphOptions(AtPoint):
     fmt: str = option("--format", help="text (a tree), dot (Graphviz) or mermaid.", default="text")
     digits: int = DIGITS()
 
@@ -565,18 +606,8 @@ def _derivative(
 
 
 @options
-class JvpOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class JvpOptions(AtPoint, Explained):
     direction: str | None = DIR()
-    wrt: str | None = WRT()
-    trace: bool = TRACE()
-    steps: bool = STEPS()
-    points: str | None = POINTS()
-    fmt: str = FORMAT()
-    as_json: bool = JSON()
-    digits: int = DIGITS()
 
 
 @command("jvp", JvpOptions)
@@ -598,20 +629,10 @@ def run_jvp(o: JvpOptions, src: Source, out: Out) -> int:
 
 
 @options
-class VjpOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class VjpOptions(AtPoint, Explained):
     cotangent: str | None = option(
         "--cotangent", help="The cotangent u: one value per output, in order: 1,0.", show_default=False
     )
-    wrt: str | None = WRT()
-    trace: bool = TRACE()
-    steps: bool = STEPS()
-    points: str | None = POINTS()
-    fmt: str = FORMAT()
-    as_json: bool = JSON()
-    digits: int = DIGITS()
 
 
 @command("vjp", VjpOptions)
@@ -632,18 +653,8 @@ def run_vjp(o: VjpOptions, src: Source, out: Out) -> int:
 
 
 @options
-class JacobianOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class JacobianOptions(AtPoint, Explained):
     mode: str = MODE("auto", "forward (a sweep per input), reverse (a sweep per output) or auto (fewer).")
-    wrt: str | None = WRT()
-    trace: bool = TRACE()
-    steps: bool = STEPS()
-    points: str | None = POINTS()
-    fmt: str = FORMAT()
-    as_json: bool = JSON()
-    digits: int = DIGITS()
 
 
 @command("jacobian", JacobianOptions)
@@ -667,17 +678,8 @@ def run_jacobian(o: JacobianOptions, src: Source, out: Out) -> int:
 
 
 @options
-class HessianOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
-    wrt: str | None = WRT()
-    trace: bool = TRACE()
-    steps: bool = STEPS()
-    points: str | None = POINTS()
-    fmt: str = FORMAT()
-    as_json: bool = JSON()
-    digits: int = DIGITS()
+class HessianOptions(AtPoint, Explained):
+    pass
 
 
 @command("hessian", HessianOptions)
@@ -718,7 +720,7 @@ def run_hvp(o: JvpOptions, src: Source, out: Out) -> int:
 
 
 @options
-class ImplicitOptions:
+class ImplicitOptions(Shown):
     expr: str = EXPR()
     solve: str | None = option(
         "--solve", help="The unknowns y, one per equation: y or y,z. The other inputs are x.", show_default=False
@@ -729,8 +731,6 @@ class ImplicitOptions:
     newton: bool = option(
         "--newton", help="First solve F = 0 for the unknowns by Newton's method from their --at values.", default=False
     )
-    as_json: bool = JSON()
-    digits: int = DIGITS()
 
 
 @command("implicit", ImplicitOptions)
@@ -755,12 +755,10 @@ def run_implicit(o: ImplicitOptions, src: Source, out: Out) -> int:
 
 
 @options
-class CheckOptions:
-    expr: str | None = argument(
+class CheckOptions(AtPoint, Shown):
+    expr: str | None = argument(  # type: ignore[assignment]  # optional here: --cases needs none
         "The expression; - reads standard input, @FILE reads a file. Omit it with --cases.", required=False
     )
-    at: str | None = AT()
-    const: str | None = CONST()
     points: str | None = POINTS()
     random: int | None = option("--random", help="Check at N random points (see --box, --seed).", show_default=False)
     seed: int | None = option("--seed", help="Seed for --random points and the dot-product test.", show_default=False)
@@ -788,8 +786,6 @@ class CheckOptions:
     rtol: float = option("--rtol", help="Pass if |ad - ref| <= atol + rtol·|ref|.", default=1e-6)
     atol: float = option("--atol", help="Absolute tolerance of the pass rule.", default=1e-8)
     quiet: bool = option("--quiet", "-q", help="Print nothing on success, only failing rows otherwise.", default=False)
-    as_json: bool = JSON()
-    digits: int = DIGITS()
 
 
 @command("check", CheckOptions)
@@ -849,10 +845,7 @@ def run_check(o: CheckOptions, src: Source, out: Out) -> int:
 
 
 @options
-class DescendOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class DescendOptions(AtPoint, Shown):
     lr: float | None = option(
         "--lr",
         help="Learning rate (gd; default 0.1), or the first step length tried (newton; default 1).",
@@ -869,8 +862,6 @@ class DescendOptions:
         show_default=False,
     )
     show_all: bool = option("--all", help="Show every iteration (else the first and last 10).", default=False)
-    as_json: bool = JSON()
-    digits: int = DIGITS()
 
 
 @command("descend", DescendOptions)
