@@ -597,7 +597,7 @@ def _derivative(
     result = compute(src.problem(o.expr, o.at))
     out.warn(result.warnings, o.as_json)
     if coo:
-        out.emit(render.dumps(render.coo_json(kind, result)) if o.as_json else render.coo_text(kind, result, o.digits))
+        out.emit(render.dumps(render.coo_json(result)) if o.as_json else render.coo_text(result, o.digits))
     elif o.as_json:
         out.emit(render.dumps(render.result_json(result, trace, steps)))
     else:

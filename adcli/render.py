@@ -766,25 +766,37 @@ def jacobian_text(result, digits: int) -> str:
 # sparse results as coordinates (--format coo) ----------------------------------------
 
 
-def _coordinates(kind: str, result) -> tuple[list[int], list[int], list[float], tuple[int, int], list[str], list[str]]:
-    """The non-zero entries of a Jacobian or Hessian at one point, row-major, with row and column labels."""
+def _dense_coordinates(result, row_labels: list[str]) -> tuple:
+    names = result.problem.inputs
+    a = np.asarray(result.matrix, dtype=np.float64)
+    r, k = np.nonzero(a)
+    return (
+        r.tolist(),
+        k.tolist(),
+        a[r, k].tolist(),
+        (a.shape[0], a.shape[1]),
+        row_labels,
+        [names[j] for j in result.wrt],
+    )
+
+
+def jacobian_coordinates(result) -> tuple:
+    """The non-zero entries at one point, row-major, with row and column labels."""
+    return _dense_coordinates(result, output_names(result.problem.graph))
+
+
+def hessian_coordinates(result) -> tuple:
     names = result.problem.inputs
     cols = [names[k] for k in result.wrt]
-    if kind == "hessian" and result.coo is not None:
-        c = result.coo
-        return c.rows.tolist(), c.cols.tolist(), c.values.tolist(), c.shape, cols, cols
-    if kind == "hessian":
-        a = np.asarray(result.matrix, dtype=np.float64)
-        labels = cols
-    else:
-        a = np.asarray(result.matrix, dtype=np.float64)
-        labels = output_names(result.problem.graph)
-    r, k = np.nonzero(a)
-    return r.tolist(), k.tolist(), a[r, k].tolist(), (a.shape[0], a.shape[1]), labels, cols
+    c = result.coo
+    if c is None:
+        return _dense_coordinates(result, cols)
+    return c.rows.tolist(), c.cols.tolist(), c.values.tolist(), c.shape, cols, cols
 
 
-def coo_json(kind: str, result) -> dict:
-    rows, cols, values, shape, row_labels, col_labels = _coordinates(kind, result)
+def coo_json(result) -> dict:
+    """--format coo --json: a Jacobian's or Hessian's non-zeros (its View's coordinates)."""
+    rows, cols, values, shape, row_labels, col_labels = view(result).coordinates(result)  # type: ignore[misc]
     doc = {
         "rows": rows,
         "cols": cols,
@@ -799,13 +811,13 @@ def coo_json(kind: str, result) -> dict:
     return doc
 
 
-def coo_text(kind: str, result, digits: int) -> str:
-    rows, cols, values, shape, row_labels, col_labels = _coordinates(kind, result)
-    what = "Hessian" if kind == "hessian" else "Jacobian"
-    lines = [f"{shape[0]}×{shape[1]} {what}, {len(values)} non-zero entr{'y' if len(values) == 1 else 'ies'}"]
-    lines += [f"{row_labels[r]} {col_labels[c]} {fmt_value(v, digits)}" for r, c, v in zip(rows, cols, values)]
+def coo_text(result, digits: int) -> str:
+    v = view(result)
+    rows, cols, values, shape, row_labels, col_labels = v.coordinates(result)  # type: ignore[misc]
+    lines = [f"{shape[0]}×{shape[1]} {v.matrix}, {len(values)} non-zero entr{'y' if len(values) == 1 else 'ies'}"]
+    lines += [f"{row_labels[r]} {col_labels[c]} {fmt_value(x, digits)}" for r, c, x in zip(rows, cols, values)]
     if result.colours is not None:
-        lines.append(sparsity_summary(what, shape, result.colours, result.uncompressed))
+        lines.append(sparsity_summary(v.matrix, shape, result.colours, result.uncompressed))
     return "\n".join(lines)
 
 
@@ -1259,6 +1271,9 @@ class View:
     # the whole --trace/--steps text (digits, trace, steps), when it is not a trace then steps
     blocks: Callable[[Any, int, bool, bool], list[str]] | None = None
     inline: bool = False  # the explanation is part of the result (trace): after its text, before the warnings
+    # --format coo: the non-zeros (rows, cols, values, shape, row and column labels) of the matrix named
+    coordinates: Callable[[Any], tuple] | None = None
+    matrix: str = ""
 
 
 _VIEWS: dict[type, View] = {}
@@ -1291,13 +1306,25 @@ def _register_views() -> None:
     _VIEWS[d.JvpResult] = View(jvp_body, jvp_text, jvp_columns, steps=jvp_steps, steps_doc=jvp_steps_doc)
     _VIEWS[d.VjpResult] = View(vjp_body, vjp_text, vjp_columns, steps=vjp_steps, steps_doc=vjp_steps_doc)
     _VIEWS[d.JacobianResult] = View(
-        jacobian_body, jacobian_text, jacobian_columns, steps=jacobian_steps, steps_doc=jacobian_steps_doc
+        jacobian_body,
+        jacobian_text,
+        jacobian_columns,
+        steps=jacobian_steps,
+        steps_doc=jacobian_steps_doc,
+        coordinates=jacobian_coordinates,
+        matrix="Jacobian",
     )
     _VIEWS[d.HvpResult] = View(
         hvp_body, hvp_text, trace=hvp_trace, trace_doc=hvp_trace_doc, steps=hvp_steps, steps_doc=hvp_steps_doc
     )
     _VIEWS[d.HessianResult] = View(
-        hessian_body, hessian_text, trace_doc=hessian_trace_doc, steps_doc=hessian_steps_doc, blocks=hessian_blocks
+        hessian_body,
+        hessian_text,
+        trace_doc=hessian_trace_doc,
+        steps_doc=hessian_steps_doc,
+        blocks=hessian_blocks,
+        coordinates=hessian_coordinates,
+        matrix="Hessian",
     )
     _VIEWS[d.ImplicitResult] = View(implicit_body, implicit_text)
 
