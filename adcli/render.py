@@ -8,8 +8,7 @@ import math
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -1251,11 +1250,11 @@ def hessian_steps_doc(result) -> Any:
 # -- one renderer for every result at a point, by its type ---------------------------------
 
 
-@dataclass(frozen=True)
-class View:
+class View(NamedTuple):
     """How one result type looks: only what differs between results. The header
     every document shares (inputs, point ... warnings) and the order of the parts
-    are :func:`result_json`'s and :func:`result_text`'s."""
+    are :func:`result_json`'s and :func:`result_text`'s. (A NamedTuple: a dataclass
+    would cost a millisecond of every start.)"""
 
     body: Callable[[Any], dict]  # its JSON keys, between the shared header and the warnings
     text: Callable[[Any, int], str]  # its text (digits)
