@@ -161,7 +161,9 @@ def adcli_value(program: str, point: dict) -> float:
     return float(core.run_eval(core.load(program, at or None)).value[0])
 
 
-def check_formulas(text: str, sym_f: sp.Expr | None, point: dict, smooth: bool, simplify: bool = True) -> None:
+def check_formulas(
+    text: str, sym_f: sp.Expr | None, point: dict, smooth: bool, simplify: bool = True, max_ops: int = 40
+) -> None:
     """The diff of ``text`` read back by adcli and SymPy agrees with both oracles."""
     g = parse(text)
     result = run_diff(g)
@@ -179,8 +181,8 @@ def check_formulas(text: str, sym_f: sp.Expr | None, point: dict, smooth: bool, 
         assert back == pytest.approx(ad, rel=1e-12, abs=1e-12), (text, name, program)
         ref = sp.diff(sym_f.subs({sp.Symbol(n, real=True): syms[n] for n in g.input_names}), syms[name])
         proved = None
-        if smooth and simplify and sp.count_ops(mine - ref) < 40:  # simplify's cost grows fast with size
-            proved = _within(SIMPLIFY_SECONDS, _simplifies_to_zero, mine - _as_doubles(ref))
+        if smooth and simplify and sp.count_ops(mine - ref) < max_ops:  # simplify's cost grows fast with size
+            proved = _within(SIMPLIFY_SECONDS, _simplifies_to_zero, _off_removable(mine) - _as_doubles(ref))
             assert proved is not False, (text, name, program)
         if not proved:  # not smooth, too large, or simplify ran out of time: 30 digits at the point
             diff = (mine - ref).evalf(30, subs=subs)
@@ -210,6 +212,17 @@ def _within(seconds: float, fn, *args):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _off_removable(e: sp.Expr) -> sp.Expr:
+    """A rule's value at one point of a removable singularity, ``where(t == 0, 1/3, f(t))``
+    (spherical_j1'), read as ``f(t)``: equal everywhere else, so SymPy can simplify it; the
+    value at the point itself is checked by the 30-digit comparison and adcli's read-back."""
+
+    def removable(a) -> bool:
+        return isinstance(a, sp.Piecewise) and len(a.args) == 2 and isinstance(a.args[0].cond, sp.Eq)
+
+    return e.replace(removable, lambda a: a.args[1].expr)
 
 
 def _as_doubles(e: sp.Expr) -> sp.Expr:
@@ -281,7 +294,43 @@ def test_cases_cover_the_registry():
 
 @pytest.mark.parametrize("text,point,op", CASES, ids=[f"{c[0]}@{list(c[1].values())}" for c in CASES])
 def test_every_primitive(text, point, op):
-    check_formulas(text, None, point, smooth=op not in PIECEWISE)
+    check_formulas(text, None, point, smooth=op not in PIECEWISE, max_ops=60)
+
+
+def test_lgamma_reads_as_log_abs_gamma():
+    """lgamma is log|Γ|: SymPy's loggamma is complex where Γ < 0, the reading is not."""
+    x = sp.Float(-2.5, 40)
+    value = float(core.run_eval(core.load("lgamma(x)", "x=-2.5")).value[0])
+    reading = to_sympy("lgamma(x)", {"x": x}).evalf(30)
+    assert reading.is_real and float(reading) == pytest.approx(value, rel=1e-14)
+    assert value == pytest.approx(math.lgamma(-2.5), rel=1e-14)
+    assert not sp.loggamma(x).evalf(30).is_real
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_every_primitives_printed_formulas_type_back(order):
+    """What ``adcli diff`` prints (first and second order) is adcli's language: the step
+    lines and each partial's right-hand side, pasted as one program, give adcli grad's
+    and adcli hessian's numbers (no internal op, no unreadable spelling)."""
+    from adcli.derivatives import run_hessian
+
+    for text, point, _ in CASES:
+        g = parse(text)
+        result = run_diff(g, order=order)
+        lines = diff_text(result).splitlines()
+        steps, rows = lines[: len(result.steps)], lines[len(result.steps) :]
+        assert len(rows) == len(result.partials) and not any(s.startswith("∂") for s in steps), lines
+        at = ",".join(f"{n}={point[n]!r}" for n in g.input_names)
+        if order == 1:
+            want = {(n,): float(v) for n, v in zip(g.input_names, core.run_grad(core.load(text, at)).gradient)}
+        else:
+            h = run_hessian(core.load(text, at)).hessian
+            want = {(a, b): float(h[i][j]) for i, a in enumerate(g.input_names) for j, b in enumerate(g.input_names)}
+        for p, row in zip(result.partials, rows):
+            program = "; ".join([*steps, row.split(" = ", 1)[1]])
+            assert "--" not in program, program  # -(-c*u) is c*u
+            got = adcli_value(program, point)
+            assert got == pytest.approx(want[p.wrt], rel=1e-12, abs=1e-12), (text, order, program)
 
 
 def test_every_rule_has_a_symbolic_reading():
