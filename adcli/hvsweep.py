@@ -26,6 +26,7 @@ import numpy as np
 
 from .dual import Dual, DualNS
 from .evaluate import Values, partials
+from .reverse import sweep_order
 
 
 def _sum(x: Any, c: Any) -> Any:
@@ -67,7 +68,7 @@ def hvp(values: Values, seeds: dict[int, Any]) -> tuple[list[Any], list[Any]] | 
         adt: list[Any] = [None] * size
         adj[g.outputs[0]] = np.float64(1.0)
         const = [n.op.constant for n in nodes]
-        for i in range(size - 1, -1, -1):
+        for i in sweep_order(g):  # the order of every reverse sweep (and of its --steps)
             a = adj[i]
             node = nodes[i]
             if a is None or not node.args:
