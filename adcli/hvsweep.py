@@ -75,7 +75,7 @@ def hvp(values: Values, seeds: dict[int, Any]) -> tuple[list[Any], list[Any]] | 
                 continue
             at = adt[i]
             if tan[i] is None or node.op.curvature == "linear":
-                ps = partials(values, i)
+                ps: Any = partials(values, i)
                 dps: Any = None
             else:
                 dual = [vals[j] if tan[j] is None else Dual(vals[j], tan[j]) for j in node.args]
