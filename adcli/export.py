@@ -238,7 +238,7 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
             continue
         if i in loops:
             assert writer is not None
-            code.add_loop_lines([_comment(lang, f"{graph.source[slice(*loops[i].span)]}: a loop")])
+            code.add_loop_lines([_comment(lang, graph.source[slice(*loops[i].span)])])
             code.add_loop_lines(writer.forward(loops[i], var[i], _pre(loops[i], var[i])))
             varying.add(var[i])
             continue
@@ -369,7 +369,7 @@ def _plan_loops(graph: Graph, lang: str, var, bars, taken: set[str], code: _Code
     arrays = {}
     for a in code.arrays:
         base = next(graph.nodes[i].name for i in graph.inputs if var[i].startswith(a + "["))
-        arrays[base.rpartition("[")[0]] = a
+        arrays[base.rpartition("[")[0]] = (a, code.arrays[a][2])
     consts: dict[str, str] = {}
     loops = {}
     for red in reds:
@@ -629,7 +629,7 @@ def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, v
             out.append(f"{pad}{ab} = [0.0] * {n_}")
         else:
             out.append(f"{pad}{v} = {mod}.asarray({v}, dtype=float)")
-    if code.arrays and mod is not None:
+    if (code.arrays or code.loop_lines) and mod is not None:
         shapes = [f"{mod}.shape({v})[1:]" if v in code.arrays else f"{mod}.shape({v})" for v in inputs]
         out.append(f"{pad}points = {mod}.broadcast_shapes({', '.join(shapes)})  # the shape of the points")
         for v, (_, n_, ab) in code.arrays.items():
@@ -643,10 +643,10 @@ def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, v
     if lang in ("numpy", "jax"):
         mod = "np" if lang == "numpy" else "jnp"
         shape = f"{mod}.broadcast_shapes({', '.join(f'{mod}.shape({v})' for v in inputs)})"
-        if code.arrays:
+        if code.arrays or code.loop_lines:
             shape = "points"
         entries = [value, *grads, *(t for row in hess_rows or [] for t in row)]
-        if any(not (set(re.findall(r"[A-Za-z_]\w*", t)) & varying) for t in entries):
+        if any(not (t.startswith("*") or set(re.findall(r"[A-Za-z_]\w*", t)) & varying) for t in entries):
             out.append(f"{pad}shape = {shape}  # a constant entry still has the inputs' shape")
 
         def wrap(t):

@@ -33,6 +33,8 @@ class Leaf:
     text: str  # how the code reads it
     bar: str | None  # where its adjoint accumulates (None: a constant)
     array: bool = False  # an array element: always +=, jax .at[].add
+    base: str | None = None  # the array (or the loop variable) it reads, for slices
+    aff: tuple | None = None  # its index: coefficients of the loop variables, constant
 
 
 @dataclass
@@ -56,6 +58,8 @@ class Loop:
     root: Any = None  # a ref
     leaves: list[int] = field(default_factory=list)  # graph ids the body reads
     span: tuple[int, int] = (0, 0)
+    inlined: bool = False  # a list step inlined: its indices are not in this loop's variable
+    top: bool = False  # a top-level reduction: constant bounds
 
 
 def pre_name(loop: Loop, acc: str) -> str | None:
@@ -153,7 +157,7 @@ class Builder:
     def top(self) -> Loop:
         r = self.red
         v = self.ident(r.var)
-        loop = Loop(r.kind, v, str(r.lo), str(r.hi), span=r.span)
+        loop = Loop(r.kind, v, str(r.lo), str(r.hi), span=r.span, top=True)
         loop.root = self.flatten(loop, r.body, {r.var: v})
         return loop
 
@@ -182,7 +186,7 @@ class Builder:
             if n not in free:
                 ref[n] = self.outer(loop, node)
             elif node.op is LOOPVAR:
-                ref[n] = Leaf(self.value_of_loopvar(env[node.param]), None)
+                ref[n] = Leaf(self.value_of_loopvar(env[node.param]), None, base=node.param)
             elif node.op is INDEX:
                 ref[n] = self.index(loop, node, env)
             elif node.op is REDUCE:
@@ -227,15 +231,17 @@ class Builder:
         aff = _affine(self.nodes, self.free, node.args[0])
         if name in self.arrays:
             k = int_text(aff, env, -1)
-            a = self.arrays[name]
-            return Leaf(f"{a}[{k}]", f"{a}_bar[{k}]", True)
+            a, ab = self.arrays[name]
+            return Leaf(f"{a}[{k}]", f"{ab}[{k}]", True, a, aff)
         if name in self.consts:
             self.used_consts.add(name)
-            return Leaf(f"{self.consts[name]}[{int_text(aff, env, -1)}]", None)
+            c = self.consts[name]
+            return Leaf(f"{c}[{int_text(aff, env, -1)}]", None, False, c, aff)
         tmpl = self.red.lists.get(name)
         if tmpl is None:
             raise Unloopable(f"{name} is indexed but is not a vector")
         var, _lo, _hi, body = tmpl
+        loop.inlined = True
         return self.flatten(loop, body, {**env, var: int_text(aff, env)})
 
 
@@ -257,6 +263,8 @@ class Writer:
         self.guard = guard
         self.fresh = fresh  # a new identifier from a stem
         self.names: dict[int, list[str]] = {}  # id(loop) -> local names
+        self.slices: dict[int, str] = {}  # id(leaf) -> its text over all terms at once (vectorised)
+        self.summed: str | None = None  # vectorised: the terms' shape, summed into a scalar's adjoint
 
     # helpers on text
     def decl(self, name: str, expr: str, const: bool = False) -> str:
@@ -293,7 +301,7 @@ class Writer:
         if isinstance(a, float):
             return sg.const(a)
         key = f"_L{len(subs)}_"
-        subs[key] = names[a] if isinstance(a, int) else a.text
+        subs[key] = names[a] if isinstance(a, int) else self.slices.get(id(a), a.text)
         return sg.atom(key)
 
     def _print(self, sg, s: Sym, subs: dict[str, str]) -> str:
@@ -302,9 +310,49 @@ class Writer:
         text = self.printer_for(sg).text(s.i)
         return re.sub(r"_L(?:\d+|bar|own)_", lambda m: subs[m.group(0)], text)
 
+    def vectorisable(self, loop: Loop) -> bool:
+        """numpy/JAX: a sum whose indices are i + c is whole-array slices, not a loop."""
+        if self.lang not in ("numpy", "jax") or loop.kind != "sum" or loop.inlined or not loop.top:
+            return False
+        for loc in loop.body:
+            if loc.loop is not None:
+                return False
+            for a in loc.args:
+                if isinstance(a, Leaf) and a.aff is not None and any(c not in (0, 1) for c in a.aff[0].values()):
+                    return False
+        return True
+
+    def _slice_leaves(self, loop: Loop) -> None:
+        """Each term's leaf as the slice holding it for every i (a column over the points)."""
+        mod = "np" if self.lang == "numpy" else "jnp"
+        col = "reshape((-1,) + (1,) * len(points))"
+        for loc in loop.body:
+            for a in (*loc.args, loop.root):
+                if not isinstance(a, Leaf) or a.base is None:
+                    continue
+                if a.aff is None:  # the loop variable's value
+                    self.slices[id(a)] = f"{mod}.arange({loop.lo}, {loop.hi} + 1.0).{col}"
+                elif not any(a.aff[0].values()):
+                    continue  # a constant index: one element, as in the loop
+                else:
+                    c = a.aff[1] - 1
+                    lo, hi = int(loop.lo) + c, int(loop.hi) + c + 1
+                    sl = f"{a.base}[{lo}:{hi}]"
+                    self.slices[id(a)] = sl if a.array else f"{sl}.{col}"
+                    if a.bar is not None:
+                        self.slices[id(a.bar)] = a.bar.partition("[")[0] + f"[{lo}:{hi}]"
+
     def forward(self, loop: Loop, acc: str, pre: str | None, acc_decl: bool = True) -> list[str]:
         """``acc`` = the reduction, computed by a loop (``pre`` keeps prefixes)."""
         names = self.local_names(loop)
+        if self.vectorisable(loop):
+            self._slice_leaves(loop)
+            mod = "np" if self.lang == "numpy" else "jnp"
+            out = [f"# vectorised over {loop.var} = {loop.lo}..{loop.hi}: each line is every term at once"]
+            out += self.body_forward(loop, names)
+            m = f"({int(loop.hi) - int(loop.lo) + 1},) + points"
+            out.append(f"{acc} = {mod}.sum({mod}.broadcast_to({self.ref_text(loop.root, names)}, {m}), axis=0)")
+            return out
         out: list[str] = []
         size = f"({loop.hi}) - ({loop.lo}) + 1"
         if acc_decl:
@@ -325,7 +373,7 @@ class Writer:
     def ref_text(self, a, names) -> str:
         if isinstance(a, float):
             return _num(self.lang, a)
-        return names[a] if isinstance(a, int) else a.text
+        return names[a] if isinstance(a, int) else self.slices.get(id(a), a.text)
 
     def fold(self, loop: Loop, acc: str, t: str) -> str:
         end = ";" if self.lang == "c" else ""
@@ -368,6 +416,14 @@ class Writer:
     def reverse(self, loop: Loop, acc: str, acc_bar: str, pre: str | None) -> list[str]:
         """Add the reduction's adjoint ``acc_bar`` into what its terms read."""
         names = self.local_names(loop)
+        if self.vectorisable(loop):  # the forward's arrays are still there: no recomputation
+            self.summed = f"({int(loop.hi) - int(loop.lo) + 1},) + points"
+            try:
+                return ["# vectorised adjoint: a scalar's adjoint sums over the terms"] + self.body_reverse(
+                    loop, names, acc_bar
+                )
+            finally:
+                self.summed = None
         out: list[str] = []
         run = self.fresh(acc + "_run")  # the adjoint of the running accumulator
         out.append(self.decl(run, acc_bar))
@@ -423,7 +479,7 @@ class Writer:
         root = loop.root
         if isinstance(root, Leaf):
             if root.bar is not None:
-                out.append(self.add_to(root.bar, seed, root.array))
+                out.append(self.leaf_add(root, seed))
             return out
         if isinstance(root, float):
             return out
@@ -461,13 +517,24 @@ class Writer:
                 if self.guard:
                     text = f"_live(lambda: {text})"
                 if isinstance(a, Leaf):
-                    out.append(self.add_to(a.bar, text, a.array))  # type: ignore[arg-type]
+                    out.append(self.leaf_add(a, text))
                 elif a in bar:
                     out.append(self.add_to(bar[a], text, False))
                 else:
                     bar[a] = names[a] + "_bar"
                     out.append(self.decl(bar[a], text))
         return out
+
+    def leaf_add(self, a: Leaf, text: str) -> str:
+        """``a``'s adjoint += text; vectorised, a slice of an array or a sum into a scalar."""
+        assert a.bar is not None
+        if self.summed is None:
+            return self.add_to(a.bar, text, a.array)
+        sl = self.slices.get(id(a.bar))
+        mod = "np" if self.lang == "numpy" else "jnp"
+        if sl is not None:
+            return self.add_to(sl, f"{mod}.broadcast_to({text}, {self.summed})", True)
+        return self.add_to(a.bar, f"{mod}.sum({mod}.broadcast_to({text}, {self.summed}), axis=0)", a.array)
 
     def _is_varying(self, loop: Loop, a) -> bool:
         return loop.body[a].varying if isinstance(a, int) else _var(a)
