@@ -33,6 +33,15 @@ LANGS = ("python", "numpy", "c", "jax")
 _CALLS = {n for n, o in OPS.items() if o.show.startswith(n + "(") and n != "where"}
 
 _ZEROING = {"where", "relu", "abs", "sign", "max", "min", "hypot", "pow"}
+# ops whose partial is infinite at a point of their domain (sqrt'(0), asin'(1)): a zero
+# adjoint meeting it gives 0, as in the engines, so these products are always careful
+_BLOWS = {"sqrt", "cbrt", "powc", "pow", "asin", "acos", "acosh", "atanh"}
+
+
+def _blows(op: str, param) -> bool:
+    """Can this op's partial be infinite inside its domain? (x^c: only for c < 1.)"""
+    return op in _BLOWS and (op != "powc" or (param < 1 and param != 0))
+
 
 _C_RESERVED = {
     "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
@@ -62,6 +71,14 @@ _HELPERS = {
         "_normcdf": "def _normcdf(x):\n    return 0.5 * math.erfc(-x / math.sqrt(2.0))\n",
         "_normpdf": "def _normpdf(x):\n    return math.exp(-0.5 * x * x) / 2.5066282746310002\n",
         "_sinc": "def _sinc(x):\n    return 1.0 if x == 0 else math.sin(x) / x\n",
+        "_div": 'def _div(a, b):\n    """a / b in IEEE doubles, as C and numpy: x / 0 is inf (0 / 0 NaN), not an error."""\n'
+        "    if b:\n        return a / b\n    if a == 0 or a != a:\n        return math.nan\n"
+        "    return math.copysign(math.inf, a) * math.copysign(1.0, b)\n",
+        "_pow": 'def _pow(a, c):\n    """a ** c as C\'s pow: 0 ** -1 is inf, a negative base to a fractional power NaN."""\n'
+        "    try:\n        r = a ** c\n    except ZeroDivisionError:\n"
+        "        return math.copysign(math.inf, a) if float(c).is_integer() and int(c) % 2 else math.inf\n"
+        "    except OverflowError:\n        return math.inf\n"
+        "    return math.nan if isinstance(r, complex) else r\n",
         "_live": 'def _live(f):\n    """A value on a branch where() drops may be undefined: NaN, not an error."""\n'
         "    try:\n        return f()\n    except (ValueError, ZeroDivisionError, OverflowError):\n"
         "        return math.nan\n",
@@ -96,6 +113,29 @@ _HELPERS = {
     },
 }
 _HELPERS["jax"] = {k: v.replace("np.", "jnp.") for k, v in _HELPERS["numpy"].items()}
+
+
+def _printer(lang: str):
+    """The printer for ``lang``: Python's ``/`` and ``**`` raise where C and numpy
+    give inf or NaN (1/0, 0 ** -0.5, (-8) ** 0.5 is even complex), so the Python
+    target spells those through ``_div`` and ``_pow``."""
+    if lang != "python":
+        return Printer
+    from .formula import ATOM
+
+    class IEEEPrinter(Printer):
+        def _shape(self, i: int):
+            sg = self.sg
+            op, args, c = sg.ops[i], sg.args[i], sg.params[i]
+            if op == "div" and sg.ops[args[1]] != "const":
+                return ATOM, ["_div(", (args[0], 0), ", ", (args[1], 0), ")"]
+            if op == "powc" and (c < 0 or c != int(c)):
+                return ATOM, ["_pow(", (args[0], 0), ", ", self._param(c), ")"]
+            if op == "pow":
+                return ATOM, ["_pow(", (args[0], 0), ", ", (args[1], 0), ")"]
+            return super()._shape(i)
+
+    return IEEEPrinter
 
 
 def _lang_style(lang: str) -> Style:
@@ -193,7 +233,7 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
             atoms[j] = sg.const(node.param) if node.op.name == "const" else sg.atom(var[j])
         return atoms[j]
 
-    pr = Printer(sg, st)
+    pr = _printer(lang)(sg, st)
 
     varying = set(var.values()) | set(code.arrays)  # what depends on the inputs (arrays in numpy)
     writer = None
@@ -209,12 +249,13 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
 
         writer = Writer(
             lang,
-            lambda g: Printer(g, st),
+            lambda g: _printer(lang)(g, st),
             lambda g, s, own: _partials_with_ans(g, s, own),
             careful or any(_zeroing_loop(lp) for lp in loops.values()),
             guard,
             fresh,
         )
+        writer.blows = _blows
 
     def emit(target: str, expr: str, decl: bool, op: str = "=") -> None:
         refs = set(re.findall(r"[A-Za-z_]\w*", expr))
@@ -305,7 +346,7 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
             elif pv in (1.0, -1.0):
                 term = a_bar if pv == 1.0 else apply("neg", a_bar)
                 text = pr.text(term.i)
-            elif careful and pv is None:
+            elif (careful or _blows(node.op.name, node.param)) and pv is None:
                 text = f"{'adcli_times' if lang == 'c' else '_times'}({bars[i]}, {pr.text(p.i)})"
             else:  # v_bar * (the rule's partial), as the textbook writes it
                 text = pr.text(sg.intern("mul", (a_bar.i, p.i)).i)
@@ -520,7 +561,7 @@ def _hessian_lines(graph: Graph, lang: str, st: Style, var: dict[int, str], take
         if need[i] and i not in names:
             for a in sg.args[i]:
                 need[a] = True
-    pr = Printer(sg, st, names)
+    pr = _printer(lang)(sg, st, names)
     code.lines.append(_comment(lang, "second derivatives: the symbolic gradient differentiated again"))
     k = 0
     for i, needed in enumerate(need):
@@ -609,7 +650,10 @@ def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, v
     out += [_comment(lang, note) for note in code.notes] + ([""] if code.notes else [])
     for c, vals in code.const_arrays.items():  # --const vectors: data, one line each
         arr = f"({', '.join(repr(v) for v in vals)},)"
-        out += [f"{c} = {arr if lang == 'python' else ('np' if lang == 'numpy' else 'jnp') + '.array(' + arr + ')'}", ""]
+        out += [
+            f"{c} = {arr if lang == 'python' else ('np' if lang == 'numpy' else 'jnp') + '.array(' + arr + ')'}",
+            "",
+        ]
     out += [""] if code.const_arrays else []
     for src in helpers:
         out += [src.rstrip("\n"), "", ""]
@@ -622,6 +666,10 @@ def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, v
     else:
         pad = "    "
     mod = {"numpy": "np", "jax": "jnp"}.get(lang)
+    if mod is not None:  # plain Python numbers too: numpy's inf and NaN, never Python's errors
+        scalars = [v for v in inputs if v not in code.arrays]
+        if scalars:
+            out.append(f"{pad}{', '.join(scalars)} = " + ", ".join(f"{mod}.asarray({v}, dtype=float)" for v in scalars))
     for v, (_, n_, ab) in code.arrays.items():
         out.append(f"{pad}if len({v}) != {n_}:")
         out.append(f'{pad}    raise ValueError(f"{v} has length {{len({v})}}; this code was exported for length {n_}")')

@@ -260,6 +260,7 @@ class Writer:
         self.printer_for = printer_for  # SymGraph -> Printer
         self.partials = partials  # (sg, sym, own) -> partial syms
         self.careful = careful
+        self.blows = lambda op, param: False  # ops whose products are careful anyway
         self.guard = guard
         self.fresh = fresh  # a new identifier from a stem
         self.names: dict[int, list[str]] = {}  # id(loop) -> local names
@@ -509,7 +510,7 @@ class Writer:
                     text = bar[k]
                 elif pv == -1.0:
                     text = f"-{bar[k]}"
-                elif self.careful and pv is None:
+                elif (self.careful or self.blows(loc.op, loc.param)) and pv is None:
                     fn = "adcli_times" if self.lang == "c" else "_times"
                     text = f"{fn}({bar[k]}, {self._print(sg, p, subs)})"
                 else:

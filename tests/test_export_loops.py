@@ -149,3 +149,100 @@ def test_c_loops_compile_and_agree(tmp_path):
         fn(inp, ctypes.byref(val), gr)
         close(val.value, value, (text, "c value"))
         close(list(gr), grad, (text, "c gradient"))
+
+
+# special points: kinks, ties, infinite partials meeting zero adjoints (0·inf = 0)
+SPECIAL = [
+    ("sqrt(x)", "x=0"),
+    ("sqrt(x)*y", "x=0,y=0"),
+    ("abs(x)*y", "x=0,y=2"),
+    ("max(x, y)", "x=1,y=1"),
+    ("min(x, y)*x", "x=1,y=1"),
+    ("where(x > 0, sqrt(x), 0)", "x=0"),
+    ("x^0.5", "x=0"),
+    ("x^y", "x=0,y=2"),
+    ("x^y", "x=0,y=0.5"),
+    ("hypot(x, y)", "x=0,y=0"),
+    ("sign(x)*x", "x=0"),
+    ("heaviside(x)*y", "x=0,y=1"),
+    ("clip(x, 0, 1)", "x=0"),
+    ("clip(x, 0, 1)", "x=1"),
+    ("cbrt(x)", "x=0"),
+    ("abs(x)", "x=0"),
+    ("max(x,y,z)", "x=1,y=1,z=1"),
+    ("logsumexp(x, y)", "x=1,y=1"),
+    ("sum(max(x[i], 0) for i=1..len(x))", "x=[0,1,0]"),
+    ("max(x[i] for i=1..len(x))", "x=[1,1,1]"),
+    ("min(x[i]^2 for i=1..len(x))", "x=[1,-1,1]"),
+    ("prod(x[i] for i=1..len(x))", "x=[0,0,2]"),
+    ("sum(sqrt(x[i]) for i=1..len(x))", "x=[0,1,4]"),
+    ("logsumexp(x[i] for i=1..len(x))", "x=[1,1,1]"),
+    ("sum(abs(x[i]) for i=1..len(x))", "x=[0,1,-1]"),
+    ("sum(t[i]*sqrt(x[i]) for i=1..len(x)) - sqrt(x[1])", "x=[0,1,4]"),
+]
+
+
+def _special_reference(text, at):
+    p = core.load(text, at, "t=[0,1,2]" if "t[" in text else None)
+    r = core.run_grad(p)
+    pt = core.parse_point(at)
+    args = [pt[n][0] for n in dict.fromkeys(n.partition("[")[0] for n in p.graph.input_names)]
+    args = [[float(z) for z in a] if isinstance(a, list) else float(a) for a in args]
+    return p.graph, args, [float(r.value)] + [float(v) for v in r.gradient]
+
+
+def _same(got, want, what):
+    got, want = np.array(got, dtype=float), np.array(want, dtype=float)
+    assert np.array_equal(np.isinf(got), np.isinf(want)) and np.array_equal(np.isnan(got), np.isnan(want)), what
+    fin = np.isfinite(want)
+    close(got[fin], want[fin], what)
+    assert np.all(got[~fin] == want[~fin]) or not np.any(np.isinf(want)), what
+
+
+@pytest.mark.parametrize("text,at", SPECIAL)
+def test_special_points_follow_the_engines_python_numpy(text, at):
+    """Exported code at kinks and ties gives adcli grad's numbers, infinities included."""
+    import warnings
+
+    g, args, want = _special_reference(text, at)
+    for lang in ("python", "numpy"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy's divide-by-zero warning at sqrt(0)
+            v, gr = load_python(export(g, lang))["f"](*args)
+        _same([float(v)] + [float(z) for z in gr], want, (lang, text, at))
+
+
+def test_special_points_follow_the_engines_c(tmp_path):
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.fail("no C compiler (cc)")
+    for k, (text, at) in enumerate(SPECIAL):
+        g, args, want = _special_reference(text, at)
+        if "sinc" in text:
+            continue  # math.h has no spherical_j1 (sinc's derivative): refused, see test_export
+        c = tmp_path / f"s{k}.c"
+        c.write_text(export(g, "c"))
+        so = tmp_path / f"s{k}.so"
+        r = subprocess.run([cc, "-std=c99", "-Wall", "-Werror", "-O2", "-fPIC", "-shared", str(c), "-o", str(so), "-lm"],
+                           capture_output=True, text=True)  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        flat = [a for v in args for a in (v if isinstance(v, list) else [v])]
+        inp = (ctypes.c_double * len(flat))(*flat)
+        val = ctypes.c_double()
+        gr = (ctypes.c_double * len(flat))()
+        ctypes.CDLL(str(so)).f(inp, ctypes.byref(val), gr)
+        _same([val.value, *gr], want, ("c", text, at))
+
+
+def test_weighted_infinities_are_the_documented_difference():
+    """adcli's engines add infinities by their weights (2·sqrt'(0) - 2·sqrt'(0)·... = -inf
+    here); straight-line code gets inf - inf = NaN, as the README says."""
+    g, args, want = _special_reference("sqrt(x)*2 - sqrt(4*x)", "x=0")
+    assert want[1] == -np.inf
+    for lang in ("python", "numpy"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, gr = load_python(export(g, lang))["f"](*args)
+        assert np.isnan(float(gr[0])), lang
