@@ -407,9 +407,9 @@ def _plan_loops(graph: Graph, lang: str, var, bars, taken: set[str], code: _Code
     if not reds:
         return {}
     final_id = {id(n): k for k, n in enumerate(graph.nodes)}
-    arrays = {}
+    arrays: dict[str, tuple[str, str]] = {}
     for a in code.arrays:
-        base = next(graph.nodes[i].name for i in graph.inputs if var[i].startswith(a + "["))
+        base = next(graph.nodes[i].name or "" for i in graph.inputs if var[i].startswith(a + "["))
         arrays[base.rpartition("[")[0]] = (a, code.arrays[a][2])
     consts: dict[str, str] = {}
     loops = {}
@@ -680,7 +680,7 @@ def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, v
     if (code.arrays or code.loop_lines) and mod is not None:
         shapes = [f"{mod}.shape({v})[1:]" if v in code.arrays else f"{mod}.shape({v})" for v in inputs]
         out.append(f"{pad}points = {mod}.broadcast_shapes({', '.join(shapes)})  # the shape of the points")
-        for v, (_, n_, ab) in code.arrays.items():
+        for _, n_, ab in code.arrays.values():
             out.append(f"{pad}{ab} = {mod}.zeros(({n_},) + points)")
     kept = {value, *grads, *(t for row in hess_rows or [] for t in row)}
     free = lang == "numpy" and not code.loop_lines and not code.arrays

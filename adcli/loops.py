@@ -140,14 +140,14 @@ class Builder:
     """Turns a reduction's template into a :class:`Loop` (names via ``ident``)."""
 
     def __init__(self, red, final_id: dict[int, int], var: dict[int, str], bars: dict[int, str],
-                 arrays: dict[str, str], consts: dict[str, str], ident, lang: str):  # fmt: skip
+                 arrays: dict[str, tuple[str, str]], consts: dict[str, str], ident, lang: str):  # fmt: skip
         self.red = red
         self.nodes = red.nodes
         self.free = red.free
         self.final_id = final_id
         self.var = var
         self.bars = bars
-        self.arrays = arrays  # vector input -> its identifier (bar: + "_bar")
+        self.arrays = arrays  # vector input -> (its identifier, its adjoint's)
         self.consts = consts  # vector constant -> its identifier
         self.ident = ident
         self.lang = lang
@@ -349,12 +349,12 @@ class Writer:
         if self.vectorisable(loop):
             self._slice_leaves(loop)
             mod = "np" if self.lang == "numpy" else "jnp"
-            out = [f"# vectorised over {loop.var} = {loop.lo}..{loop.hi}: each line is every term at once"]
+            out: list[str] = [f"# vectorised over {loop.var} = {loop.lo}..{loop.hi}: each line is every term at once"]
             out += self.body_forward(loop, names)
             m = f"({int(loop.hi) - int(loop.lo) + 1},) + points"
             out.append(f"{acc} = {mod}.sum({mod}.broadcast_to({self.ref_text(loop.root, names)}, {m}), axis=0)")
             return out
-        out: list[str] = []
+        out = []
         size = f"({loop.hi}) - ({loop.lo}) + 1"
         if acc_decl:
             out.append(self.decl(acc, _num(self.lang, INIT.get(loop.kind, 0.0))))
@@ -551,7 +551,7 @@ class Writer:
         for ln in lines:
             out.append(ln)
             m = re.match(r"(\s*)(?:const )?double (\w+)(?: =|;)", ln)
-            if m and len(re.findall(rf"\b{m.group(2)}\b", text)) == 1 or re.match(r"\s*double \w+\[", ln):
+            if (m and len(re.findall(rf"\b{m.group(2)}\b", text)) == 1) or re.match(r"\s*double \w+\[", ln):
                 m = m or re.match(r"(\s*)double (\w+)\[", ln)
                 assert m is not None
                 out.append(f"{m.group(1)}(void){m.group(2)};")

@@ -63,15 +63,18 @@ def test_python_numpy_jax_loops_agree_with_adcli(text):
         if lang == "jax":
             jax = types.ModuleType("jax")
             jax.numpy = np  # type: ignore[attr-defined]
-            np_at = _AtArray
             env = load_python(src.replace("jnp.zeros(", "_zeros("), {"jax": jax, "jax.numpy": np})
-            env["_zeros"] = lambda shape: np_at(np.zeros(shape))
+            env["_zeros"] = _at_zeros
             f = env["f"]
         else:
             f = load_python(src)["f"]
         v, gr = f(*args)
         close(v, value, (lang, "value"))
         close(np.array(gr, dtype=float), grad, (lang, "gradient"))
+
+
+def _at_zeros(shape):
+    return _AtArray(np.zeros(shape))
 
 
 class _AtArray(np.ndarray):
