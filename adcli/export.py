@@ -113,6 +113,15 @@ _HELPERS = {
     },
 }
 _HELPERS["jax"] = {k: v.replace("np.", "jnp.") for k, v in _HELPERS["numpy"].items()}
+# jax.scipy.special has no spherical_jn (checked with jax 0.10.2): sinc's derivative needs
+# j1, written from its closed form; below |x| = 0.5, where that form cancels, its Taylor
+# series to x^11 (the next term is below 1e-17 relative there)
+_HELPERS["jax"]["_spherical_j1"] = (
+    'def _spherical_j1(x):\n    """j1(x) = (sin(x)/x - cos(x))/x, by its series near 0 (no cancellation)."""\n'
+    "    small = jnp.abs(x) < 0.5\n    s = jnp.where(small, 1.0, x)\n    z = x * x\n"
+    "    series = x * (1 / 3 - z * (1 / 30 - z * (1 / 840 - z * (1 / 45360 - z * (1 / 3991680 - z / 518918400)))))\n"
+    "    return jnp.where(small, series, (jnp.sin(s) / s - jnp.cos(s)) / s)\n"
+)
 
 
 def _printer(lang: str):
@@ -149,7 +158,10 @@ def _lang_style(lang: str) -> Style:
         spaced,
         name="jax",
         number=lambda v: base.number(v).replace("np.", "jnp."),
-        funcs={k: v.replace("np.", "jnp.").replace("scipy.", "jax.scipy.") for k, v in base.funcs.items()},
+        funcs={
+            **{k: v.replace("np.", "jnp.").replace("scipy.", "jax.scipy.") for k, v in base.funcs.items()},
+            "spherical_j1": "_spherical_j1({0})",
+        },
         where=base.where.replace("np.", "jnp."),
     )
 

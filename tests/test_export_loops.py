@@ -249,3 +249,42 @@ def test_weighted_infinities_are_the_documented_difference():
             warnings.simplefilter("ignore")
             _, gr = load_python(export(g, lang))["f"](*args)
         assert np.isnan(float(gr[0])), lang
+
+
+def test_what_a_loop_cannot_write_is_unrolled_and_says_so():
+    """An index that is not affine in the loop variable (x[i*i]) is unrolled, with a comment."""
+    text = "sum(x[i*i] * b for i=1..2)"
+    g, value, grad = reference(text)
+    for lang in ("python", "numpy"):
+        src = export(g, lang)
+        assert "is unrolled: an index computed with mul" in src
+        v, gr = load_python(src)["f"](*args_for(g))
+        close(v, value, lang)
+        close(np.array(gr, dtype=float), grad, lang)
+
+
+def test_hessian_with_reductions_is_unrolled_and_says_so():
+    from adcli.derivatives import run_hessian
+
+    at = "x=[0.7,-1.3,1.9]"
+    p = core.load(ROSEN, at)
+    want = run_hessian(core.load(ROSEN, at)).hessian
+    src = export(p.graph, "python", hessian=True)
+    assert "the reductions are unrolled: --hessian" in src
+    _, _, h = load_python(src)["f"]([0.7, -1.3, 1.9])
+    close(h, [[float(v) for v in row] for row in want], "hessian")
+
+
+def test_cli_len_and_errors():
+    from typer.testing import CliRunner
+
+    from adcli.cli import app
+
+    r = CliRunner().invoke(app, ["export", ROSEN, "--len", "x=10000", "--lang", "c"])
+    assert r.exit_code == 0 and "for (int i = 1; i <= 9999; i++)" in r.stdout
+    assert len(r.stdout.splitlines()) < 80
+    for bad in (["--len", "x=0"], ["--len", "x"], ["--len", "x=3", "--at", "x=[1,2,3]"]):
+        out = CliRunner().invoke(app, ["export", ROSEN, *bad])
+        assert out.exit_code == 2 and "Traceback" not in out.output, out.output
+    r = CliRunner().invoke(app, ["export", ROSEN, "--at", "x=[1,2,3]", "--lang", "numpy"])
+    assert r.exit_code == 0 and "x_bar = np.zeros((3,) + points)" in r.stdout
