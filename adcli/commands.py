@@ -1017,6 +1017,7 @@ class ExportOptions:
     at: str | None = option(
         "--at", help="A point whose vectors give the lengths the code is written for (x=[1,2,3]).", show_default=False
     )
+    const: str | None = CONST()
     lengths: str | None = option(
         "--len", help="Vector lengths without values: x=10000,y=3 (reductions become loops over them).",
         show_default=False,

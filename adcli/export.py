@@ -423,6 +423,11 @@ def _plan_loops(graph: Graph, lang: str, var, bars, taken: set[str], code: _Code
     for a in code.arrays:
         base = next(graph.nodes[i].name or "" for i in graph.inputs if var[i].startswith(a + "["))
         arrays[base.rpartition("[")[0]] = (a, code.arrays[a][2])
+    for red in reds:  # an accumulator the trace numbers (v79991) reads better as sum1
+        j = final_id.get(id(red.result))
+        if j is not None and j in var and re.fullmatch(r"v\d+", var[j]):
+            var[j] = _ident(f"{red.kind}1" if f"{red.kind}1" not in taken else red.kind, lang, taken)
+            bars[j] = _ident(f"{var[j]}_bar", lang, taken)
     consts: dict[str, str] = {}
     loops = {}
     for red in reds:
