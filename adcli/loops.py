@@ -362,11 +362,12 @@ class Writer:
             if self.lang == "c":
                 out.append(f"double {pre}[{_c_size(size)}];")
             else:
-                out.append(f"{pre} = [0.0] * ({size})")
+                n = _c_size(size)
+                out.append(f"{pre} = [0.0] * {n if n.isdigit() else '(' + size + ')'}")
         body = self.body_forward(loop, names)
         t = self.ref_text(loop.root, names)
         if pre:
-            body.append(f"{pre}[{loop.var} - ({loop.lo})] = {acc}" + (";" if self.lang == "c" else ""))
+            body.append(f"{pre}[{_offset(loop)}] = {acc}" + (";" if self.lang == "c" else ""))
         body.append(self.fold(loop, acc, t))
         out += self.block(self.for_head(loop.var, loop.lo, loop.hi, False), self._void_unused(body))
         return out
@@ -437,7 +438,7 @@ class Writer:
             sg = SymGraph()
             prev, term, now = sg.atom("_L0_"), sg.atom("_L1_"), sg.atom("_L2_")
             s = self._combine(sg, loop.kind, prev, term)
-            subs = {"_L0_": f"{pre}[{loop.var} - ({loop.lo})]", "_L1_": t, "_L2_": self.fresh("now")}
+            subs = {"_L0_": f"{pre}[{_offset(loop)}]", "_L1_": t, "_L2_": self.fresh("now")}
             now_text = self._print(sg, s, {**subs})
             dprev, dterm = self._combine_partials(sg, loop.kind, s, now, prev, term)
             runv = sg.atom("_L3_")
@@ -463,14 +464,13 @@ class Writer:
         return sg.intern("mul", (a.i, p.i))
 
     def _combine_partials(self, sg, kind, s: Sym, now: Sym, prev: Sym, term: Sym):
-        """The registry's partials of one fold step, with ans the step's value."""
-        if kind == "logsumexp":  # d/dprev = 1 - sigmoid(term - prev), d/dterm = sigmoid(term - prev)
-            inner = sg.sym(sg.args[s.i][1])
-            d = sg.sym(sg.args[inner.i][0])
-            sig = self.partials(sg, inner, sg.atom("_NA_"))[0]  # softplus' = sigmoid(arg)
-            one_minus = sg.intern("sub", (sg.const(1.0).i, sig.i))
-            del d
-            return one_minus, sig
+        """The registry's partials of one fold step, with ans the step's value.
+        logsumexp's step is prev + softplus(term - prev): the softplus rule's
+        partial p gives (1 - p, p)."""
+        if kind == "logsumexp":
+            softplus = sg.sym(sg.args[s.i][1])
+            p = self.partials(sg, softplus, softplus)[0]
+            return sg.intern("sub", (sg.const(1.0).i, p.i)), p
         ps = self.partials(sg, s, now)
         return ps[0], ps[1]
 
@@ -556,6 +556,12 @@ class Writer:
                 assert m is not None
                 out.append(f"{m.group(1)}(void){m.group(2)};")
         return out
+
+
+def _offset(loop: Loop) -> str:
+    """The term's position from 0: i - lo."""
+    lo = loop.lo if loop.lo.lstrip("-").isdigit() else f"({loop.lo})"
+    return loop.var if lo == "0" else f"{loop.var} - {lo}"
 
 
 def _num(lang: str, v: float) -> str:

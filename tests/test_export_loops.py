@@ -108,6 +108,31 @@ def test_size_does_not_grow_with_n():
     assert len(sizes) == 1, sizes
 
 
+@pytest.mark.parametrize("text", CASES[1:])
+def test_every_case_has_the_same_size_at_two_lengths(text):
+    """Only the data lines of --const vectors grow with n: the code does not."""
+    import re
+
+    sizes = set()
+    for n in (6, 12):
+        at = f"x=[{','.join(['0.5'] * n)}]" + (",b=0.8" if re.search(r"\bb\b", text) else "")
+        consts = f"t=[{','.join(['0.1'] * n)}],y=[{','.join(['1'] * n)}]"
+        g = core.load(text, at, consts).graph
+        codes = (re.sub(r"\d+", "N", export(g, lang)) for lang in ("python", "numpy", "c", "jax"))
+        sizes.add(tuple("\n".join(ln for ln in c.splitlines() if "N.N, N.N" not in ln) for c in codes))
+    assert len(sizes) == 1
+
+
+def test_a_vector_with_gaps_stays_scalars():
+    """x[1]*x[3] with no length given: x[2] is no input, so x is not an array (x_1, x_3)."""
+    from adcli.parse import parse
+
+    src = export(parse("x[1]*x[3]"), "python")
+    assert "def f(x_1, x_3):" in src
+    v, gr = load_python(src)["f"](2.0, 7.0)
+    assert v == 14.0 and gr == [7.0, 2.0]
+
+
 def test_rosenbrock_closed_form_in_numpy():
     n = 50
     x = np.linspace(-1.2, 1.1, n)
