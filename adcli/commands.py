@@ -307,6 +307,15 @@ def defaults(cmd: Command) -> dict[str, Any]:
     return out
 
 
+def execute(cmd: Command, values: dict[str, Any]) -> int:
+    """Run one command from its option values (one per field) behind the error
+    boundary: the one body of the Typer callbacks and :mod:`adcli.fastpath`."""
+    opts = cmd.options(**values)
+    src = Source()
+    src.const = getattr(opts, "const", None)
+    return guarded(lambda: cmd.run(opts, src, Out()), bool(values.get("as_json")))
+
+
 def usage(message: str, hint: str | None = None) -> AdcliError:
     return AdcliError(USAGE, message, hint=hint)
 
@@ -695,7 +704,8 @@ def run_hessian(o: HessianOptions, src: Source, out: Out) -> int:
     """
     from .derivatives import run_hessian as compute
 
-    return _derivative("hessian", o, src, out, lambda p: compute(p, o.wrt, record=o.steps))
+    # --trace shows one sweep per input (e_j), so it runs them uncompressed, as --steps does
+    return _derivative("hessian", o, src, out, lambda p: compute(p, o.wrt, record=o.steps or o.trace))
 
 
 @command("hvp", JvpOptions)
