@@ -1016,6 +1016,32 @@ class ExportOptions:
     lang: str = option("--lang", help="python (math only), numpy, c (C99, math.h) or jax.", default="python")
     hessian: bool = option("--hessian", help="Also return the Hessian.", default=False)
     name: str = option("--name", help="The function's name.", default="f")
+    at: str | None = option(
+        "--at", help="A point whose vectors give the lengths the code is written for (x=[1,2,3]).", show_default=False
+    )
+    const: str | None = CONST()
+    lengths: str | None = option(
+        "--len", help="Vector lengths without values: x=10000,y=3 (reductions become loops over them).",
+        show_default=False,
+    )  # fmt: skip
+
+
+def _lengths_as_point(text: str) -> str:
+    """``--len x=3`` as the point ``x=[0,0,0]`` (only its length is read)."""
+    import re
+
+    from .errors import INPUT
+
+    items = []
+    for m in re.finditer(r"[^,]+", text):
+        item = re.fullmatch(r"\s*([^\W\d]\w*)\s*=\s*(\d+)\s*", m.group(0))
+        if item is None or int(item.group(2)) < 1:
+            raise AdcliError(INPUT, f"--len wants NAME=LENGTH (a whole number >= 1), not {m.group(0).strip()!r}",
+                             text, m.span(), hint="e.g. --len x=10000", label="--len")  # fmt: skip
+        items.append(f"{item.group(1)}=[{','.join(['0'] * int(item.group(2)))}]")
+    if not items:
+        raise AdcliError(INPUT, "--len is empty", text, (0, 0), hint="e.g. --len x=10000", label="--len")
+    return ",".join(items)
 
 
 @command("export", ExportOptions)
@@ -1031,10 +1057,15 @@ def run_export(o: ExportOptions, src: Source, out: Out) -> int:
       adcli export "x*y + sin(x)" --lang c --name fg > fg.c
 
       adcli export "tanh(x*y)" --lang numpy --hessian
+
+      adcli export "sum(100*(x[i+1]-x[i]^2)^2 + (1-x[i])^2 for i=1..len(x)-1)" --len x=10000 --lang c
     """
     from .export import export
 
-    out.emit(export(src.graph(o.expr), o.lang, o.name, o.hessian).rstrip("\n"))
+    if o.lengths is not None and o.at is not None:
+        raise usage("give vector lengths with --len or with --at, not both")
+    at = _lengths_as_point(o.lengths) if o.lengths is not None else o.at
+    out.emit(export(src.graph(o.expr, at), o.lang, o.name, o.hessian).rstrip("\n"))
     return OK
 
 
