@@ -6,6 +6,7 @@ are written as such and counted, and the run ends with exit code 2 if any."""
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ def run_points(
     ``expr`` is the expression's text, or its graph already parsed (the REPL's definitions)."""
     from .core import Problem
     from .evaluate import evaluate
+    from .overlap import ahead
     from .parse import parse
     from .points import open_points
     from .render import points_rows, warning_text
@@ -54,8 +56,9 @@ def run_points(
     seen: set[str] = set()
     rows = undefined = 0
     first_error: AdcliError | None = None
+    gc.freeze()  # what exists now (modules, the graph) outlives the loop: no collection re-scans it
     try:
-        for cols in reader.chunks():
+        for cols in ahead(reader.chunks()):
             m = len(cols[0])
             values = evaluate(g, cols, mask_undefined=True)
             result = compute(Problem(g, cols, values))  # type: ignore[arg-type]
@@ -71,6 +74,7 @@ def run_points(
             rows += m
             progress.update(rows)
     finally:
+        gc.unfreeze()
         progress.stop()
         out.close()
     if undefined:
@@ -92,14 +96,18 @@ def _renumbered(err: AdcliError, offset: int) -> AdcliError:
 
 
 class _Output:
-    """Where the rows go: bytes to stdout, flushed after every chunk; Parquet row groups."""
+    """Where the rows go: bytes to stdout, flushed after every chunk, by a thread (so that
+    a slow reader of the pipe does not hold up the next chunk); Parquet row groups."""
 
     def __init__(self, fmt: str) -> None:
+        from .overlap import Writer
+
         self.fmt = fmt
         self.header_done = False
         sys.stdout.flush()
         self.raw = getattr(sys.stdout, "buffer", None)
         self.parquet = None
+        self.writer: Writer | None = None
         if fmt == "parquet":
             if sys.stdout.isatty():
                 raise AdcliError(
@@ -110,6 +118,8 @@ class _Output:
             from .tabular import ParquetRows
 
             self.parquet = ParquetRows(self.raw if self.raw is not None else sys.stdout)
+        else:
+            self.writer = Writer(self._emit)
 
     def write(self, rows: tuple[dict, list], m: int, point_columns: int, bad: np.ndarray) -> None:
         from . import tabular
@@ -125,17 +135,25 @@ class _Output:
         else:
             text = tabular.format_rows(tabular.jsonl_layout(doc, m), m, bad)
         self.header_done = True
-        self._emit(text)
+        assert self.writer is not None
+        self.writer.write(text)
 
     def _emit(self, data: bytes) -> None:
-        if self.raw is not None:
-            self.raw.write(data)
-            self.raw.flush()
-        else:  # a text-only stream (an embedding that replaced sys.stdout)
+        if self.raw is None:  # a text-only stream (an embedding that replaced sys.stdout): guarded
             sys.stdout.write(data.decode("utf-8"))
             sys.stdout.flush()
+            return
+        try:
+            self.raw.write(data)
+            self.raw.flush()
+        except OSError as err:  # a closed pipe, a full disk: as a guarded stream says it
+            from .stdio import WriteFailed
+
+            raise WriteFailed("standard output", err) from None
 
     def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
         if self.parquet is not None:
             self.parquet.close()
             if self.raw is not None:
