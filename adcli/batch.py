@@ -128,15 +128,16 @@ class _Output:
         if self.parquet is not None:
             self.parquet.write(cols, m, point_columns, bad)
             return
-        if self.fmt == "csv":
-            text = tabular.format_rows(tabular.csv_layout(cols, m, point_columns), m, bad)
-            if not self.header_done:
-                text = tabular.csv_header(cols).encode() + text
-        else:
-            text = tabular.format_rows(tabular.jsonl_layout(doc, m), m, bad)
-        self.header_done = True
         assert self.writer is not None
-        self.writer.write(text)
+        if self.fmt == "csv":
+            lay = tabular.csv_layout(cols, m, point_columns)
+            if not self.header_done:
+                self.writer.write(tabular.csv_header(cols).encode())
+        else:
+            lay = tabular.jsonl_layout(doc, m)
+        self.header_done = True
+        for text in tabular.format_blocks(lay, m, bad):
+            self.writer.write(text)
 
     def _emit(self, data: bytes) -> None:
         if self.raw is None:  # a text-only stream (an embedding that replaced sys.stdout): guarded

@@ -13,6 +13,7 @@ notation and orjson writes it differently. The text is the same as
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,23 @@ def csv_layout(columns: list[tuple[str, Any]], m: int, point_columns: int) -> La
 
 def csv_header(columns: list[tuple[str, Any]]) -> str:
     return ",".join([name for name, _ in columns] + ["error"]) + "\n"
+
+
+BLOCK_BYTES = 1 << 22  # text made at a time: about 4 MiB, so a wide row (a Hessian's) means fewer rows
+
+
+def format_blocks(lay: Layout, m: int, undefined: np.ndarray) -> Iterator[bytes]:
+    """The chunk's rows as text, a block of rows at a time: memory follows the text's
+    size, whatever the number of rows a chunk of input holds."""
+    step = max(1, BLOCK_BYTES // (sum(map(len, lay.texts)) + 24 * len(lay.columns)))
+    if step >= m:
+        yield format_rows(lay, m, undefined)
+        return
+    bad = np.broadcast_to(np.asarray(undefined, dtype=bool), (m,))
+    for r in range(0, m, step):
+        cols = [np.asarray(c)[r : r + step] for c in lay.columns]
+        part = Layout(lay.texts, cols, lay.point_columns, lay.undefined_tail, lay.json_numbers)
+        yield format_rows(part, len(bad[r : r + step]), bad[r : r + step])
 
 
 def format_rows(lay: Layout, m: int, undefined: np.ndarray) -> bytes:
