@@ -65,7 +65,7 @@ def grad_both(text: str, at: str, wrt: str | None = None):
 
 def test_sum_of_100000_terms():
     text = " + ".join(f"{k}*x" for k in range(1, N + 1))
-    with time_limit(30, "a sum of 100,000 terms"):
+    with time_limit(60, "a sum of 100,000 terms"):
         res = grad_both(text, "x=0.5")
     s = N * (N + 1) // 2  # sum of k, exact in a double
     for mode in MODES:
@@ -93,7 +93,7 @@ def test_sum_of_100000_distinct_inputs_grad():
     """The same through adcli grad's core, with 100,000 --at values."""
     text = " + ".join(f"x{k}*x{k}" for k in range(1, N + 1))
     at = ",".join(f"x{k}={k % 5 - 2}" for k in range(1, N + 1))
-    with time_limit(20, "grad with 100,000 inputs in --at"):
+    with time_limit(60, "grad with 100,000 inputs in --at"):
         problem = core.load(text, at)
         r = core.run_grad(problem, "reverse")
         assert [float(g) for g in r.gradient] == [2.0 * (k % 5 - 2) for k in range(1, N + 1)]

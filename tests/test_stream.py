@@ -247,7 +247,7 @@ def test_a_wide_header_is_read_in_linear_time(tmp_path):
     start = time.perf_counter()
     reader = points.open_points(str(f), [f"x{i}" for i in reversed(range(n))])
     cols = list(reader.chunks())
-    assert time.perf_counter() - start < 10  # quadratic took minutes at 10^4 columns
+    assert time.perf_counter() - start < 30  # quadratic took minutes at 10^4 columns
     assert len(cols) == 1 and len(cols[0]) == n and all(c.tolist() == [0.5] for c in cols[0])
     bad = f.read_text().replace(f"x{n - 1}\n", "y\n", 1)
     f.write_text(bad)
