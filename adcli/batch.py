@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import USAGE, AdcliError
+from .overlap import Writer, ahead
 
 PROGRESS_AFTER = 1.0  # seconds: shorter batches show no progress bar
 
@@ -35,7 +36,6 @@ def run_points(
     ``expr`` is the expression's text, or its graph already parsed (the REPL's definitions)."""
     from .core import Problem
     from .evaluate import evaluate
-    from .overlap import ahead
     from .parse import parse
     from .points import open_points
     from .render import points_rows, warning_text
@@ -57,8 +57,9 @@ def run_points(
     rows = undefined = 0
     first_error: AdcliError | None = None
     gc.freeze()  # what exists now (modules, the graph) outlives the loop: no collection re-scans it
+    chunks = ahead(reader.chunks())
     try:
-        for cols in ahead(reader.chunks()):
+        for cols in chunks:
             m = len(cols[0])
             values = evaluate(g, cols, mask_undefined=True)
             result = compute(Problem(g, cols, values))  # type: ignore[arg-type]
@@ -74,6 +75,7 @@ def run_points(
             rows += m
             progress.update(rows)
     finally:
+        chunks.close()  # stops the reading thread, which closes the file
         gc.unfreeze()
         progress.stop()
         out.close()
@@ -100,8 +102,6 @@ class _Output:
     a slow reader of the pipe does not hold up the next chunk); Parquet row groups."""
 
     def __init__(self, fmt: str) -> None:
-        from .overlap import Writer
-
         self.fmt = fmt
         self.header_done = False
         sys.stdout.flush()
@@ -118,8 +118,6 @@ class _Output:
             from .tabular import ParquetRows
 
             self.parquet = ParquetRows(self.raw if self.raw is not None else sys.stdout)
-        else:
-            self.writer = Writer(self._emit)
 
     def write(self, rows: tuple[dict, list], m: int, point_columns: int, bad: np.ndarray) -> None:
         from . import tabular
@@ -128,7 +126,8 @@ class _Output:
         if self.parquet is not None:
             self.parquet.write(cols, m, point_columns, bad)
             return
-        assert self.writer is not None
+        if self.writer is None:  # started at the first rows: an error before them leaves no thread
+            self.writer = Writer(self._emit)
         if self.fmt == "csv":
             lay = tabular.csv_layout(cols, m, point_columns)
             if not self.header_done:

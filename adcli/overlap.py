@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -16,7 +16,7 @@ _END = object()
 _POLL = 0.1  # seconds: how often a blocked stage looks whether the other side has gone
 
 
-def ahead(items: Iterator[T]) -> Iterator[T]:
+def ahead(items: Iterator[T]) -> Generator[T, None, None]:
     """``items``, produced one ahead by a thread; its exception is raised here, in order."""
     q: queue.Queue = queue.Queue(1)
     stop = threading.Event()

@@ -1,6 +1,7 @@
 """The --points pipeline's threads: order, errors raised where and when they belong,
 clean-up when the consumer stops early, and a closed pipe as a closed pipe."""
 
+import json
 import subprocess
 import sys
 import threading
@@ -73,3 +74,28 @@ def test_a_closed_pipe_ends_points_quietly_with_141(tmp_path):
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 141
     assert first.startswith(b'{"point": {"x1": 1.5, "x2": 1.25}') and err == b""
+
+
+def test_no_thread_outlives_a_failed_run(tmp_path, monkeypatch):
+    import time
+
+    from typer.testing import CliRunner
+
+    from adcli import points
+    from adcli.cli import app
+
+    monkeypatch.setattr(points, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(points, "FIRST_BYTES", 64)
+    f = tmp_path / "p.csv"
+    f.write_text("x\n" + "".join(f"{k}.5\n" for k in range(200)) + "oops\n" + "1.5\n" * 200)
+    before = threading.active_count()
+    for args in (["--points", str(tmp_path / "none.csv")], ["--points", str(f)]):
+        r = CliRunner().invoke(app, ["grad", "x^2", *args])
+        assert r.exit_code == 2 and "Traceback" not in r.output
+    deadline = time.monotonic() + 10
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before
+    rows = [json.loads(line)["point"]["x"] for line in r.stdout.splitlines()]
+    assert rows == [k + 0.5 for k in range(len(rows))] and 100 < len(rows) <= 200  # the chunks before the bad one
+    assert "'oops' is not a number" in r.stderr and "line 202" in r.stderr
