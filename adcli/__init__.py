@@ -30,9 +30,10 @@ OK, CHECK_FAILED, BAD_INPUT, CLOSED_PIPE, INTERNAL = 0, 1, 2, 141, 70
 
 
 def main() -> None:
-    """Console-script entry point: guard the standard streams, answer ``--version``
-    and ``--help`` before Typer is imported, and turn a failed write into an exit
-    code (a closed pipe: 141 and no message, as a tool killed by SIGPIPE; a full
+    """Console-script entry point: guard the standard streams, answer ``--version``,
+    ``--help`` and the plain command lines (:mod:`adcli.fastpath`) before Typer
+    is imported, and turn a failed write into an exit code (a closed pipe: 141
+    and no message, as a tool killed by SIGPIPE; a full
     disk or a closed stdout: ``error: cannot write standard output``, 2)."""
     import sys
 
@@ -68,6 +69,11 @@ def _dispatch(argv: list[str]) -> int:
 
         sys.stdout.write(helppage.text(helppage.terminal_width()))
         return OK
+    from .fastpath import run
+
+    code = run(argv)  # the plain command lines, without importing Typer
+    if code is not None:
+        return code
     from .cli import entry
 
     return entry(argv)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from . import __version__, helppage, usage
-from .commands import COMMANDS, Command, Out, Source, defaults, guarded
+from .commands import COMMANDS, Command, defaults, execute, guarded
 from .errors import BAD_INPUT, OK, AdcliError
 
 
@@ -139,11 +139,9 @@ class _Callback:
         return {p.name: p.annotation for p in self.__signature__.parameters.values()}
 
     def __call__(self, **kwargs: Any) -> None:
-        cmd = self.cmd
-        opts = cmd.options(**kwargs)
-        src = Source()
-        src.const = getattr(opts, "const", None)
-        run(lambda: cmd.run(opts, src, Out()), bool(kwargs.get("as_json")))
+        code = execute(self.cmd, kwargs)
+        if code:
+            raise typer.Exit(code)
 
 
 for _cmd in COMMANDS.values():

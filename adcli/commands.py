@@ -307,6 +307,15 @@ def defaults(cmd: Command) -> dict[str, Any]:
     return out
 
 
+def execute(cmd: Command, values: dict[str, Any]) -> int:
+    """Run one command from its option values (one per field) behind the error
+    boundary: the one body of the Typer callbacks and :mod:`adcli.fastpath`."""
+    opts = cmd.options(**values)
+    src = Source()
+    src.const = getattr(opts, "const", None)
+    return guarded(lambda: cmd.run(opts, src, Out()), bool(values.get("as_json")))
+
+
 def usage(message: str, hint: str | None = None) -> AdcliError:
     return AdcliError(USAGE, message, hint=hint)
 

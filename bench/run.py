@@ -3,6 +3,8 @@
     python bench/run.py            # full run (about 5-10 minutes: SymPy is given 120 s)
     python bench/run.py --quick    # smaller sizes, for a smoke run
     python bench/run.py --write    # also write bench/RESULTS.md
+    python bench/run.py --cold-start   # only the cold-start table
+    python bench/run.py --cold-start --against ../main   # and grad from another checkout
 
 Every target is a ratio against a baseline measured in the same run, because
 these machines are noisy. Not part of the test suite.
@@ -57,21 +59,45 @@ def ok(cond: bool) -> str:
 # -- W1: cold start ------------------------------------------------------------------------
 
 
-def cold_start(repeats: int) -> list[str]:
+def _adcli_from(checkout: Path) -> list[str]:
+    """``adcli`` run from another checkout's source (same interpreter and packages)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(checkout / "adcli")], check=False)
+    code = f"import sys; sys.path.insert(0, {str(checkout)!r}); import adcli; adcli.main()"
+    return [sys.executable, "-c", code]
+
+
+def cold_start(repeats: int, against: Path | None = None) -> list[str]:
     # A wheel install has its bytecode compiled by pip; an editable checkout under
     # PYTHONDONTWRITEBYTECODE=1 would recompile adcli on every start. Compile it once.
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "adcli")], check=False)
     adcli = ADCLI.split()
+    grad = f'adcli grad "{README_EXPR}" --at x1=1,x2=2'
     cmds = {
         "python -c pass": [sys.executable, "-c", "pass"],
         'python -c "import numpy" (baseline)': [sys.executable, "-c", "import numpy"],
+        'python -c "import numpy, lark" (what adcli cannot avoid)': [sys.executable, "-c", "import numpy, lark"],
         "adcli --version": adcli + ["--version"],
         "adcli --help": adcli + ["--help"],
-        f'adcli grad "{README_EXPR}" --at x1=1,x2=2': adcli + ["grad", README_EXPR, "--at", "x1=1,x2=2"],
+        grad: adcli + ["grad", README_EXPR, "--at", "x1=1,x2=2"],
+        # the same command spelled --at=...: adcli.fastpath leaves it to the Typer app
+        f'adcli grad "{README_EXPR}" --at=x1=1,x2=2 (through Typer)': adcli + ["grad", README_EXPR, "--at=x1=1,x2=2"],
     }
-    res = {k: median_of(lambda c=c: run_process(c), repeats) for k, c in cmds.items()}
+    if against is not None:  # the same command from this checkout and from the other one, started alike
+        grad_argv = ["grad", README_EXPR, "--at", "x1=1,x2=2"]
+        cmds[f"{grad}, this checkout's source"] = _adcli_from(HERE.parent) + grad_argv
+        cmds[f"{grad}, source of {against}"] = _adcli_from(against) + grad_argv
+    # interleaved rounds, so that a change in the machine's load hits every command alike
+    times: dict[str, list[float]] = {k: [] for k in cmds}
+    for c in cmds.values():
+        run_process(c)  # warm-up (and the parser cache written)
+    for _ in range(repeats):
+        for k, c in cmds.items():
+            t = time.perf_counter()
+            run_process(c)
+            times[k].append(time.perf_counter() - t)
+    res = {k: (statistics.median(v), min(v)) for k, v in times.items()}
     base = res['python -c "import numpy" (baseline)'][0]
-    targets = {"adcli --version": 0.6, "adcli --help": 0.6, f'adcli grad "{README_EXPR}" --at x1=1,x2=2': 1.6}
+    targets = {"adcli --version": 0.6, "adcli --help": 0.6, grad: 1.3}  # issue 12: grad at most 1.3x
     rows = ["| command | median | best | ratio to numpy import | target | met |", "|---|---:|---:|---:|---:|---|"]
     for k, (m, b) in res.items():
         t = targets.get(k)
@@ -79,6 +105,60 @@ def cold_start(repeats: int) -> list[str]:
             f"| `{k}` | {fmt_t(m)} | {fmt_t(b)} | {m / base:.2f} | {f'≤ {t:.1f}' if t else ''} | "
             f"{ok(m / base <= t) if t else ''} |"
         )
+    load = os.getloadavg()
+    rows += [
+        "",
+        f"Load average (1, 5, 15 min) after the runs: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} on {os.cpu_count()} cores.",
+    ]
+    return rows
+
+
+_PHASES = """
+import io, json, sys, time
+t = [time.perf_counter()]
+import numpy
+t.append(time.perf_counter())
+import lark
+t.append(time.perf_counter())
+import adcli.fastpath
+t.append(time.perf_counter())
+import adcli.core, adcli.explain, adcli.render, adcli.usage
+t.append(time.perf_counter())
+from adcli import parse
+parse._parser()
+t.append(time.perf_counter())
+sys.stdout = io.StringIO()
+adcli.fastpath.run(["grad", sys.argv[1], "--at", "x1=1,x2=2"])
+t.append(time.perf_counter())
+sys.__stdout__.write(json.dumps([b - a for a, b in zip(t, t[1:])]))
+"""
+PHASES = (
+    "import numpy (baseline)",
+    "import lark",
+    "import adcli.fastpath (registry, options)",
+    "import adcli.core, explain, render, usage",
+    "the Lark parser, loaded from its cache",
+    "grad: parse, compute, render",
+)
+
+
+def cold_start_phases(repeats: int) -> list[str]:
+    """Where a cold `adcli grad` spends its time, phase by phase in one fresh process
+    (medians over processes), each as a fraction of that process's numpy import."""
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", _PHASES, README_EXPR], capture_output=True, text=True, check=True)
+        runs.append(json.loads(out.stdout))
+    rows = ["| phase (in one process, in this order) | median | share of numpy import |", "|---|---:|---:|"]
+    for k, name in enumerate(PHASES):
+        m = statistics.median(r[k] for r in runs)
+        share = statistics.median(r[k] / r[0] for r in runs)
+        rows.append(f"| {name} | {fmt_t(m)} | {share:.2f} |")
+    total = statistics.median(sum(r[1:]) / r[0] for r in runs)
+    rows += [
+        "",
+        f"Everything after numpy: {total:.2f}x its import (medians of per-process ratios, {repeats} processes).",
+    ]
     return rows
 
 
@@ -358,7 +438,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     ap.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
+    ap.add_argument("--cold-start", action="store_true", help="only the cold-start table (not written)")
+    ap.add_argument("--against", type=Path, help="with --cold-start: also time grad from this other checkout")
     args = ap.parse_args()
+    if args.cold_start:
+        print("\n".join(cold_start(5 if args.quick else 15, args.against)))
+        print("\n" + "\n".join(cold_start_phases(5 if args.quick else 15)))
+        return
     quick = args.quick
     import lark
     import numpy
