@@ -704,7 +704,8 @@ def run_hessian(o: HessianOptions, src: Source, out: Out) -> int:
     """
     from .derivatives import run_hessian as compute
 
-    return _derivative("hessian", o, src, out, lambda p: compute(p, o.wrt, record=o.steps))
+    # --trace shows one sweep per input (e_j), so it runs them uncompressed, as --steps does
+    return _derivative("hessian", o, src, out, lambda p: compute(p, o.wrt, record=o.steps or o.trace))
 
 
 @command("hvp", JvpOptions)

@@ -4,7 +4,8 @@ A node is interned on ``(op, argument ids, parameter)``, so an identical
 subexpression is one node and its adjoint visibly receives every
 contribution. Nodes are only ever appended after their arguments, so the
 node list is already a topological order: evaluation is ``for n in nodes``,
-the reverse sweep ``for n in reversed(nodes)``, and nothing recurses.
+the reverse sweep one reverse topological order
+(:func:`adcli.reverse.sweep_order`), and nothing recurses.
 """
 
 from __future__ import annotations

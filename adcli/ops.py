@@ -290,10 +290,11 @@ op("sec", 1, lambda x: 1.0 / np.cos(x), lambda xp, ans, x: (ans * xp.tan(x),), "
    dom=(_on_multiple(np.cos), "argument is {0}, an odd multiple of π/2 to double precision: sec is undefined there"))
 op("csc", 1, lambda x: 1.0 / np.sin(x), lambda xp, ans, x: (-ans * xp.cot(x),), "csc({0})",
    dom=(_on_multiple(np.sin), "argument is {0}, a multiple of π to double precision: csc is undefined there"))
-# sin(x)/x, unnormalised, sinc(0) = 1; sinc' = -j1 (spherical Bessel), accurate near 0
+# sin(x)/x, unnormalised, sinc(0) = 1; sinc' = -j1 (spherical Bessel), accurate near 0 where
+# (cos(x) - sinc(x))/x cancels; j1 is public so that diff's formulas can be typed back
 op("sinc", 1, _sinc, lambda xp, ans, x: (-xp.spherical_j1(x),), "sinc({0})")
 op("spherical_j1", 1, lambda x: _spherical_jn(1, x),
-   lambda xp, ans, x: (xp.select(x == 0, 1.0 / 3.0, xp.sinc(x) - 2.0 * ans / x),), "spherical_j1({0})", fn=False)
+   lambda xp, ans, x: (xp.select(x == 0, 1.0 / 3.0, xp.sinc(x) - 2.0 * ans / x),), "spherical_j1({0})")
 
 # --- special functions (scipy.special, imported on first use) ------------------------
 op("erf",     1, _erf,  lambda xp, ans, x: (TWO_OVER_SQRT_PI * xp.exp(-x * x),),  "erf({0})")
