@@ -46,6 +46,7 @@ class Op:
     # a product), "full" (all with all; the safe default for a new op)
     curvature: str = "full"
     constant: bool = False  # a constant leaf: no derivative flows into it
+    variable: bool = False  # an input leaf: the point gives its value (its param is its name)
     selects: bool = False  # picks one argument by a comparison: liveness follows the branch taken
     cancels: bool = False  # a sum or difference: can lose its digits (precision warnings)
     underflows: bool = False  # can round a non-zero result to 0 (precision warnings)
@@ -159,7 +160,7 @@ CMP: dict[str, Callable[[Any, Any], Any]] = {
 
 # fmt: off
 # --- leaves -----------------------------------------------------------------
-op("input", 0, None, None, "{c}", param=True, fn=False, curvature="linear")
+op("input", 0, None, None, "{c}", param=True, fn=False, curvature="linear", variable=True)
 op("const", 0, lambda c: c, None, "{c}", param=True, fn=False, curvature="linear", constant=True)
 
 # --- arithmetic -------------------------------------------------------------

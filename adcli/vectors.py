@@ -153,7 +153,7 @@ class Expander:
         else:
             n_ = self.env.lengths.get(name)
             if n_ is None:
-                if ("input", (), name) in self.g.index:
+                if self.g.has_input(name):
                     raise self.err(NAME, f"{name} is a scalar input, not a vector", span)
                 raise self.err(
                     INPUT,
@@ -170,7 +170,7 @@ class Expander:
         length is known, so they are inputs in index order."""
         elems = self.vectors.get(name)
         if elems is None:
-            if ("input", (), name) in self.g.index:
+            if self.g.has_input(name):
                 raise self.err(NAME, f"{name} is used as a scalar input elsewhere, so it cannot be indexed", span)
             elems = self.vectors[name] = {}
             self.vector_order.append(name)
