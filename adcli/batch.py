@@ -6,6 +6,7 @@ are written as such and counted, and the run ends with exit code 2 if any."""
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import USAGE, AdcliError
+from .overlap import Writer, ahead
 
 PROGRESS_AFTER = 1.0  # seconds: shorter batches show no progress bar
 
@@ -54,8 +56,10 @@ def run_points(
     seen: set[str] = set()
     rows = undefined = 0
     first_error: AdcliError | None = None
+    gc.freeze()  # what exists now (modules, the graph) outlives the loop: no collection re-scans it
+    chunks = ahead(reader.chunks())
     try:
-        for cols in reader.chunks():
+        for cols in chunks:
             m = len(cols[0])
             values = evaluate(g, cols, mask_undefined=True)
             result = compute(Problem(g, cols, values))  # type: ignore[arg-type]
@@ -71,6 +75,8 @@ def run_points(
             rows += m
             progress.update(rows)
     finally:
+        chunks.close()  # stops the reading thread, which closes the file
+        gc.unfreeze()
         progress.stop()
         out.close()
     if undefined:
@@ -92,7 +98,8 @@ def _renumbered(err: AdcliError, offset: int) -> AdcliError:
 
 
 class _Output:
-    """Where the rows go: bytes to stdout, flushed after every chunk; Parquet row groups."""
+    """Where the rows go: bytes to stdout, flushed after every chunk, by a thread (so that
+    a slow reader of the pipe does not hold up the next chunk); Parquet row groups."""
 
     def __init__(self, fmt: str) -> None:
         self.fmt = fmt
@@ -100,6 +107,7 @@ class _Output:
         sys.stdout.flush()
         self.raw = getattr(sys.stdout, "buffer", None)
         self.parquet = None
+        self.writer: Writer | None = None
         if fmt == "parquet":
             if sys.stdout.isatty():
                 raise AdcliError(
@@ -118,24 +126,34 @@ class _Output:
         if self.parquet is not None:
             self.parquet.write(cols, m, point_columns, bad)
             return
+        if self.writer is None:  # started at the first rows: an error before them leaves no thread
+            self.writer = Writer(self._emit)
         if self.fmt == "csv":
-            text = tabular.format_rows(tabular.csv_layout(cols, m, point_columns), m, bad)
+            lay = tabular.csv_layout(cols, m, point_columns)
             if not self.header_done:
-                text = tabular.csv_header(cols).encode() + text
+                self.writer.write(tabular.csv_header(cols).encode())
         else:
-            text = tabular.format_rows(tabular.jsonl_layout(doc, m), m, bad)
+            lay = tabular.jsonl_layout(doc, m)
         self.header_done = True
-        self._emit(text)
+        for text in tabular.format_blocks(lay, m, bad):
+            self.writer.write(text)
 
     def _emit(self, data: bytes) -> None:
-        if self.raw is not None:
-            self.raw.write(data)
-            self.raw.flush()
-        else:  # a text-only stream (an embedding that replaced sys.stdout)
+        if self.raw is None:  # a text-only stream (an embedding that replaced sys.stdout): guarded
             sys.stdout.write(data.decode("utf-8"))
             sys.stdout.flush()
+            return
+        try:
+            self.raw.write(data)
+            self.raw.flush()
+        except OSError as err:  # a closed pipe, a full disk: as a guarded stream says it
+            from .stdio import WriteFailed
+
+            raise WriteFailed("standard output", err) from None
 
     def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
         if self.parquet is not None:
             self.parquet.close()
             if self.raw is not None:

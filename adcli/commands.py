@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from inspect import get_annotations  # dataclasses imports inspect anyway
 from typing import Any, get_type_hints
 
 from .errors import BAD_INPUT, INTERNAL, INTERRUPTED, OK, USAGE, AdcliError
@@ -61,6 +62,30 @@ def options(cls: type) -> type:
 
 def meta(f) -> Meta:
     return f.metadata[META]
+
+
+class Lead:
+    """Options several commands share, in a mixin whose fields come before the
+    command's own (a command may redefine one, in its place)."""
+
+
+class Trail:
+    """Shared options whose fields come after the command's own."""
+
+
+def _spliced(cls: type) -> dict[str, Any]:
+    """The fields of ``cls`` in --help order: its Lead mixins', its own, its Trail
+    mixins' (in MRO order). The mixins are plain classes (no dataclass is made for
+    them): their fields are spliced into each command's dataclass."""
+    mixins = [b for b in cls.__mro__[1:] if b not in (Lead, Trail, object)]
+    fields_: dict[str, Any] = {}
+    for lead in reversed([b for b in mixins if issubclass(b, Lead)]):
+        fields_.update(get_annotations(lead))
+    fields_.update(get_annotations(cls))
+    for trail in [b for b in mixins if issubclass(b, Trail)]:
+        for name, tp in get_annotations(trail).items():
+            fields_.setdefault(name, tp)
+    return fields_
 
 
 # -- the options every command shares, written once ------------------------------------
@@ -133,6 +158,39 @@ def DIR() -> Any:
     return option(
         "--dir", help="The direction v: one value per input (per --wrt input), in order: 2,-1.", show_default=False
     )
+
+
+class AtPoint(Lead):
+    """The expression, its point and its constants: first in every command at a point."""
+
+    expr: str = EXPR()
+    at: str | None = AT()
+    const: str | None = CONST()
+
+
+class Shown(Trail):
+    """JSON or text, and its digits: last in most commands."""
+
+    as_json: bool = JSON()
+    digits: int = DIGITS()
+
+
+class Printed(Trail):
+    """eval's and grad's last options: JSON, the --points format, digits."""
+
+    as_json: bool = JSON()
+    fmt: str = FORMAT()
+    digits: int = DIGITS()
+
+
+class Explained(Shown):
+    """The derivative commands' last options (before JSON and digits)."""
+
+    wrt: str | None = WRT()
+    trace: bool = TRACE()
+    steps: bool = STEPS()
+    points: str | None = POINTS()
+    fmt: str = FORMAT()
 
 
 # -- where the expression comes from -----------------------------------------------------
@@ -254,6 +312,7 @@ class Command:
         """The options dataclass."""
         cls = self.declared
         if not is_dataclass(cls):
+            cls.__annotations__ = _spliced(cls)
             dataclass(repr=False, eq=False)(cls)
         return cls
 
@@ -324,16 +383,10 @@ def usage(message: str, hint: str | None = None) -> AdcliError:
 
 
 @options
-class EvalOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class EvalOptions(AtPoint, Printed):
     points: str | None = POINTS()
     trace: bool = TRACE()
     steps: bool = STEPS()
-    as_json: bool = JSON()
-    fmt: str = FORMAT()
-    digits: int = DIGITS()
 
 
 @command("eval", EvalOptions)
@@ -357,10 +410,7 @@ def run_eval(o: EvalOptions, src: Source, out: Out) -> int:
 
 
 @options
-class GradOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class GradOptions(AtPoint, Printed):
     points: str | None = POINTS()
     mode: str = MODE()
     wrt: str | None = WRT()
@@ -369,9 +419,6 @@ class GradOptions:
     check_it: bool = option(
         "--check", help="Also check the gradient against finite differences (exit 1 on a mismatch).", default=False
     )
-    as_json: bool = JSON()
-    fmt: str = FORMAT()
-    digits: int = DIGITS()
 
 
 @command("grad", GradOptions)
@@ -416,17 +463,13 @@ def _value_and_gradient(kind: str, o: Any, src: Source, out: Out, compute: Calla
 
         checked = check.run_check(problem, mode=result.mode, wrt=o.wrt)
     out.warn(result.warnings, o.as_json)
-    explained_json, explained_text = {
-        "eval": (render.eval_explained_json, render.eval_explained_text),
-        "grad": (render.grad_explained_json, render.grad_explained_text),
-    }[kind]
     if o.as_json:
-        doc = explained_json(result, o.trace, o.steps)
+        doc = render.result_json(result, o.trace, o.steps)
         if checked is not None:
             doc["check"] = render.check_json(checked)
         out.emit(render.dumps(doc))
     else:
-        text = explained_text(result, o.digits, o.trace, o.steps)
+        text = render.result_text(result, o.digits, o.trace, o.steps)
         if checked is not None:
             text += "\n\n" + render.check_text(checked, o.digits)
         out.emit(text)
@@ -434,10 +477,7 @@ def _value_and_gradient(kind: str, o: Any, src: Source, out: Out, compute: Calla
 
 
 @options
-class TraceOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class TraceOptions(AtPoint):
     mode: str = MODE()
     wrt: str | None = WRT()
     steps: bool = STEPS()
@@ -469,19 +509,19 @@ def run_trace(o: TraceOptions, src: Source, out: Out) -> int:
     result = core.run_trace(src.problem(o.expr, o.at), src.mode(o.mode, "reverse"), o.wrt, record=o.steps)
     out.warn(result.warnings, o.as_json)
     if o.as_json:
-        out.emit(render.dumps(render.trace_result_json(result, o.steps)))
+        out.emit(render.dumps(render.result_json(result, steps=o.steps)))
     elif o.fmt != "text":
         out.emit(render.trace_result_doc(result, o.digits, o.steps, o.fmt))
     else:
-        out.emit(render.trace_result_text(result, o.digits, o.steps))
+        out.emit(render.result_text(result, o.digits, steps=o.steps))
     return OK
 
 
+GRAPH_FORMATS = ("text", "dot", "mermaid")
+
+
 @options
-class GraphOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class GraphOptions(AtPoint):
     fmt: str = option("--format", help="text (a tree), dot (Graphviz) or mermaid.", default="text")
     digits: int = DIGITS()
 
@@ -500,6 +540,8 @@ def run_graph(o: GraphOptions, src: Source, out: Out) -> int:
     """
     from . import core, render
 
+    if o.fmt not in GRAPH_FORMATS:
+        raise usage(f"unknown --format {o.fmt!r}: use text, dot or mermaid")
     drawing = core.draw(src.problem_or_graph(o.expr, o.at))
     out.warn(drawing.warnings, False)
     out.emit(render.graph_output(drawing, o.fmt, o.digits))
@@ -564,27 +606,17 @@ def _derivative(
     result = compute(src.problem(o.expr, o.at))
     out.warn(result.warnings, o.as_json)
     if coo:
-        out.emit(render.dumps(render.coo_json(kind, result)) if o.as_json else render.coo_text(kind, result, o.digits))
+        out.emit(render.dumps(render.coo_json(result)) if o.as_json else render.coo_text(result, o.digits))
     elif o.as_json:
-        out.emit(render.dumps(render.derivative_json(kind, result, trace, steps)))
+        out.emit(render.dumps(render.result_json(result, trace, steps)))
     else:
-        out.emit(render.derivative_text(kind, result, o.digits, trace, steps))
+        out.emit(render.result_text(result, o.digits, trace, steps))
     return OK
 
 
 @options
-class JvpOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class JvpOptions(AtPoint, Explained):
     direction: str | None = DIR()
-    wrt: str | None = WRT()
-    trace: bool = TRACE()
-    steps: bool = STEPS()
-    points: str | None = POINTS()
-    fmt: str = FORMAT()
-    as_json: bool = JSON()
-    digits: int = DIGITS()
 
 
 @command("jvp", JvpOptions)
@@ -606,20 +638,10 @@ def run_jvp(o: JvpOptions, src: Source, out: Out) -> int:
 
 
 @options
-class VjpOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class VjpOptions(AtPoint, Explained):
     cotangent: str | None = option(
         "--cotangent", help="The cotangent u: one value per output, in order: 1,0.", show_default=False
     )
-    wrt: str | None = WRT()
-    trace: bool = TRACE()
-    steps: bool = STEPS()
-    points: str | None = POINTS()
-    fmt: str = FORMAT()
-    as_json: bool = JSON()
-    digits: int = DIGITS()
 
 
 @command("vjp", VjpOptions)
@@ -640,18 +662,8 @@ def run_vjp(o: VjpOptions, src: Source, out: Out) -> int:
 
 
 @options
-class JacobianOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class JacobianOptions(AtPoint, Explained):
     mode: str = MODE("auto", "forward (a sweep per input), reverse (a sweep per output) or auto (fewer).")
-    wrt: str | None = WRT()
-    trace: bool = TRACE()
-    steps: bool = STEPS()
-    points: str | None = POINTS()
-    fmt: str = FORMAT()
-    as_json: bool = JSON()
-    digits: int = DIGITS()
 
 
 @command("jacobian", JacobianOptions)
@@ -675,17 +687,8 @@ def run_jacobian(o: JacobianOptions, src: Source, out: Out) -> int:
 
 
 @options
-class HessianOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
-    wrt: str | None = WRT()
-    trace: bool = TRACE()
-    steps: bool = STEPS()
-    points: str | None = POINTS()
-    fmt: str = FORMAT()
-    as_json: bool = JSON()
-    digits: int = DIGITS()
+class HessianOptions(AtPoint, Explained):
+    pass
 
 
 @command("hessian", HessianOptions)
@@ -704,7 +707,8 @@ def run_hessian(o: HessianOptions, src: Source, out: Out) -> int:
     """
     from .derivatives import run_hessian as compute
 
-    return _derivative("hessian", o, src, out, lambda p: compute(p, o.wrt, record=o.steps))
+    # --trace shows one sweep per input (e_j), so it runs them uncompressed, as --steps does
+    return _derivative("hessian", o, src, out, lambda p: compute(p, o.wrt, record=o.steps or o.trace))
 
 
 @command("hvp", JvpOptions)
@@ -726,7 +730,7 @@ def run_hvp(o: JvpOptions, src: Source, out: Out) -> int:
 
 
 @options
-class ImplicitOptions:
+class ImplicitOptions(Shown):
     expr: str = EXPR()
     solve: str | None = option(
         "--solve", help="The unknowns y, one per equation: y or y,z. The other inputs are x.", show_default=False
@@ -737,8 +741,6 @@ class ImplicitOptions:
     newton: bool = option(
         "--newton", help="First solve F = 0 for the unknowns by Newton's method from their --at values.", default=False
     )
-    as_json: bool = JSON()
-    digits: int = DIGITS()
 
 
 @command("implicit", ImplicitOptions)
@@ -763,12 +765,10 @@ def run_implicit(o: ImplicitOptions, src: Source, out: Out) -> int:
 
 
 @options
-class CheckOptions:
-    expr: str | None = argument(
+class CheckOptions(AtPoint, Shown):
+    expr: str | None = argument(  # type: ignore[assignment]  # optional here: --cases needs none
         "The expression; - reads standard input, @FILE reads a file. Omit it with --cases.", required=False
     )
-    at: str | None = AT()
-    const: str | None = CONST()
     points: str | None = POINTS()
     random: int | None = option("--random", help="Check at N random points (see --box, --seed).", show_default=False)
     seed: int | None = option("--seed", help="Seed for --random points and the dot-product test.", show_default=False)
@@ -796,8 +796,6 @@ class CheckOptions:
     rtol: float = option("--rtol", help="Pass if |ad - ref| <= atol + rtol·|ref|.", default=1e-6)
     atol: float = option("--atol", help="Absolute tolerance of the pass rule.", default=1e-8)
     quiet: bool = option("--quiet", "-q", help="Print nothing on success, only failing rows otherwise.", default=False)
-    as_json: bool = JSON()
-    digits: int = DIGITS()
 
 
 @command("check", CheckOptions)
@@ -857,10 +855,7 @@ def run_check(o: CheckOptions, src: Source, out: Out) -> int:
 
 
 @options
-class DescendOptions:
-    expr: str = EXPR()
-    at: str | None = AT()
-    const: str | None = CONST()
+class DescendOptions(AtPoint, Shown):
     lr: float | None = option(
         "--lr",
         help="Learning rate (gd; default 0.1), or the first step length tried (newton; default 1).",
@@ -877,8 +872,6 @@ class DescendOptions:
         show_default=False,
     )
     show_all: bool = option("--all", help="Show every iteration (else the first and last 10).", default=False)
-    as_json: bool = JSON()
-    digits: int = DIGITS()
 
 
 @command("descend", DescendOptions)
@@ -1023,6 +1016,32 @@ class ExportOptions:
     lang: str = option("--lang", help="python (math only), numpy, c (C99, math.h) or jax.", default="python")
     hessian: bool = option("--hessian", help="Also return the Hessian.", default=False)
     name: str = option("--name", help="The function's name.", default="f")
+    at: str | None = option(
+        "--at", help="A point whose vectors give the lengths the code is written for (x=[1,2,3]).", show_default=False
+    )
+    const: str | None = CONST()
+    lengths: str | None = option(
+        "--len", help="Vector lengths without values: x=10000,y=3 (reductions become loops over them).",
+        show_default=False,
+    )  # fmt: skip
+
+
+def _lengths_as_point(text: str) -> str:
+    """``--len x=3`` as the point ``x=[0,0,0]`` (only its length is read)."""
+    import re
+
+    from .errors import INPUT
+
+    items = []
+    for m in re.finditer(r"[^,]+", text):
+        item = re.fullmatch(r"\s*([^\W\d]\w*)\s*=\s*(\d+)\s*", m.group(0))
+        if item is None or int(item.group(2)) < 1:
+            raise AdcliError(INPUT, f"--len wants NAME=LENGTH (a whole number >= 1), not {m.group(0).strip()!r}",
+                             text, m.span(), hint="e.g. --len x=10000", label="--len")  # fmt: skip
+        items.append(f"{item.group(1)}=[{','.join(['0'] * int(item.group(2)))}]")
+    if not items:
+        raise AdcliError(INPUT, "--len is empty", text, (0, 0), hint="e.g. --len x=10000", label="--len")
+    return ",".join(items)
 
 
 @command("export", ExportOptions)
@@ -1038,10 +1057,15 @@ def run_export(o: ExportOptions, src: Source, out: Out) -> int:
       adcli export "x*y + sin(x)" --lang c --name fg > fg.c
 
       adcli export "tanh(x*y)" --lang numpy --hessian
+
+      adcli export "sum(100*(x[i+1]-x[i]^2)^2 + (1-x[i])^2 for i=1..len(x)-1)" --len x=10000 --lang c
     """
     from .export import export
 
-    out.emit(export(src.graph(o.expr), o.lang, o.name, o.hessian).rstrip("\n"))
+    if o.lengths is not None and o.at is not None:
+        raise usage("give vector lengths with --len or with --at, not both")
+    at = _lengths_as_point(o.lengths) if o.lengths is not None else o.at
+    out.emit(export(src.graph(o.expr, at), o.lang, o.name, o.hessian).rstrip("\n"))
     return OK
 
 

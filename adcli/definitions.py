@@ -55,13 +55,12 @@ def splice(target: Graph, d: Definition, inputs: dict[str, int] | None = None) -
         if not live:
             ids.append(-1)
             continue
-        opname = node.op.name
-        if opname == "input":
+        if node.is_input:
             j = inputs[node.param] if inputs is not None else target.input(node.param, node.span)
-        elif opname == "const":
+        elif node.op.constant:
             j = target.const(node.param, node.label or f"{node.param:.6g}", node.span)
         else:
-            j = target.apply(opname, tuple(ids[a] for a in node.args), node.span, node.param)
+            j = target.apply(node.op.name, tuple(ids[a] for a in node.args), node.span, node.param)
         new = target.nodes[j]
         if new.origin is None and new.span is node.span:
             new.origin = node.origin or (d.line, d.origin_label())
@@ -138,7 +137,7 @@ def build(d: Definition, defs: dict[str, Definition], order: dict[str, int], env
             hint="use the list in a command (jacobian [...]), or make its data a constant: const t = [...]",
             label=d.label,
         )
-    if ("input", (), d.name) in g.index:
+    if g.has_input(d.name):
         via = [n for n in d.refs if n in defs and n != d.name and _uses_input(defs[n], d.name)]
         raise AdcliError(
             NAME,
@@ -183,7 +182,7 @@ def _needed(g: Graph, output: int) -> list[bool]:
 
 
 def _uses_input(d: Definition, name: str) -> bool:
-    return d.graph is not None and ("input", (), name) in d.graph.index
+    return d.graph is not None and d.graph.has_input(name)
 
 
 def fresh(d: Definition, defs: dict[str, Definition], order: dict[str, int]) -> None:

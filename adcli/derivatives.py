@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from . import forward, reverse, sparsity, sweeps
+from . import forward, hvsweep, reverse, sparsity, sweeps
 from .core import Problem, parse_vector, require_scalar, resolve_vector, resolve_wrt, split_top_level, warn_nonfinite
 from .dual import Dual, DualNS
 from .errors import DOMAIN, INPUT, NAME, USAGE, AdcliError, Warning_
@@ -408,6 +408,28 @@ def _forward_over_reverse(
     return value, gradient, hv, values, adj, steps
 
 
+def _hessian_fast(problem: Problem, positions: list[int], groups: list[list[int]]):
+    """(gradient, H·v as an array (n, k, *point shape)) by :func:`adcli.hvsweep.hvp`,
+    the k groups as one batch axis; None if a result is not finite (redo on duals)."""
+    shape = point_shape(problem)
+    k = len(groups)
+    seeds: dict[int, Any] = {}
+    for d, group in enumerate(groups):
+        for q in group:
+            t = seeds.setdefault(positions[q], np.zeros((k,) + (1,) * len(shape)))
+            t[d] = 1.0
+    out = hvsweep.hvp(problem.values, seeds)
+    if out is None:
+        return None
+    grads, hv = out
+    gradient = [_full(0.0 if grads[q] is None else grads[q], shape) for q in positions]
+    B = np.zeros((len(positions), k) + shape)
+    for r, q in enumerate(positions):
+        if hv[q] is not None:
+            B[r] = hv[q]
+    return gradient, B
+
+
 class _Slices(Sequence):
     """Sweep d of a batched forward-over-reverse pass, as its own sweep would have shown it."""
 
@@ -478,12 +500,24 @@ def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) 
     if colour is not None and max(colour, default=-1) + 1 >= n:
         colour = None
     groups = sparsity.groups_of(colour) if colour is not None else sweeps.unit_groups(n)
-    new: list[list[Warning_]] = []
-    dvals = adj = st = None
+    dual: list[Any] = []  # the pass on dual numbers, once it has run: (values, adjoints, steps)
     coo = None
+
+    def on_duals() -> tuple[Values, list[Any], list[reverse.AdjointStep]]:
+        """The pass on dual numbers: what --trace and --steps show, and the careful redo."""
+        if not dual:
+            out = _forward_over_reverse(problem, positions, None, record, groups)
+            _merge_warnings(problem, out[3].warnings)
+            dual.append(out)
+        return dual[0][3:]
+
     if n:
-        value, gradient, B, dvals, adj, st = _forward_over_reverse(problem, positions, None, record, groups)
-        new.append(dvals.warnings)
+        fast = None if record else _hessian_fast(problem, positions, groups)
+        if fast is None:
+            on_duals()
+            value, gradient, B = dual[0][:3]
+        else:
+            gradient, B = fast
         if colour is None:
             rows = _Rows(n, shape, array=B)
         else:
@@ -500,23 +534,23 @@ def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) 
             rows = _Rows(n, shape, coo=coo)
     else:
         rows = _Rows(0, shape, array=np.zeros((0, 0) + shape))
-    warnings = _merge_warnings(problem, *new)
+    warnings = _merge_warnings(problem)
     warn_nonfinite(problem, "the Hessian", [rows.dense() if coo is None else coo.values])
     k = len(groups)
     ndim = len(shape) if shape != () else 1
 
     def values_of(d: int) -> Values:
-        assert dvals is not None
+        dvals = on_duals()[0]
         return Values(dvals.graph, [_direction(v, d, ndim) for v in dvals.vals], dvals.xp, dvals.warnings)
 
     def adjoints_of(d: int) -> list[Any]:
-        return [_direction(a, d, ndim) for a in adj or []]
+        return [_direction(a, d, ndim) for a in on_duals()[1]]
 
     def steps_of(d: int) -> list[reverse.AdjointStep]:
         f = partial(_direction, d=d, ndim=ndim)
         return [
             reverse.AdjointStep(s.target, s.source, s.arg, f(s.adjoint), f(s.partial), f(s.contribution), f(s.total))
-            for s in st or []
+            for s in on_duals()[2]
         ]
 
     result = HessianResult(

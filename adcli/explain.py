@@ -106,7 +106,7 @@ def trace_rows(
     rows = []
     for i in g.rows():
         node = g.nodes[i]
-        is_input = node.op.name == "input"
+        is_input = node.is_input
         row = TraceRow(
             node=i,
             name=node.name or "",
@@ -224,10 +224,10 @@ def value_lines(values: Values, digits: int) -> list[str]:
     for i in g.rows():
         node = g.nodes[i]
         name = node.name or ""
-        if node.op.name == "input":
+        if node.is_input:
             lines.append(f"{name} = {fmt_value(values.vals[i], digits)}")
             continue
-        shown = [num(values.vals[a], digits) if g.nodes[a].op.name != "const" else g.ref(a) for a in node.args]
+        shown = [num(values.vals[a], digits) if not g.is_const(a) else g.ref(a) for a in node.args]
         numeric = format_template(node.op.show, shown, node, g)
         lines.append(f"{name} = {g.definition(i)} = {numeric} = {fmt_value(values.vals[i], digits)}")
     return lines

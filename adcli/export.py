@@ -33,6 +33,15 @@ LANGS = ("python", "numpy", "c", "jax")
 _CALLS = {n for n, o in OPS.items() if o.show.startswith(n + "(") and n != "where"}
 
 _ZEROING = {"where", "relu", "abs", "sign", "max", "min", "hypot", "pow"}
+# ops whose partial is infinite at a point of their domain (sqrt'(0), asin'(1)): a zero
+# adjoint meeting it gives 0, as in the engines, so these products are always careful
+_BLOWS = {"sqrt", "cbrt", "powc", "pow", "asin", "acos", "acosh", "atanh"}
+
+
+def _blows(op: str, param) -> bool:
+    """Can this op's partial be infinite inside its domain? (x^c: only for c < 1.)"""
+    return op in _BLOWS and (op != "powc" or (param < 1 and param != 0))
+
 
 _C_RESERVED = {
     "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern",
@@ -62,6 +71,14 @@ _HELPERS = {
         "_normcdf": "def _normcdf(x):\n    return 0.5 * math.erfc(-x / math.sqrt(2.0))\n",
         "_normpdf": "def _normpdf(x):\n    return math.exp(-0.5 * x * x) / 2.5066282746310002\n",
         "_sinc": "def _sinc(x):\n    return 1.0 if x == 0 else math.sin(x) / x\n",
+        "_div": 'def _div(a, b):\n    """a / b in IEEE doubles, as C and numpy: x / 0 is inf (0 / 0 NaN), not an error."""\n'
+        "    if b:\n        return a / b\n    if a == 0 or a != a:\n        return math.nan\n"
+        "    return math.copysign(math.inf, a) * math.copysign(1.0, b)\n",
+        "_pow": 'def _pow(a, c):\n    """a ** c as C\'s pow: 0 ** -1 is inf, a negative base to a fractional power NaN."""\n'
+        "    try:\n        r = a ** c\n    except ZeroDivisionError:\n"
+        "        return math.copysign(math.inf, a) if float(c).is_integer() and int(c) % 2 else math.inf\n"
+        "    except OverflowError:\n        return math.inf\n"
+        "    return math.nan if isinstance(r, complex) else r\n",
         "_live": 'def _live(f):\n    """A value on a branch where() drops may be undefined: NaN, not an error."""\n'
         "    try:\n        return f()\n    except (ValueError, ZeroDivisionError, OverflowError):\n"
         "        return math.nan\n",
@@ -96,6 +113,38 @@ _HELPERS = {
     },
 }
 _HELPERS["jax"] = {k: v.replace("np.", "jnp.") for k, v in _HELPERS["numpy"].items()}
+# jax.scipy.special has no spherical_jn (checked with jax 0.10.2): sinc's derivative needs
+# j1, written from its closed form; below |x| = 0.5, where that form cancels, its Taylor
+# series to x^11 (the next term is below 1e-17 relative there)
+_HELPERS["jax"]["_spherical_j1"] = (
+    'def _spherical_j1(x):\n    """j1(x) = (sin(x)/x - cos(x))/x, by its series near 0 (no cancellation)."""\n'
+    "    small = jnp.abs(x) < 0.5\n    s = jnp.where(small, 1.0, x)\n    z = x * x\n"
+    "    series = x * (1 / 3 - z * (1 / 30 - z * (1 / 840 - z * (1 / 45360 - z * (1 / 3991680 - z / 518918400)))))\n"
+    "    return jnp.where(small, series, (jnp.sin(s) / s - jnp.cos(s)) / s)\n"
+)
+
+
+def _printer(lang: str):
+    """The printer for ``lang``: Python's ``/`` and ``**`` raise where C and numpy
+    give inf or NaN (1/0, 0 ** -0.5, (-8) ** 0.5 is even complex), so the Python
+    target spells those through ``_div`` and ``_pow``."""
+    if lang != "python":
+        return Printer
+    from .formula import ATOM
+
+    class IEEEPrinter(Printer):
+        def _shape(self, i: int):
+            sg = self.sg
+            op, args, c = sg.ops[i], sg.args[i], sg.params[i]
+            if op == "div" and sg.ops[args[1]] != "const":
+                return ATOM, ["_div(", (args[0], 0), ", ", (args[1], 0), ")"]
+            if op == "powc" and (c < 0 or c != int(c)):
+                return ATOM, ["_pow(", (args[0], 0), ", ", self._param(c), ")"]
+            if op == "pow":
+                return ATOM, ["_pow(", (args[0], 0), ", ", (args[1], 0), ")"]
+            return super()._shape(i)
+
+    return IEEEPrinter
 
 
 def _lang_style(lang: str) -> Style:
@@ -109,7 +158,10 @@ def _lang_style(lang: str) -> Style:
         spaced,
         name="jax",
         number=lambda v: base.number(v).replace("np.", "jnp."),
-        funcs={k: v.replace("np.", "jnp.").replace("scipy.", "jax.scipy.") for k, v in base.funcs.items()},
+        funcs={
+            **{k: v.replace("np.", "jnp.").replace("scipy.", "jax.scipy.") for k, v in base.funcs.items()},
+            "spherical_j1": "_spherical_j1({0})",
+        },
         where=base.where.replace("np.", "jnp."),
     )
 
@@ -119,13 +171,22 @@ class _Code:
     lang: str
     lines: list[str] = field(default_factory=list)
     reads: set[str] = field(default_factory=set)
+    loop_lines: set[int] = field(default_factory=set)  # written by adcli.loops: kept as they are
+    arrays: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # vector -> (offset, length, its bar)
+    const_arrays: dict[str, list[float]] = field(default_factory=dict)  # vector constants loops read
+    notes: list[str] = field(default_factory=list)
+
+    def add_loop_lines(self, lines: list[str]) -> None:
+        for ln in lines:
+            self.loop_lines.add(len(self.lines))
+            self.lines.append(ln)
 
 
 def _ident(name: str, lang: str, taken: set[str]) -> str:
     """A valid identifier in ``lang`` for a trace name (θ in C becomes u03b8)."""
-    out = name
+    out = re.sub(r"\[(\d+)\]$", r"_\1", name)  # x[3] unrolled: x_3
     if lang == "c":
-        out = "".join(ch if (ch.isascii() and (ch.isalnum() or ch == "_")) else f"u{ord(ch):04x}" for ch in name)
+        out = "".join(ch if (ch.isascii() and (ch.isalnum() or ch == "_")) else f"u{ord(ch):04x}" for ch in out)
         if out in _C_RESERVED:
             out += "_"
     elif keyword.iskeyword(out) or out in _PY_RESERVED:
@@ -153,14 +214,26 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
     _refuse_missing(graph, lang, st, hessian)
     taken: set[str] = {name}
     var: dict[int, str] = {}
+    code = _Code(lang)
+    elements = _vector_inputs(graph)  # vector inputs become arrays: x[k] is x[k-1]
+    bars: dict[int, str] = {}
+    for base, ids in elements.items():
+        a = _ident(base, lang, taken)
+        ab = _ident(f"{a}_bar", lang, taken)
+        code.arrays[a] = (graph.inputs.index(ids[0]), len(ids), ab)
+        for k, i in enumerate(ids):
+            var[i], bars[i] = f"{a}[{k}]", f"{ab}[{k}]"
     for i, node in enumerate(graph.nodes):
-        if node.op.name != "const":
+        if node.op.name != "const" and i not in var:
             var[i] = _ident(node.name or f"v{i}", lang, taken)
-    bars = {i: _ident(f"{v}_bar", lang, taken) for i, v in var.items()}
+    bars.update({i: _ident(f"{v}_bar", lang, taken) for i, v in var.items() if i not in bars})
+    loops = {} if hessian else _plan_loops(graph, lang, var, bars, taken, code)
+    if hessian and getattr(graph, "reductions", None):
+        code.notes.append("the reductions are unrolled: --hessian writes each second derivative out")
+    keep = _needed(graph, loops)
     careful = any(n.op.name in _ZEROING for n in graph.nodes)
     guard = lang == "python" and graph.has_where  # Python raises where numpy gives NaN
-    code = _Code(lang)
-    inputs = [var[i] for i in graph.inputs]
+    inputs = _params(graph, var, code)
     out = graph.outputs[0]
 
     sg = SymGraph()
@@ -172,15 +245,40 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
             atoms[j] = sg.const(node.param) if node.op.name == "const" else sg.atom(var[j])
         return atoms[j]
 
-    pr = Printer(sg, st)
+    pr = _printer(lang)(sg, st)
 
-    varying = set(var.values())  # what depends on the inputs (arrays in numpy)
+    varying = set(var.values()) | set(code.arrays)  # what depends on the inputs (arrays in numpy)
+    writer = None
+    if loops:
+        from .loops import Writer
+
+        def fresh(stem: str) -> str:
+            k = 1
+            while f"{stem}{k}" in taken:
+                k += 1
+            taken.add(f"{stem}{k}")
+            return f"{stem}{k}"
+
+        writer = Writer(
+            lang,
+            lambda g: _printer(lang)(g, st),
+            lambda g, s, own: _partials_with_ans(g, s, own),
+            careful or any(_zeroing_loop(lp) for lp in loops.values()),
+            guard,
+            fresh,
+        )
+        writer.blows = _blows
 
     def emit(target: str, expr: str, decl: bool, op: str = "=") -> None:
         refs = set(re.findall(r"[A-Za-z_]\w*", expr))
         code.reads.update(refs)
         if refs & varying:
             varying.add(target)
+        if lang == "jax" and target.endswith("]") and op != "=":  # jax arrays are immutable
+            arr, _, k = target.partition("[")
+            sign = "-" if op == "-=" else ""
+            code.lines.append(f"{arr} = {arr}.at[{k[:-1]}].add({sign}{expr})")
+            return
         if lang == "c":
             code.lines.append(f"{'double ' if decl else ''}{target} {op} {expr};")
         else:
@@ -189,7 +287,13 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
     # -- the forward pass: one statement per node ------------------------------------
     code.lines.append(_comment(lang, "forward pass: one line per node of the trace"))
     for i, node in enumerate(graph.nodes):
-        if node.op.arity == 0:
+        if node.op.arity == 0 or not keep[i]:
+            continue
+        if i in loops:
+            assert writer is not None
+            code.add_loop_lines([_comment(lang, graph.source[slice(*loops[i].span)])])
+            code.add_loop_lines(writer.forward(loops[i], var[i], _pre(loops[i], var[i])))
+            varying.add(var[i])
             continue
         extra = (node.param,) if node.op.param else ()
         s = sg.intern(node.op.name, tuple(leaf(a).i for a in node.args), *extra)
@@ -206,6 +310,8 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
     assigned: set[int] = set()
     aliased: set[int] = set()
     known: dict[int, float] = {}  # adjoints that are plain numbers
+    for ids in elements.values():
+        assigned.update(ids)  # array adjoints start at 0: every contribution is +=
     if graph.nodes[out].op.name == "const":
         pass
     else:
@@ -215,6 +321,18 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
     for i in range(len(graph.nodes) - 1, -1, -1):
         node = graph.nodes[i]
         if i not in assigned or node.op.arity == 0:
+            continue
+        if i in loops:
+            assert writer is not None
+            for j in dict.fromkeys(loops[i].leaves):
+                known.pop(j, None)
+                if j not in assigned:
+                    emit(bars[j], "0.0", True)
+                    assigned.add(j)
+                elif j in aliased:  # the loop adds in place: not into another adjoint's array
+                    emit(bars[j], f"{bars[j]} + 0.0", False)
+                    aliased.discard(j)
+            code.add_loop_lines(writer.reverse(loops[i], var[i], bars[i], _pre(loops[i], var[i])))
             continue
         own = leaf(i) if i in atoms else sg.atom(var[i])
         atoms[i] = own
@@ -240,7 +358,7 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
             elif pv in (1.0, -1.0):
                 term = a_bar if pv == 1.0 else apply("neg", a_bar)
                 text = pr.text(term.i)
-            elif careful and pv is None:
+            elif (careful or _blows(node.op.name, node.param)) and pv is None:
                 text = f"{'adcli_times' if lang == 'c' else '_times'}({bars[i]}, {pr.text(p.i)})"
             else:  # v_bar * (the rule's partial), as the textbook writes it
                 text = pr.text(sg.intern("mul", (a_bar.i, p.i)).i)
@@ -266,13 +384,116 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
         if i not in assigned:
             emit(bars[i], "0.0" if lang in ("python", "c") else f"0.0 * {var[i]}", True)
             assigned.add(i)
-    grads = [bars[i] for i in graph.inputs]
+    grads = _grads(graph, bars, code)
     value = var[out] if out in var else st.number(graph.nodes[out].param)
 
     hess_rows: list[list[str]] | None = None
     if hessian:
         hess_rows = _hessian_lines(graph, lang, st, var, taken, code, emit)
     return _assemble(graph, lang, name, inputs, value, grads, hess_rows, code, varying)
+
+
+def _vector_inputs(graph: Graph) -> dict[str, list[int]]:
+    """Vector inputs whose elements are all inputs, 1..n in order: {name: ids}."""
+    from .vectors import split_name
+
+    out: dict[str, list[int]] = {}
+    for i in graph.inputs:
+        sp = split_name(graph.nodes[i].name or "")
+        if sp is not None:
+            out.setdefault(sp[0], []).append(i)
+    ok = {}
+    for base, ids in out.items():
+        ks = [split_name(graph.nodes[i].name or "")[1] for i in ids]  # type: ignore[index]
+        start = graph.inputs.index(ids[0])
+        if ks == list(range(1, len(ks) + 1)) and graph.inputs[start : start + len(ids)] == ids:
+            ok[base] = ids
+    return ok
+
+
+def _plan_loops(graph: Graph, lang: str, var, bars, taken: set[str], code: _Code) -> dict:
+    """The top-level reductions written as loops: {result node: Loop}."""
+    from .loops import Builder, Unloopable
+
+    reds = getattr(graph, "reductions", None)
+    if not reds:
+        return {}
+    final_id = {id(n): k for k, n in enumerate(graph.nodes)}
+    arrays: dict[str, tuple[str, str]] = {}
+    for a in code.arrays:
+        base = next(graph.nodes[i].name or "" for i in graph.inputs if var[i].startswith(a + "["))
+        arrays[base.rpartition("[")[0]] = (a, code.arrays[a][2])
+    for red in reds:  # an accumulator the trace numbers (v79991) reads better as sum1
+        j = final_id.get(id(red.result))
+        if j is not None and j in var and re.fullmatch(r"v\d+", var[j]):
+            var[j] = _ident(f"{red.kind}1" if f"{red.kind}1" not in taken else red.kind, lang, taken)
+            bars[j] = _ident(f"{var[j]}_bar", lang, taken)
+    consts: dict[str, str] = {}
+    loops = {}
+    for red in reds:
+        j = final_id.get(id(red.result))
+        if j is None or j in loops or graph.nodes[j].op.arity == 0:
+            continue
+        for n in red.consts:
+            if n not in consts:
+                consts[n] = _ident(n, lang, taken)
+        b = Builder(red, final_id, var, bars, arrays, consts, lambda v: _ident(v, lang, taken), lang)
+        try:
+            loops[j] = b.top()
+        except Unloopable as e:
+            code.notes.append(f"{graph.source[red.span[0] : red.span[1]]} is unrolled: {e}")
+            continue
+        for n in b.used_consts:
+            code.const_arrays[consts[n]] = [float(v) for v in red.consts[n]]
+    return loops
+
+
+def _needed(graph: Graph, loops: dict) -> list[bool]:
+    """Nodes the code computes: a loop's terms are the loop's, not separate lines."""
+    keep = [False] * len(graph.nodes)
+    for o in graph.outputs:
+        keep[o] = True
+    for i in range(len(keep) - 1, -1, -1):
+        if keep[i]:
+            for a in loops[i].leaves if i in loops else graph.nodes[i].args:
+                keep[a] = True
+    return keep
+
+
+def _pre(loop, acc: str) -> str | None:
+    from .loops import pre_name
+
+    return pre_name(loop, acc)
+
+
+def _zeroing_loop(loop) -> bool:
+    from .loops import zeroing
+
+    return zeroing(loop, _ZEROING)
+
+
+def _params(graph: Graph, var: dict[int, str], code: _Code) -> list[str]:
+    """The function's parameters: a vector input is one array."""
+    out: list[str] = []
+    for i in graph.inputs:
+        v = var[i]
+        p = v.partition("[")[0] if v.endswith("]") and v.partition("[")[0] in code.arrays else v
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def _grads(graph: Graph, bars: dict[int, str], code: _Code) -> list[str]:
+    """The gradient's entries in input order; ``*x_bar`` for a whole array."""
+    out: list[str] = []
+    for i in graph.inputs:
+        b = bars[i]
+        if b.endswith("]") and b.partition("[")[0] in {ab for _, _, ab in code.arrays.values()}:
+            b = "*" + b.partition("[")[0]
+            if b in out:
+                continue
+        out.append(b)
+    return out
 
 
 def _refuse_missing(graph: Graph, lang: str, st: Style, hessian: bool) -> None:
@@ -357,7 +578,7 @@ def _hessian_lines(graph: Graph, lang: str, st: Style, var: dict[int, str], take
         if need[i] and i not in names:
             for a in sg.args[i]:
                 need[a] = True
-    pr = Printer(sg, st, names)
+    pr = _printer(lang)(sg, st, names)
     code.lines.append(_comment(lang, "second derivatives: the symbolic gradient differentiated again"))
     k = 0
     for i, needed in enumerate(need):
@@ -400,16 +621,38 @@ def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, v
             + f"; in = ({', '.join(inputs)}) */",
             "",
         ]
+        out += [_comment(lang, note) for note in code.notes]
         out += helpers + ([""] if helpers else [])
+        for c, vals in code.const_arrays.items():  # --const vectors: data, one line each
+            out.append(f"static const double {c}[{len(vals)}] = {{{', '.join(repr(v) for v in vals)}}};")
+        out += [""] if code.const_arrays else []
         out.append(sig + " {")
-        body = [f"const double {v} = in[{k}];" for k, v in enumerate(inputs)]
-        for line in code.lines:
-            body.append(line.replace("double ", "const double ", 1) if _is_forward_decl(line, code) else line)
+        body = []
+        flat = 0
+        for v in inputs:
+            if v in code.arrays:
+                off, n_, ab = code.arrays[v]
+                body += [f"const double *{v} = in + {off};", f"double *{ab} = grad + {off};"]
+                body.append(f"for (int k = 0; k < {n_}; k++) {ab}[k] = 0.0;")
+                flat += n_
+            else:
+                body.append(f"const double {v} = in[{flat}];")
+                flat += 1
+        n_pre = len(body)
+        for k, line in enumerate(code.lines):
+            fwd = k not in code.loop_lines and _is_forward_decl(line, code)
+            body.append(line.replace("double ", "const double ", 1) if fwd else line)
         body.append(f"*value = {value};")
-        body += [f"grad[{k}] = {g};" for k, g in enumerate(grads)]
+        flat = 0
+        for v, g in zip(inputs, grads):
+            if v in code.arrays:
+                flat += code.arrays[v][1]
+            else:
+                body.append(f"grad[{flat}] = {g};")
+                flat += 1
         if hess_rows:
             body += [f"hess[{a * n + b}] = {t};" for a, row in enumerate(hess_rows) for b, t in enumerate(row)]
-        used = "\n".join(body[len(inputs) :])
+        used = "\n".join(body[n_pre:])
         for line in body:  # a variable nothing reads (-Wall -Werror): say so
             m = re.match(r"(?:const )?double (\w+) =", line)
             if m and not re.search(rf"\b{m.group(1)}\b", used.replace(line, "", 1)):
@@ -421,6 +664,14 @@ def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, v
     if "scipy.special." in body_text + str(hess_rows) + str(value):  # only when a special function is used
         imports += "\nimport jax.scipy.special" if lang == "jax" else "\nimport scipy.special"
     out = [imports, "", ""]
+    out += [_comment(lang, note) for note in code.notes] + ([""] if code.notes else [])
+    for c, vals in code.const_arrays.items():  # --const vectors: data, one line each
+        arr = f"({', '.join(repr(v) for v in vals)},)"
+        out += [
+            f"{c} = {arr if lang == 'python' else ('np' if lang == 'numpy' else 'jnp') + '.array(' + arr + ')'}",
+            "",
+        ]
+    out += [""] if code.const_arrays else []
     for src in helpers:
         out += [src.rstrip("\n"), "", ""]
     out.append(f"def {name}({', '.join(inputs)}):")
@@ -431,20 +682,42 @@ def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, v
         pad = "        "
     else:
         pad = "    "
+    mod = {"numpy": "np", "jax": "jnp"}.get(lang)
+    if mod is not None:  # plain Python numbers too: numpy's inf and NaN, never Python's errors
+        scalars = [v for v in inputs if v not in code.arrays]
+        if scalars:
+            out.append(f"{pad}{', '.join(scalars)} = " + ", ".join(f"{mod}.asarray({v}, dtype=float)" for v in scalars))
+    for v, (_, n_, ab) in code.arrays.items():
+        out.append(f"{pad}if len({v}) != {n_}:")
+        out.append(f'{pad}    raise ValueError(f"{v} has length {{len({v})}}; this code was exported for length {n_}")')
+        if mod is None:
+            out.append(f"{pad}{ab} = [0.0] * {n_}")
+        else:
+            out.append(f"{pad}{v} = {mod}.asarray({v}, dtype=float)")
+    if (code.arrays or code.loop_lines) and mod is not None:
+        shapes = [f"{mod}.shape({v})[1:]" if v in code.arrays else f"{mod}.shape({v})" for v in inputs]
+        out.append(f"{pad}points = {mod}.broadcast_shapes({', '.join(shapes)})  # the shape of the points")
+        for _, n_, ab in code.arrays.values():
+            out.append(f"{pad}{ab} = {mod}.zeros(({n_},) + points)")
     kept = {value, *grads, *(t for row in hess_rows or [] for t in row)}
-    lines = _free_dead_arrays(code.lines, set(inputs) | _names(" ".join(kept))) if lang == "numpy" else code.lines
+    free = lang == "numpy" and not code.loop_lines and not code.arrays
+    lines = _free_dead_arrays(code.lines, set(inputs) | _names(" ".join(kept))) if free else code.lines
     if lines is not code.lines:
         out.append(pad + "# (del frees each array once nothing below reads it: at 10^6 points memory is the cost)")
     out += [pad + line for line in lines]
     if lang in ("numpy", "jax"):
         mod = "np" if lang == "numpy" else "jnp"
         shape = f"{mod}.broadcast_shapes({', '.join(f'{mod}.shape({v})' for v in inputs)})"
+        if code.arrays or code.loop_lines:
+            shape = "points"
         entries = [value, *grads, *(t for row in hess_rows or [] for t in row)]
-        if any(not (set(re.findall(r"[A-Za-z_]\w*", t)) & varying) for t in entries):
+        if any(not (t.startswith("*") or set(re.findall(r"[A-Za-z_]\w*", t)) & varying) for t in entries):
             out.append(f"{pad}shape = {shape}  # a constant entry still has the inputs' shape")
 
         def wrap(t):
-            return t if set(re.findall(r"[A-Za-z_]\w*", t)) & varying else f"{mod}.broadcast_to({t}, shape)"
+            if t.startswith("*") or set(re.findall(r"[A-Za-z_]\w*", t)) & varying:
+                return t
+            return f"{mod}.broadcast_to({t}, shape)"
 
     else:
 

@@ -4,7 +4,8 @@ A node is interned on ``(op, argument ids, parameter)``, so an identical
 subexpression is one node and its adjoint visibly receives every
 contribution. Nodes are only ever appended after their arguments, so the
 node list is already a topological order: evaluation is ``for n in nodes``,
-the reverse sweep ``for n in reversed(nodes)``, and nothing recurses.
+the reverse sweep one reverse topological order
+(:func:`adcli.reverse.sweep_order`), and nothing recurses.
 """
 
 from __future__ import annotations
@@ -32,11 +33,15 @@ class Node:
         # definition spliced into the line that uses it
         self.origin: tuple[str, str] | None = None
         # what evaluation passes after the arguments: the parameter, if the op takes one
-        self.xextra: tuple = (param,) if op.param and op.name != "input" else ()
+        self.xextra: tuple = (param,) if op.param and not op.variable else ()
 
     @property
     def is_leaf(self) -> bool:
         return self.op.arity == 0
+
+    @property
+    def is_input(self) -> bool:
+        return self.op.variable
 
     def extra(self) -> tuple:
         return self.xextra
@@ -66,8 +71,7 @@ class Graph:
         return i
 
     def input(self, name: str, span: tuple[int, int]) -> int:
-        key = ("input", (), name)
-        i = self.index.get(key)
+        i = self.index.get(("input", (), name))
         if i is None:
             i = self._intern(OPS["input"], (), name, span)
             self.nodes[i].name = name
@@ -86,6 +90,10 @@ class Graph:
 
     def is_const(self, i: int) -> bool:
         return self.nodes[i].op.constant
+
+    def has_input(self, name: str) -> bool:
+        """Whether ``name`` is already an input of this graph."""
+        return ("input", (), name) in self.index
 
     def apply(self, opname: str, args: tuple[int, ...], span: tuple[int, int], param: Any = None) -> int:
         """Add ``opname(args)``; arguments that are all constants are folded now."""

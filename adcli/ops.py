@@ -46,6 +46,7 @@ class Op:
     # a product), "full" (all with all; the safe default for a new op)
     curvature: str = "full"
     constant: bool = False  # a constant leaf: no derivative flows into it
+    variable: bool = False  # an input leaf: the point gives its value (its param is its name)
     selects: bool = False  # picks one argument by a comparison: liveness follows the branch taken
     cancels: bool = False  # a sum or difference: can lose its digits (precision warnings)
     underflows: bool = False  # can round a non-zero result to 0 (precision warnings)
@@ -159,7 +160,7 @@ CMP: dict[str, Callable[[Any, Any], Any]] = {
 
 # fmt: off
 # --- leaves -----------------------------------------------------------------
-op("input", 0, None, None, "{c}", param=True, fn=False, curvature="linear")
+op("input", 0, None, None, "{c}", param=True, fn=False, curvature="linear", variable=True)
 op("const", 0, lambda c: c, None, "{c}", param=True, fn=False, curvature="linear", constant=True)
 
 # --- arithmetic -------------------------------------------------------------
@@ -290,10 +291,11 @@ op("sec", 1, lambda x: 1.0 / np.cos(x), lambda xp, ans, x: (ans * xp.tan(x),), "
    dom=(_on_multiple(np.cos), "argument is {0}, an odd multiple of π/2 to double precision: sec is undefined there"))
 op("csc", 1, lambda x: 1.0 / np.sin(x), lambda xp, ans, x: (-ans * xp.cot(x),), "csc({0})",
    dom=(_on_multiple(np.sin), "argument is {0}, a multiple of π to double precision: csc is undefined there"))
-# sin(x)/x, unnormalised, sinc(0) = 1; sinc' = -j1 (spherical Bessel), accurate near 0
+# sin(x)/x, unnormalised, sinc(0) = 1; sinc' = -j1 (spherical Bessel), accurate near 0 where
+# (cos(x) - sinc(x))/x cancels; j1 is public so that diff's formulas can be typed back
 op("sinc", 1, _sinc, lambda xp, ans, x: (-xp.spherical_j1(x),), "sinc({0})")
 op("spherical_j1", 1, lambda x: _spherical_jn(1, x),
-   lambda xp, ans, x: (xp.select(x == 0, 1.0 / 3.0, xp.sinc(x) - 2.0 * ans / x),), "spherical_j1({0})", fn=False)
+   lambda xp, ans, x: (xp.select(x == 0, 1.0 / 3.0, xp.sinc(x) - 2.0 * ans / x),), "spherical_j1({0})")
 
 # --- special functions (scipy.special, imported on first use) ------------------------
 op("erf",     1, _erf,  lambda xp, ans, x: (TWO_OVER_SQRT_PI * xp.exp(-x * x),),  "erf({0})")

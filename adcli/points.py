@@ -121,7 +121,7 @@ def read_points_ordered(arg: str, names: list[str], stdin=None) -> tuple[list[st
 # -- CSV: bytes -> lines -> chunks of numbers ----------------------------------------------
 
 
-FIRST_BYTES = 1 << 16  # the first chunk is small, so the first rows come out at once
+FIRST_BYTES = 1 << 12  # the first chunk is small (about 100 rows), so the first rows come out at once
 
 
 def _file_blocks(f: BinaryIO, size: int) -> Iterator[bytes]:

@@ -7,7 +7,8 @@ import json
 import math
 import re
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -52,28 +53,18 @@ def warnings_json(ws: list[Warning_]) -> list[str]:
     return [w.message for w in ws]
 
 
-def eval_json(result) -> dict:
-    p = result.problem
+def eval_body(result) -> dict:
     values = result.value
-    return {
-        "inputs": written_inputs(p.inputs),
-        "point": p.point_dict(),
-        "value": values[0] if len(values) == 1 else values,
-        "warnings": warnings_json(result.warnings),
-    }
+    return {"value": values[0] if len(values) == 1 else values}
 
 
-def grad_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def grad_body(result) -> dict:
+    names = result.problem.inputs
     return {
-        "inputs": written_inputs(p.inputs),
-        "point": p.point_dict(),
         "mode": result.mode,
         "value": result.value,
         "gradient": by_input(names, result.wrt, result.gradient),
         "sweeps": result.sweeps,
-        "warnings": warnings_json(result.warnings),
     }
 
 
@@ -419,50 +410,36 @@ def tangent_steps_json(values, steps) -> list[dict]:
     ]
 
 
-def grad_explained_text(result, digits: int, trace: bool, steps: bool) -> str:
-    """grad's output with the trace table and/or the accumulation steps before it."""
+def grad_columns(result) -> tuple:
+    return _one(result.adjoints), result.tangents, None, _tangent_headers(result)
+
+
+def grad_steps(result, digits: int) -> str:
+    """The accumulation steps, ending in the gradient's entries."""
     from . import explain
 
     values = result.problem.values
-    g = values.graph
     names = result.problem.inputs
-    parts = []
-    if trace:
-        rows = explain.trace_rows(values, _one(result.adjoints), result.tangents)
-        parts.append(trace_text(rows, digits, None, _tangent_headers(result)))
-    if steps:
-        if result.mode == "reverse":
-            lines = explain.adjoint_lines(values, result.adjoint_steps or [], digits)
-            y = explain.output_letter(g)
-            lines += [
-                f"∂{y}/∂{names[k]} = {explain.bar(names[k])} = {fmt_value(gk, digits)}"
-                for k, gk in zip(result.wrt, result.gradient)
-            ]
-            parts.append("\n".join(lines))
-        else:
-            y = explain.output_letter(g)
-            finals = [
-                f"  ∂{y}/∂{names[k]} = {explain.dot(y)} = {fmt_value(result.gradient[j], digits)}"
-                for j, k in enumerate(result.wrt)
-            ]
-            parts.append(_forward_sweeps(values, result.wrt, result.tangent_steps or [], digits, finals))
-    parts.append(grad_text(result, digits))
-    return "\n\n".join(parts)
+    y = explain.output_letter(values.graph)
+    if result.mode == "reverse":
+        lines = explain.adjoint_lines(values, result.adjoint_steps or [], digits)
+        lines += [
+            f"∂{y}/∂{names[k]} = {explain.bar(names[k])} = {fmt_value(gk, digits)}"
+            for k, gk in zip(result.wrt, result.gradient)
+        ]
+        return "\n".join(lines)
+    finals = [
+        f"  ∂{y}/∂{names[k]} = {explain.dot(y)} = {fmt_value(result.gradient[j], digits)}"
+        for j, k in enumerate(result.wrt)
+    ]
+    return _forward_sweeps(values, result.wrt, result.tangent_steps or [], digits, finals)
 
 
-def grad_explained_json(result, trace: bool, steps: bool) -> dict:
-    from . import explain
-
-    doc = grad_json(result)
+def grad_steps_doc(result) -> Any:
     values = result.problem.values
-    if trace:
-        doc["trace"] = trace_json(explain.trace_rows(values, _one(result.adjoints), result.tangents))
-    if steps:
-        if result.mode == "reverse":
-            doc["steps"] = adjoint_steps_json(values, result.adjoint_steps or [])
-        else:
-            doc["steps"] = [tangent_steps_json(values, st) for st in result.tangent_steps or []]
-    return doc
+    if result.mode == "reverse":
+        return adjoint_steps_json(values, result.adjoint_steps or [])
+    return [tangent_steps_json(values, st) for st in result.tangent_steps or []]
 
 
 def _one(adjoints):
@@ -487,66 +464,57 @@ def _adjoint_headers(result) -> list[str] | None:
     return [f"{bar('v')} ({labels.get(o, '')})" for o in result.problem.graph.outputs]
 
 
-def eval_explained_text(result, digits: int, trace: bool, steps: bool) -> str:
+def eval_columns(result) -> tuple:
+    return None, None, None, None
+
+
+def eval_steps(result, digits: int) -> str:
     from . import explain
 
-    values = result.problem.values
-    parts = []
-    if trace:
-        parts.append(trace_text(explain.trace_rows(values), digits))
-    if steps:
-        parts.append("\n".join(explain.value_lines(values, digits)))
-    parts.append(eval_text(result, digits))
-    return "\n\n".join(parts)
+    return "\n".join(explain.value_lines(result.problem.values, digits))
 
 
-def eval_explained_json(result, trace: bool, steps: bool) -> dict:
-    from . import explain
-
-    doc = eval_json(result)
-    if trace or steps:
-        doc["trace"] = trace_json(explain.trace_rows(result.problem.values))
-    return doc
+def eval_steps_doc(result) -> Any:
+    """eval --steps --json: the forward pass is the trace's values."""
+    return _trace_doc(result, eval_columns(result))
 
 
-def trace_result_text(result, digits: int, steps: bool) -> str:
+def trace_columns(result) -> tuple:
+    return result.adjoints, result.tangents, _adjoint_headers(result), _tangent_headers(result)
+
+
+def trace_result_text(result, digits: int) -> str:
+    """The trace command's table: values, and adjoints or tangents."""
+    return _trace_table(result, trace_columns(result), digits)
+
+
+def trace_steps(result, digits: int) -> str:
+    """trace --steps: each sweep's steps, after the table."""
     from . import explain
 
     values = result.problem.values
     g = values.graph
-    rows = explain.trace_rows(values, result.adjoints, result.tangents)
-    parts = [trace_text(rows, digits, _adjoint_headers(result), _tangent_headers(result))]
-    if steps and result.adjoint_steps is not None:
-        labels = explain.output_labels(g)
-        blocks = []
-        for o, st in zip(g.outputs, result.adjoint_steps):
-            head = f"sweep for {labels.get(o, 'y')}:" if len(g.outputs) > 1 else None
-            lines = explain.adjoint_lines(values, st, digits)
-            blocks.append("\n".join(([head] if head else []) + lines))
-        parts.append("\n\n".join(blocks))
-    if steps and result.tangent_steps is not None:
-        parts.append(_forward_sweeps(values, result.wrt, result.tangent_steps, digits))
-    return "\n\n".join(parts)
+    if result.adjoint_steps is None:
+        return _forward_sweeps(values, result.wrt, result.tangent_steps or [], digits)
+    labels = explain.output_labels(g)
+    blocks = []
+    for o, st in zip(g.outputs, result.adjoint_steps):
+        head = f"sweep for {labels.get(o, 'y')}:" if len(g.outputs) > 1 else None
+        lines = explain.adjoint_lines(values, st, digits)
+        blocks.append("\n".join(([head] if head else []) + lines))
+    return "\n\n".join(blocks)
 
 
-def trace_result_json(result, steps: bool) -> dict:
-    from . import explain
+def trace_body(result) -> dict:
+    return {"mode": result.mode, **_trace_doc(result, trace_columns(result))}
 
+
+def trace_steps_doc(result) -> Any:
     values = result.problem.values
-    doc: dict[str, Any] = {
-        "inputs": written_inputs(result.problem.inputs),
-        "point": result.problem.point_dict(),
-        "mode": result.mode,
-    }
-    doc.update(trace_json(explain.trace_rows(values, result.adjoints, result.tangents)))
-    if steps and result.adjoint_steps is not None:
-        doc["steps"] = [adjoint_steps_json(values, st) for st in result.adjoint_steps]
-        if len(doc["steps"]) == 1:
-            doc["steps"] = doc["steps"][0]
-    if steps and result.tangent_steps is not None:
-        doc["steps"] = [tangent_steps_json(values, st) for st in result.tangent_steps]
-    doc["warnings"] = warnings_json(result.warnings)
-    return doc
+    if result.adjoint_steps is None:
+        return [tangent_steps_json(values, st) for st in result.tangent_steps or []]
+    doc = [adjoint_steps_json(values, st) for st in result.adjoint_steps]
+    return doc[0] if len(doc) == 1 else doc
 
 
 # -- many points ------------------------------------------------------------------------
@@ -570,8 +538,7 @@ def points_rows(kind: str, result) -> tuple[dict, list[tuple[str, Any]]]:
             doc["gradient"] = by_input(names, result.wrt, result.gradient)
             cols += [(f"d_{names[k]}", g_) for k, g_ in zip(result.wrt, result.gradient)]
         return doc, cols
-    full = derivative_json(kind, result)
-    rest = {k: v for k, v in full.items() if k not in ("warnings", "inputs", "point")}
+    rest = view(result).body(result)
     return {"point": grouped, **rest}, csv_columns({"point": point, **rest}, _points_count(p), names)
 
 
@@ -587,7 +554,7 @@ _MAX_DEPTH = 40
 def _node_label(drawing, i: int, digits: int) -> str:
     g = drawing.graph
     node = g.nodes[i]
-    text = node.name if node.op.name == "input" else f"{node.name} = {g.definition(i)}"
+    text = node.name if node.is_input else f"{node.name} = {g.definition(i)}"
     if drawing.values is not None:
         text += f"  [{fmt_value(drawing.values.vals[i], digits)}"
         if drawing.adjoints is not None:
@@ -613,7 +580,7 @@ def graph_text(drawing, digits: int) -> str:
             text = _node_label(drawing, i, digits)
             if i == o:
                 text = f"{labels.get(o, 'y')}: {text}"
-            kids = [a for a in dict.fromkeys(node.args) if g.nodes[a].op.name != "const"]
+            kids = [a for a in dict.fromkeys(node.args) if not g.is_const(a)]
             if i in seen and kids:
                 lines.append(f"{lead}{node.name} (shown above)")
                 continue
@@ -646,12 +613,12 @@ def graph_dot(drawing, digits: int) -> str:
     labels = output_labels(g)
     out = ["digraph adcli {", "  rankdir=BT;", '  node [shape=box, fontname="monospace"];']
     for i in g.rows():
-        shape = ", shape=ellipse" if g.nodes[i].op.name == "input" else ""
+        shape = ", shape=ellipse" if g.nodes[i].is_input else ""
         extra = ", peripheries=2" if i in labels else ""
         out.append(f'  n{i} [label="{_esc(_node_label(drawing, i, digits))}"{shape}{extra}];')
     for i in g.rows():
         for a in dict.fromkeys(g.nodes[i].args):
-            if g.nodes[a].op.name != "const":
+            if not g.is_const(a):
                 out.append(f"  n{a} -> n{i};")
     out.append("}")
     return "\n".join(out)
@@ -665,16 +632,14 @@ def graph_mermaid(drawing, digits: int) -> str:
         out.append(f'  n{i}["{label}"]')
     for i in g.rows():
         for a in dict.fromkeys(g.nodes[i].args):
-            if g.nodes[a].op.name != "const":
+            if not g.is_const(a):
                 out.append(f"  n{a} --> n{i}")
     return "\n".join(out)
 
 
 def graph_output(drawing, fmt: str, digits: int) -> str:
-    renderers = {"text": graph_text, "dot": graph_dot, "mermaid": graph_mermaid}
-    if fmt not in renderers:
-        raise AdcliError("usage", f"unknown --format {fmt!r}: use text, dot or mermaid")
-    return renderers[fmt](drawing, digits)
+    """``fmt`` is one of commands.GRAPH_FORMATS (checked there)."""
+    return {"text": graph_text, "dot": graph_dot, "mermaid": graph_mermaid}[fmt](drawing, digits)
 
 
 # -- jvp, vjp, jacobian, hessian, hvp, implicit -------------------------------------------
@@ -759,19 +724,15 @@ def _sweeps(k: int, what: str) -> str:
 # jvp ---------------------------------------------------------------------------
 
 
-def jvp_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def jvp_body(result) -> dict:
+    names = result.problem.inputs
     return {
-        "inputs": written_inputs(names),
-        "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "direction": list(result.direction),
         "value": _value_doc(result.value),
         "jvp": list(result.jvp),
         "sweeps": result.sweeps,
         "mode": "forward",
-        "warnings": warnings_json(result.warnings),
     }
 
 
@@ -790,18 +751,14 @@ def jvp_text(result, digits: int) -> str:
 # vjp ---------------------------------------------------------------------------
 
 
-def vjp_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def vjp_body(result) -> dict:
+    names = result.problem.inputs
     return {
-        "inputs": written_inputs(names),
-        "point": p.point_dict(),
         "cotangent": list(result.cotangent),
         "value": _value_doc(result.value),
         "vjp": by_input(names, result.wrt, result.vjp),
         "sweeps": result.sweeps,
         "mode": "reverse",
-        "warnings": warnings_json(result.warnings),
     }
 
 
@@ -820,12 +777,9 @@ def vjp_text(result, digits: int) -> str:
 # jacobian ------------------------------------------------------------------------
 
 
-def jacobian_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def jacobian_body(result) -> dict:
+    names = result.problem.inputs
     return {
-        "inputs": written_inputs(names),
-        "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "value": list(result.value),
         "jacobian": [list(row) for row in result.jacobian],
@@ -834,7 +788,6 @@ def jacobian_json(result) -> dict:
         "requested_mode": result.requested,
         "reason": result.reason,
         **_colours_json(result),
-        "warnings": warnings_json(result.warnings),
     }
 
 
@@ -867,25 +820,37 @@ def jacobian_text(result, digits: int) -> str:
 # sparse results as coordinates (--format coo) ----------------------------------------
 
 
-def _coordinates(kind: str, result) -> tuple[list[int], list[int], list[float], tuple[int, int], list[str], list[str]]:
-    """The non-zero entries of a Jacobian or Hessian at one point, row-major, with row and column labels."""
+def _dense_coordinates(result, row_labels: list[str]) -> tuple:
+    names = result.problem.inputs
+    a = np.asarray(result.matrix, dtype=np.float64)
+    r, k = np.nonzero(a)
+    return (
+        r.tolist(),
+        k.tolist(),
+        a[r, k].tolist(),
+        (a.shape[0], a.shape[1]),
+        row_labels,
+        [names[j] for j in result.wrt],
+    )
+
+
+def jacobian_coordinates(result) -> tuple:
+    """The non-zero entries at one point, row-major, with row and column labels."""
+    return _dense_coordinates(result, output_names(result.problem.graph))
+
+
+def hessian_coordinates(result) -> tuple:
     names = result.problem.inputs
     cols = [names[k] for k in result.wrt]
-    if kind == "hessian" and result.coo is not None:
-        c = result.coo
-        return c.rows.tolist(), c.cols.tolist(), c.values.tolist(), c.shape, cols, cols
-    if kind == "hessian":
-        a = np.asarray(result.matrix, dtype=np.float64)
-        labels = cols
-    else:
-        a = np.asarray(result.matrix, dtype=np.float64)
-        labels = output_names(result.problem.graph)
-    r, k = np.nonzero(a)
-    return r.tolist(), k.tolist(), a[r, k].tolist(), (a.shape[0], a.shape[1]), labels, cols
+    c = result.coo
+    if c is None:
+        return _dense_coordinates(result, cols)
+    return c.rows.tolist(), c.cols.tolist(), c.values.tolist(), c.shape, cols, cols
 
 
-def coo_json(kind: str, result) -> dict:
-    rows, cols, values, shape, row_labels, col_labels = _coordinates(kind, result)
+def coo_json(result) -> dict:
+    """--format coo --json: a Jacobian's or Hessian's non-zeros (its View's coordinates)."""
+    rows, cols, values, shape, row_labels, col_labels = view(result).coordinates(result)  # type: ignore[misc]
     doc = {
         "rows": rows,
         "cols": cols,
@@ -900,25 +865,22 @@ def coo_json(kind: str, result) -> dict:
     return doc
 
 
-def coo_text(kind: str, result, digits: int) -> str:
-    rows, cols, values, shape, row_labels, col_labels = _coordinates(kind, result)
-    what = "Hessian" if kind == "hessian" else "Jacobian"
-    lines = [f"{shape[0]}×{shape[1]} {what}, {len(values)} non-zero entr{'y' if len(values) == 1 else 'ies'}"]
-    lines += [f"{row_labels[r]} {col_labels[c]} {fmt_value(v, digits)}" for r, c, v in zip(rows, cols, values)]
+def coo_text(result, digits: int) -> str:
+    v = view(result)
+    rows, cols, values, shape, row_labels, col_labels = v.coordinates(result)  # type: ignore[misc]
+    lines = [f"{shape[0]}×{shape[1]} {v.matrix}, {len(values)} non-zero entr{'y' if len(values) == 1 else 'ies'}"]
+    lines += [f"{row_labels[r]} {col_labels[c]} {fmt_value(x, digits)}" for r, c, x in zip(rows, cols, values)]
     if result.colours is not None:
-        lines.append(sparsity_summary(what, shape, result.colours, result.uncompressed))
+        lines.append(sparsity_summary(v.matrix, shape, result.colours, result.uncompressed))
     return "\n".join(lines)
 
 
 # hessian and hvp --------------------------------------------------------------------
 
 
-def hessian_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def hessian_body(result) -> dict:
+    names = result.problem.inputs
     return {
-        "inputs": written_inputs(names),
-        "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "value": result.value,
         "gradient": by_input(names, result.wrt, result.gradient),
@@ -926,7 +888,6 @@ def hessian_json(result) -> dict:
         "sweeps": result.sweeps,
         **_colours_json(result),
         "mode": "forward-over-reverse",
-        "warnings": warnings_json(result.warnings),
     }
 
 
@@ -958,12 +919,9 @@ def hessian_text(result, digits: int) -> str:
     return "\n\n".join(parts)
 
 
-def hvp_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def hvp_body(result) -> dict:
+    names = result.problem.inputs
     return {
-        "inputs": written_inputs(names),
-        "point": p.point_dict(),
         "wrt": [names[k] for k in result.wrt],
         "direction": list(result.direction),
         "value": result.value,
@@ -971,7 +929,6 @@ def hvp_json(result) -> dict:
         "hvp": by_input(names, result.wrt, result.hvp),
         "sweeps": result.sweeps,
         "mode": "forward-over-reverse",
-        "warnings": warnings_json(result.warnings),
     }
 
 
@@ -993,14 +950,11 @@ def hvp_text(result, digits: int) -> str:
 # implicit ------------------------------------------------------------------------------
 
 
-def implicit_json(result) -> dict:
-    p = result.problem
-    names = p.inputs
+def implicit_body(result) -> dict:
+    names = result.problem.inputs
     ys = [names[k] for k in result.solve]
     xs = [names[k] for k in result.wrt]
     doc = {
-        "inputs": written_inputs(names),
-        "point": p.point_dict(),
         "solve": ys,
         "wrt": xs,
         "value": _value_doc(result.value),
@@ -1008,7 +962,6 @@ def implicit_json(result) -> dict:
         "F_x": [list(r) for r in result.F_x],
         "derivative": {y: {x: result.derivative[i][j] for j, x in enumerate(xs)} for i, y in enumerate(ys)},
         "newton": None,
-        "warnings": warnings_json(result.warnings),
     }
     if result.newton is not None:
         doc["newton"] = {
@@ -1110,55 +1063,31 @@ def _reverse_block(values, steps, digits: int, head: str = "") -> str:
     return "\n".join(([head] if head else []) + lines)
 
 
-def jvp_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
-    from . import explain
+def jvp_columns(result) -> tuple:
+    from .explain import dot
 
+    return None, [result.tangents], None, [dot("v")]
+
+
+def jvp_steps(result, digits: int) -> str:
+    return _forward_block(result.problem.values, _full_direction(result), result.tangent_steps or [], digits)
+
+
+def jvp_steps_doc(result) -> Any:
+    return tangent_steps_json(result.problem.values, result.tangent_steps or [])
+
+
+def vjp_columns(result) -> tuple:
+    return [result.adjoints], None, None, None
+
+
+def vjp_steps(result, digits: int) -> str:
+    return _reverse_block(result.problem.values, result.adjoint_steps or [], digits)
+
+
+def vjp_steps_doc(result) -> Any:
     values = result.problem.values
-    parts = []
-    if trace:
-        rows = explain.trace_rows(values, None, [result.tangents])
-        parts.append(trace_text(rows, digits, None, [explain.dot("v")]))
-    if steps:
-        parts.append(_forward_block(values, _full_direction(result), result.tangent_steps or [], digits))
-    parts.append(jvp_text(result, digits))
-    return "\n\n".join(parts)
-
-
-def jvp_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
-    from . import explain
-
-    doc = jvp_json(result)
-    values = result.problem.values
-    if trace:
-        doc["trace"] = trace_json(explain.trace_rows(values, None, [result.tangents]))
-    if steps:
-        doc["steps"] = tangent_steps_json(values, result.tangent_steps or [])
-    return doc
-
-
-def vjp_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
-    from . import explain
-
-    values = result.problem.values
-    parts = []
-    if trace:
-        parts.append(trace_text(explain.trace_rows(values, [result.adjoints]), digits))
-    if steps:
-        parts.append(_reverse_block(values, result.adjoint_steps or [], digits))
-    parts.append(vjp_text(result, digits))
-    return "\n\n".join(parts)
-
-
-def vjp_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
-    from . import explain
-
-    doc = vjp_json(result)
-    values = result.problem.values
-    if trace:
-        doc["trace"] = trace_json(explain.trace_rows(values, [result.adjoints]))
-    if steps:
-        doc["steps"] = adjoint_steps_json(values, _live_steps(values, result.adjoint_steps))
-    return doc
+    return adjoint_steps_json(values, _live_steps(values, result.adjoint_steps))
 
 
 def _explain_output_names(g) -> list[str]:
@@ -1178,40 +1107,26 @@ def _jacobian_headers(result) -> tuple[list[str] | None, list[str] | None]:
     return [f"{bar('v')} ({o})" for o in _explain_output_names(result.problem.graph)], None
 
 
-def jacobian_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
-    from . import explain
+def jacobian_columns(result) -> tuple:
+    return result.adjoints, result.tangents, *_jacobian_headers(result)
 
+
+def jacobian_steps(result, digits: int) -> str:
     values = result.problem.values
-    parts = []
-    if trace:
-        rows = explain.trace_rows(values, result.adjoints, result.tangents)
-        parts.append(trace_text(rows, digits, *_jacobian_headers(result)))
-    if steps:
-        blocks = []
-        if result.mode == "forward":
-            blocks.append(_forward_sweeps(values, result.wrt, result.tangent_steps or [], digits))
-        else:
-            outs = _explain_output_names(result.problem.graph)
-            for i, st in enumerate(result.adjoint_steps or []):
-                blocks.append(_reverse_block(values, st, digits, f"sweep {i + 1} of {result.sweeps}, for {outs[i]}:"))
-        parts.append("\n\n".join(blocks))
-    parts.append(jacobian_text(result, digits))
-    return "\n\n".join(parts)
+    if result.mode == "forward":
+        return _forward_sweeps(values, result.wrt, result.tangent_steps or [], digits)
+    outs = _explain_output_names(result.problem.graph)
+    return "\n\n".join(
+        _reverse_block(values, st, digits, f"sweep {i + 1} of {result.sweeps}, for {outs[i]}:")
+        for i, st in enumerate(result.adjoint_steps or [])
+    )
 
 
-def jacobian_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
-    from . import explain
-
-    doc = jacobian_json(result)
+def jacobian_steps_doc(result) -> Any:
     values = result.problem.values
-    if trace:
-        doc["trace"] = trace_json(explain.trace_rows(values, result.adjoints, result.tangents))
-    if steps:
-        if result.mode == "forward":
-            doc["steps"] = [tangent_steps_json(values, st) for st in result.tangent_steps or []]
-        else:
-            doc["steps"] = [adjoint_steps_json(values, _live_steps(values, st)) for st in result.adjoint_steps or []]
-    return doc
+    if result.mode == "forward":
+        return [tangent_steps_json(values, st) for st in result.tangent_steps or []]
+    return [adjoint_steps_json(values, _live_steps(values, st)) for st in result.adjoint_steps or []]
 
 
 # forward-over-reverse: every number is a dual number a + bε -------------------------------
@@ -1249,9 +1164,7 @@ def _dual_rows(values, adjoints) -> list[list[Any]]:
         node = g.nodes[i]
         v, vt = _parts(values.vals[i])
         a, at = _parts(adjoints[i])
-        rows.append(
-            [node.name or "", "input" if node.op.name == "input" else g.definition(i), v, vt, a, at, outs.get(i, "")]
-        )
+        rows.append([node.name or "", "input" if node.is_input else g.definition(i), v, vt, a, at, outs.get(i, "")])
     return rows
 
 
@@ -1293,7 +1206,7 @@ def dual_step_lines(values, steps, digits: int) -> list[str]:
     for i in g.rows():
         node = g.nodes[i]
         name = node.name or ""
-        if node.op.name == "input":
+        if node.is_input:
             lines.append(f"{name} = {dual_text(values.vals[i], digits)}")
         else:
             lines.append(f"{name} = {g.definition(i)} = {dual_text(values.vals[i], digits)}")
@@ -1349,71 +1262,176 @@ def dual_steps_json(values, steps) -> list[dict]:
     return out
 
 
-def hvp_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
-    parts = []
-    if trace:
-        parts.append(dual_trace_text(result.dual_values, result.adjoints, digits))
-    if steps:
-        parts.append("\n".join(dual_step_lines(result.dual_values, result.adjoint_steps or [], digits)))
-    parts.append(hvp_text(result, digits))
-    return "\n\n".join(parts)
+def hvp_trace(result, digits: int) -> str:
+    return dual_trace_text(result.dual_values, result.adjoints, digits)
 
 
-def hvp_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
-    doc = hvp_json(result)
-    if trace:
-        doc["trace"] = dual_trace_json(result.dual_values, result.adjoints)
-    if steps:
-        doc["steps"] = dual_steps_json(result.dual_values, result.adjoint_steps or [])
-    return doc
+def hvp_steps(result, digits: int) -> str:
+    return "\n".join(dual_step_lines(result.dual_values, result.adjoint_steps or [], digits))
 
 
-def hessian_explained_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+def hvp_trace_doc(result) -> Any:
+    return dual_trace_json(result.dual_values, result.adjoints)
+
+
+def hvp_steps_doc(result) -> Any:
+    return dual_steps_json(result.dual_values, result.adjoint_steps or [])
+
+
+def hessian_blocks(result, digits: int, trace: bool, steps: bool) -> list[str]:
+    """One block per sweep (a column of H): its dual-number trace and/or steps."""
     names = result.problem.inputs
     blocks = []
-    if trace or steps:
-        for j, k in enumerate(result.wrt):
-            head = f"sweep {j + 1} of {result.sweeps}: direction e_{names[k]} (column ∂/∂{names[k]} of H)"
-            block = [head]
-            values, adjoints = result.sweep_values[j], result.sweep_adjoints[j]
-            if trace:
-                block.append(dual_trace_text(values, adjoints, digits))
-            if steps and result.sweep_steps is not None:
-                block.append("\n".join(dual_step_lines(values, result.sweep_steps[j], digits)))
-            blocks.append("\n".join(block))
-    return "\n\n".join(blocks + [hessian_text(result, digits)])
+    for j, k in enumerate(result.wrt):
+        head = f"sweep {j + 1} of {result.sweeps}: direction e_{names[k]} (column ∂/∂{names[k]} of H)"
+        block = [head]
+        values, adjoints = result.sweep_values[j], result.sweep_adjoints[j]
+        if trace:
+            block.append(dual_trace_text(values, adjoints, digits))
+        if steps and result.sweep_steps is not None:
+            block.append("\n".join(dual_step_lines(values, result.sweep_steps[j], digits)))
+        blocks.append("\n".join(block))
+    return blocks
 
 
-def hessian_explained_json(result, trace: bool = False, steps: bool = False) -> dict:
-    doc = hessian_json(result)
-    if trace:
-        doc["trace"] = [dual_trace_json(v, a) for v, a in zip(result.sweep_values, result.sweep_adjoints)]
-    if steps and result.sweep_steps is not None:
-        doc["steps"] = [dual_steps_json(v, st) for v, st in zip(result.sweep_values, result.sweep_steps)]
+def hessian_trace_doc(result) -> Any:
+    return [dual_trace_json(v, a) for v, a in zip(result.sweep_values, result.sweep_adjoints)]
+
+
+def hessian_steps_doc(result) -> Any:
+    return [dual_steps_json(v, st) for v, st in zip(result.sweep_values, result.sweep_steps or [])]
+
+
+# -- one renderer for every result at a point, by its type ---------------------------------
+
+
+class View(NamedTuple):
+    """How one result type looks: only what differs between results. The header
+    every document shares (inputs, point ... warnings) and the order of the parts
+    are :func:`result_json`'s and :func:`result_text`'s. (A NamedTuple: a dataclass
+    would cost a millisecond of every start.)"""
+
+    body: Callable[[Any], dict]  # its JSON keys, between the shared header and the warnings
+    text: Callable[[Any, int], str]  # its text (digits)
+    # --trace: the trace table's extra columns, (adjoints, tangents, their headers) ...
+    columns: Callable[[Any], tuple] | None = None
+    # ... or a table of its own (on dual numbers): text (digits) and JSON
+    trace: Callable[[Any, int], str] | None = None
+    trace_doc: Callable[[Any], Any] | None = None
+    # --steps: text (digits) and JSON
+    steps: Callable[[Any, int], str] | None = None
+    steps_doc: Callable[[Any], Any] | None = None
+    steps_key: str = "steps"  # the JSON key of steps_doc
+    # the whole --trace/--steps text (digits, trace, steps), when it is not a trace then steps
+    blocks: Callable[[Any, int, bool, bool], list[str]] | None = None
+    inline: bool = False  # the explanation is part of the result (trace): after its text, before the warnings
+    # --format coo: the non-zeros (rows, cols, values, shape, row and column labels) of the matrix named
+    coordinates: Callable[[Any], tuple] | None = None
+    matrix: str = ""
+
+
+_VIEWS: dict[type, View] = {}
+
+
+def view(result) -> View:
+    """The :class:`View` of ``result``'s type."""
+    v = _VIEWS.get(type(result))
+    if v is None:
+        _register_views()
+        v = _VIEWS[type(result)]
+    return v
+
+
+def _register_views() -> None:
+    """Key the table by the result classes. Those of :mod:`adcli.derivatives` only once
+    it is loaded (a result of its kind exists only then): eval and grad never import it."""
+    from . import core
+
+    _VIEWS[core.EvalResult] = View(
+        eval_body, eval_text, eval_columns, steps=eval_steps, steps_doc=eval_steps_doc, steps_key="trace"
+    )
+    _VIEWS[core.GradResult] = View(grad_body, grad_text, grad_columns, steps=grad_steps, steps_doc=grad_steps_doc)
+    _VIEWS[core.TraceResult] = View(
+        trace_body, trace_result_text, steps=trace_steps, steps_doc=trace_steps_doc, inline=True
+    )
+    d = sys.modules.get(__package__ + ".derivatives")
+    if d is None:
+        return
+    _VIEWS[d.JvpResult] = View(jvp_body, jvp_text, jvp_columns, steps=jvp_steps, steps_doc=jvp_steps_doc)
+    _VIEWS[d.VjpResult] = View(vjp_body, vjp_text, vjp_columns, steps=vjp_steps, steps_doc=vjp_steps_doc)
+    _VIEWS[d.JacobianResult] = View(
+        jacobian_body,
+        jacobian_text,
+        jacobian_columns,
+        steps=jacobian_steps,
+        steps_doc=jacobian_steps_doc,
+        coordinates=jacobian_coordinates,
+        matrix="Jacobian",
+    )
+    _VIEWS[d.HvpResult] = View(
+        hvp_body, hvp_text, trace=hvp_trace, trace_doc=hvp_trace_doc, steps=hvp_steps, steps_doc=hvp_steps_doc
+    )
+    _VIEWS[d.HessianResult] = View(
+        hessian_body,
+        hessian_text,
+        trace_doc=hessian_trace_doc,
+        steps_doc=hessian_steps_doc,
+        blocks=hessian_blocks,
+        coordinates=hessian_coordinates,
+        matrix="Hessian",
+    )
+    _VIEWS[d.ImplicitResult] = View(implicit_body, implicit_text)
+
+
+def _trace_rows(result, columns: tuple):
+    from .explain import trace_rows
+
+    return trace_rows(result.problem.values, columns[0], columns[1])
+
+
+def _trace_table(result, columns: tuple, digits: int) -> str:
+    return trace_text(_trace_rows(result, columns), digits, columns[2], columns[3])
+
+
+def _trace_doc(result, columns: tuple) -> dict:
+    return trace_json(_trace_rows(result, columns))
+
+
+def result_json(result, trace: bool = False, steps: bool = False) -> dict:
+    """The JSON document of a result at a point (with what --trace / --steps add)."""
+    v = view(result)
+    p = result.problem
+    doc = {"inputs": written_inputs(p.inputs), "point": p.point_dict(), **v.body(result)}
+    extra: dict[str, Any] = {}
+    if trace and v.trace_doc is not None:
+        extra["trace"] = v.trace_doc(result)
+    elif trace and v.columns is not None:
+        extra["trace"] = _trace_doc(result, v.columns(result))
+    if steps and v.steps_doc is not None:
+        extra[v.steps_key] = v.steps_doc(result)
+    if v.inline:
+        doc.update(extra)
+    doc["warnings"] = warnings_json(result.warnings)
+    if not v.inline:
+        doc.update(extra)
     return doc
 
 
-_DERIVATIVE_RENDERERS = {
-    "jvp": (jvp_explained_text, jvp_explained_json),
-    "vjp": (vjp_explained_text, vjp_explained_json),
-    "jacobian": (jacobian_explained_text, jacobian_explained_json),
-    "hessian": (hessian_explained_text, hessian_explained_json),
-    "hvp": (hvp_explained_text, hvp_explained_json),
-    "implicit": (
-        lambda r, digits, trace=False, steps=False: implicit_text(r, digits),
-        lambda r, trace=False, steps=False: implicit_json(r),
-    ),
-}
-
-
-def derivative_text(kind: str, result, digits: int, trace: bool = False, steps: bool = False) -> str:
-    """Text for jvp, vjp, jacobian, hessian, hvp or implicit (with --trace / --steps)."""
-    return _DERIVATIVE_RENDERERS[kind][0](result, digits, trace, steps)
-
-
-def derivative_json(kind: str, result, trace: bool = False, steps: bool = False) -> dict:
-    """The JSON document for jvp, vjp, jacobian, hessian, hvp or implicit."""
-    return _DERIVATIVE_RENDERERS[kind][1](result, trace, steps)
+def result_text(result, digits: int, trace: bool = False, steps: bool = False) -> str:
+    """The text of a result at a point: --trace, then --steps, before it (after it for trace)."""
+    v = view(result)
+    parts = []
+    if v.blocks is not None:
+        parts = v.blocks(result, digits, trace, steps) if trace or steps else []
+    else:
+        if trace and v.trace is not None:
+            parts.append(v.trace(result, digits))
+        elif trace and v.columns is not None:
+            parts.append(_trace_table(result, v.columns(result), digits))
+        if steps and v.steps is not None:
+            parts.append(v.steps(result, digits))
+    text = v.text(result, digits)
+    return "\n\n".join([text, *parts] if v.inline else [*parts, text])
 
 
 # -- check -----------------------------------------------------------------------------
@@ -1830,71 +1848,6 @@ def plot_json(data) -> dict:
     return doc
 
 
-def _at_point(x: Any, i: int, n: int) -> Any:
-    """The part of a result document that belongs to point ``i`` of ``n``
-    (arrays over the points have the points on their first axis)."""
-    if isinstance(x, dict):
-        return {k: _at_point(v, i, n) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_at_point(v, i, n) for v in x]
-    if isinstance(x, np.ndarray) and x.ndim and x.shape[0] == n:
-        return x[i]
-    return x
-
-
-def _flatten(x: Any, prefix: str, out: dict) -> None:
-    if isinstance(x, dict):
-        for k, v in x.items():
-            _flatten(v, f"{prefix}_{k}" if prefix else str(k), out)
-    elif isinstance(x, (list, tuple, np.ndarray)) and np.ndim(x):
-        for k, v in enumerate(x):
-            _flatten(v, f"{prefix}_{k + 1}", out)
-    else:
-        out[prefix] = x
-
-
-def points_docs_output(doc: dict, problem, fmt: str) -> str:
-    """Any command's JSON document over many points -> one line (or CSV row) per point."""
-    if fmt not in ("jsonl", "csv"):
-        raise AdcliError("usage", f"unknown --format {fmt!r} for --points: use jsonl or csv")
-    n = len(problem.point[0]) if problem.point else 1
-    bad = np.broadcast_to(np.asarray(problem.values.undefined), (n,))
-    doc = {k: v for k, v in doc.items() if k not in ("warnings", "inputs")}
-    lines = []
-    header: list[str] | None = None
-    for i in range(n):
-        row = _at_point(doc, i, n)
-        row["point"] = {x: float(np.asarray(v)[i]) for x, v in zip(problem.inputs, problem.point)}
-        if bad[i]:
-            row = {
-                "point": row["point"],
-                "error": {"kind": "domain", "message": "the expression is undefined at this point"},
-            }
-        if fmt == "jsonl":
-            lines.append(dumps(row))
-            continue
-        flat: dict = {}
-        _flatten({k: v for k, v in row.items() if k != "error"}, "", flat)
-        flat = {k.removeprefix("point_"): v for k, v in flat.items()}
-        if header is None:
-            good = next((j for j in range(n) if not bad[j]), None)
-            template: dict = {}
-            _flatten({k: v for k, v in _at_point(doc, good if good is not None else 0, n).items()}, "", template)
-            numeric = [
-                k
-                for k, v in template.items()
-                if not isinstance(v, str) and not k.startswith("point_") and k != "sweeps"
-            ]  # per-point numbers only; names and modes are in the header
-            header = list(problem.inputs) + numeric + ["error"]
-            lines.append(",".join(header))
-        vals = []
-        for k in header[:-1]:
-            v = jsonable(flat.get(k, ""))
-            vals.append("" if v == "" else (repr(v) if isinstance(v, float) else str(v)))
-        lines.append(",".join(vals) + ("," + "undefined" if bad[i] else ","))
-    return "\n".join(lines)
-
-
 # -- adcli diff ------------------------------------------------------------------------
 
 
@@ -1997,7 +1950,7 @@ def _definition(g, i: int, st: str) -> str:
     from .formula import show
     from .symbolic import definition_of
 
-    if g.nodes[i].op.name == "input":
+    if g.nodes[i].is_input:
         return r"\text{input}" if st == "latex" else "input"
     return show(definition_of(g, i), st)
 

@@ -306,6 +306,11 @@ def _div(g, a, b):
 def _neg(g, a):
     if a.op == "neg":
         return g.sym(g.args[a.i][0])
+    if a.op == "mul":  # -(-2*x) = 2*x, never "--2*x"
+        c, rest = (g.sym(k) for k in g.args[a.i])
+        cv = c.const_value()
+        if cv is not None and cv < 0:
+            return apply("mul", -cv, rest)
     if a.op == "sub":
         x, y = g.args[a.i]
         return apply("sub", g.sym(y), g.sym(x))

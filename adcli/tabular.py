@@ -13,6 +13,7 @@ notation and orjson writes it differently. The text is the same as
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,10 +150,27 @@ def csv_header(columns: list[tuple[str, Any]]) -> str:
     return ",".join([name for name, _ in columns] + ["error"]) + "\n"
 
 
+BLOCK_BYTES = 1 << 22  # text made at a time: about 4 MiB, so a wide row (a Hessian's) means fewer rows
+
+
+def format_blocks(lay: Layout, m: int, undefined: np.ndarray) -> Iterator[bytes]:
+    """The chunk's rows as text, a block of rows at a time: memory follows the text's
+    size, whatever the number of rows a chunk of input holds."""
+    step = max(1, BLOCK_BYTES // (sum(map(len, lay.texts)) + 24 * len(lay.columns)))
+    if step >= m:
+        yield format_rows(lay, m, undefined)
+        return
+    bad = np.broadcast_to(np.asarray(undefined, dtype=bool), (m,))
+    for r in range(0, m, step):
+        cols = [np.asarray(c)[r : r + step] for c in lay.columns]
+        part = Layout(lay.texts, cols, lay.point_columns, lay.undefined_tail, lay.json_numbers)
+        yield format_rows(part, len(bad[r : r + step]), bad[r : r + step])
+
+
 def format_rows(lay: Layout, m: int, undefined: np.ndarray) -> bytes:
     """The chunk's ``m`` rows as UTF-8 text."""
-    if _orjson is None or any("null" in t or "e+25" in t for t in [*lay.texts, lay.undefined_tail]):
-        return format_rows_slow(lay, m, undefined)  # a constant null or marker-like number in the text
+    if _orjson is None or any("null" in t or "e+25" in t or "],[" in t for t in [*lay.texts, lay.undefined_tail]):
+        return format_rows_slow(lay, m, undefined)  # a text the passes below would take for their own
     return _format_rows_orjson(lay, m, np.asarray(undefined, dtype=bool))
 
 
@@ -217,20 +235,17 @@ def _format_rows_orjson(lay: Layout, m: int, bad: np.ndarray) -> bytes:
         out = out.replace(b"," + sb + b"],[", tail + first)
         if bad[-1]:
             out, last = out[: -len(sb) - 3] + b"]]", tail
-    out = out.replace(b"],[", end + first)
     for text, v in marker.items():
         out = out.replace(b"," + _orjson.dumps(v) + b",", text.encode("utf-8"))
-    out = first + out[2:-2] + last
-    if fixes:  # one copy: memoryview slices between the nulls, joined with the fixes
-        view, at = memoryview(out), 0
-        pieces: list[Any] = []
-        for fix in fixes:
-            hit = out.find(b"null", at)
-            pieces += [view[at:hit], fix]
-            at = hit + 4
-        pieces.append(view[at:])
-        out = b"".join(pieces)
-    return out
+    out = out.replace(b"],[", end + first)  # last: the largest expansion, so the passes before scan less
+    view, at = memoryview(out), 2
+    pieces: list[Any] = [first]
+    for fix in fixes:  # memoryview slices between the nulls, with the fixes, joined in one copy
+        hit = out.find(b"null", at)
+        pieces += [view[at:hit], fix]
+        at = hit + 4
+    pieces += [view[at:-2], last]
+    return b"".join(pieces)
 
 
 def format_rows_slow(lay: Layout, m: int, undefined: np.ndarray) -> bytes:

@@ -65,6 +65,15 @@ class Reduction:
     hi: int
     span: tuple[int, int]  # the whole reduction
     body_span: tuple[int, int]  # its template EXPR
+    # for a code generator (adcli/loops.py): the template itself, ``body`` an id
+    # into ``nodes`` (the builder's node list, which finalize leaves intact for
+    # template nodes), and the node the expansion folded to; list steps by name
+    body: int = field(default=-1, compare=False)
+    nodes: list = field(default_factory=list, compare=False, repr=False)
+    result: Any = field(default=None, compare=False, repr=False)
+    lists: dict = field(default_factory=dict, compare=False, repr=False)
+    free: dict = field(default_factory=dict, compare=False, repr=False)  # template node -> its loop variables
+    consts: dict = field(default_factory=dict, compare=False, repr=False)  # vector constants
 
 
 class TemplateGraph(Graph):
@@ -115,6 +124,7 @@ class Expander:
         self.copies = 0
         self.elements: dict[tuple[str, float], int] = {}  # name[k] -> its node, once resolved
         self.plans: dict[tuple[int, frozenset[str]], list[int]] = {}  # template -> nodes to copy
+        self.list_templates: dict[int, tuple[str, int, int, int]] = {}  # id(items) -> (var, lo, hi, body)
 
     def err(self, kind: str, message: str, span: tuple[int, int], hint: str | None = None) -> AdcliError:
         return AdcliError(kind, message, self.source, span, hint=hint)
@@ -153,7 +163,7 @@ class Expander:
         else:
             n_ = self.env.lengths.get(name)
             if n_ is None:
-                if ("input", (), name) in self.g.index:
+                if self.g.has_input(name):
                     raise self.err(NAME, f"{name} is a scalar input, not a vector", span)
                 raise self.err(
                     INPUT,
@@ -170,7 +180,7 @@ class Expander:
         length is known, so they are inputs in index order."""
         elems = self.vectors.get(name)
         if elems is None:
-            if ("input", (), name) in self.g.index:
+            if self.g.has_input(name):
                 raise self.err(NAME, f"{name} is used as a scalar input elsewhere, so it cannot be indexed", span)
             elems = self.vectors[name] = {}
             self.vector_order.append(name)
@@ -276,6 +286,8 @@ class Expander:
                 raise self.err(
                     INPUT, f"the list is empty: {var}={a}..{b}", span, hint="a list needs at least one value"
                 )
+            if not outer:
+                self.list_templates[id(terms)] = (var, a, b, body)
             return terms  # type: ignore[return-value]
         if a is None or b is None:
             free = (self.g.free.get(lo, frozenset()) | self.g.free.get(hi, frozenset())) | (
@@ -284,8 +296,6 @@ class Expander:
             return self.g.placeholder(
                 REDUCE, (lo, hi, body), (kind, var, span, body_span, lo_span, hi_span), span, free
             )
-        if not outer:
-            self.g.reductions.append(Reduction(kind, var, a, b, span, body_span))
         terms = [self.subst(body, {**outer, var: k}) for k in range(a, b + 1)]
         if not terms:
             if kind == "sum":
@@ -296,7 +306,15 @@ class Expander:
             raise self.err(
                 INPUT, f"{kind} over an empty range: {var}={a}..{b}{at}", span, hint=f"{kind} needs at least one term"
             )
-        return self.combine(kind, terms, span)
+        result = self.combine(kind, terms, span)
+        if not outer:
+            lists = {n: self.list_templates.get(id(items)) for n, items in self.lists.items()}
+            vecs = {n: v for n, v in self.env.consts.items() if isinstance(v, list)}
+            red = Reduction(
+                kind, var, a, b, span, body_span, body, self.g.nodes, self.g.nodes[result], lists, self.g.free, vecs
+            )
+            self.g.reductions.append(red)
+        return result
 
     def _count(self, n: int, span: tuple[int, int]) -> None:
         self.copies += n

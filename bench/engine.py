@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from adcli import core
-from adcli.derivatives import run_hessian, run_jacobian
+from adcli import core, sparsity
+from adcli.derivatives import _forward_over_reverse, run_hessian, run_jacobian
 from adcli.evaluate import evaluate
 from adcli.reverse import vjp
 
@@ -57,6 +57,10 @@ def hessian_rows(sizes, repeats):
         rows.append(
             (f"Hessian, Rosenbrock chain n={n} ({h.sweeps} sweeps, {h.colours or n} colours)", th, tg, "gradient")
         )
+        # the same sweep on dual-number objects (what --steps shows; the Hessian's path before hvsweep.py)
+        groups = sparsity.groups_of(sparsity.star_colouring(sparsity.hessian_pattern(p.graph, list(range(n)))))
+        td = median(lambda p=p, n=n, gs=groups: _forward_over_reverse(p, list(range(n)), None, False, gs), r)
+        rows.append((f"  same sweep on dual numbers, n={n}", td, tg, "gradient"))
     return rows
 
 

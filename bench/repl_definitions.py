@@ -88,11 +88,11 @@ def main() -> None:
 
     def text_path() -> None:
         problem = core.load(program, "x=0.5,y=2")
-        render.grad_explained_text(core.run_grad(problem), 6, False, False)
+        render.result_text(core.run_grad(problem), 6)
 
     ttext = median(text_path, n)
     problem = core.load(program, "x=0.5,y=2")
-    assert render.grad_explained_text(core.run_grad(problem), 6, False, False) + "\n" == out_chain
+    assert render.result_text(core.run_grad(problem), 6) + "\n" == out_chain
 
     print(f"| REPL line ({k} chained definitions) | median | ratio | target |")
     print("|---|---:|---:|---|")

@@ -183,9 +183,8 @@ _REGISTRY_CASES = {
     "clip": ("clip(x, y, z)", "x=0.5,y=0.2,z=0.9"),
     "polygamma": ("polygamma(1, x)", "x=0.3"),
 }
-# leaves; sign and the step functions (their derivative is 0 everywhere); and
-# spherical_j1, which only derivative rules use (tests/test_oracle.py checks it)
-_NO_DERIVATIVE = {"input", "const", "sign", "floor", "ceil", "round", "heaviside", "spherical_j1"}
+# leaves; sign and the step functions (their derivative is 0 everywhere)
+_NO_DERIVATIVE = {"input", "const", "sign", "floor", "ceil", "round", "heaviside"}
 
 
 def _registry_case(name: str) -> tuple[str, str]:

@@ -514,6 +514,13 @@ def test_hessian_trace_shows_each_sweep():
     assert len(doc["steps"]) == 2
 
 
+def test_hessian_trace_of_a_sparse_hessian_shows_one_sweep_per_input():
+    # a sparse pattern would be coloured (fewer sweeps); --trace shows the n sweeps e_j instead
+    r = cli("hessian", "x1^2*x2 + x2^2 + x3^2 + x4^2", "--at", "x1=1,x2=2,x3=3,x4=4", "--trace")
+    assert r.exit_code == 0, r.output
+    assert "sweep 4 of 4" in r.stdout and "internal error" not in r.output
+
+
 # -- conventions carry through -----------------------------------------------------------------
 
 

@@ -60,7 +60,7 @@ CASES = list(dict.fromkeys((t, tuple(sorted(p.items()))) for t, p in CASES))  # 
 
 # what Python's math and C's math.h lack (digamma, polygamma, spherical_j1) is
 # needed by these functions' values or derivatives: export refuses them there
-NEEDS_SCIPY = re.compile(r"\b(gamma|lgamma|digamma|polygamma|sinc)\(")
+NEEDS_SCIPY = re.compile(r"\b(gamma|lgamma|digamma|polygamma|sinc|spherical_j1)\(")
 
 
 def refused(g, lang: str, text: str) -> bool:

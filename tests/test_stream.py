@@ -97,6 +97,25 @@ def test_bulk_rows_equal_json_dumps_and_repr_per_row(data):
     assert tabular.format_rows_slow(clay, m, bad).decode() == want_csv
 
 
+def test_blocks_of_rows_join_to_the_whole_chunk(monkeypatch):
+    monkeypatch.setattr(tabular, "BLOCK_BYTES", 300)  # a few rows a block
+    rng = np.random.default_rng(3)
+    m = 57
+    cols = [rng.uniform(-2, 2, m) * 10.0 ** rng.integers(-8, 20, m) for _ in range(4)]
+    cols[2][::5] = np.nan
+    bad = rng.random(m) < 0.2
+    bad[-1] = True
+    doc = {
+        "point": {"x1": cols[0], "x2": cols[1]},
+        "value": cols[2],
+        "hessian": [[cols[3], cols[0]], [cols[0], cols[3]]],
+    }
+    for lay in (tabular.jsonl_layout(doc, m), tabular.csv_layout(tabular.csv_columns(doc, m, ["x1", "x2"]), m, 2)):
+        blocks = list(tabular.format_blocks(lay, m, bad))
+        assert len(blocks) > 5
+        assert b"".join(blocks) == tabular.format_rows_slow(lay, m, bad)
+
+
 def test_numbers_at_the_edges_of_positional_notation_read_back_exactly():
     x = np.array(
         [1e-4, np.nextafter(1e-4, 0), 1e16, np.nextafter(1e16, 0), 0.1, 1 / 3, -2.5e-310, 1.7976931348623157e308]

@@ -343,7 +343,8 @@ def test_check_options_is_the_one_rule_book():
 
 # -- 7. tables never cut a number or a name -------------------------------------------------------
 
-cell = st.text(alphabet="abcxyz0123456789.e-+∂/v̄", min_size=1, max_size=14).filter(lambda s: s.strip() == s)
+# "v̄" is one symbol (v and a combining macron): a lone combining mark never appears in adcli's output
+cell = st.lists(st.sampled_from([*"abcxyz0123456789.e-+∂/", "v̄"]), min_size=1, max_size=14).map("".join)
 
 
 @given(
