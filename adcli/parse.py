@@ -8,6 +8,7 @@ nesting. Lark's exceptions become located :class:`AdcliError` s.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import re
@@ -44,6 +45,7 @@ def _grammar_file() -> str:
     raise FileNotFoundError("adcli.lark grammar not found next to the adcli package")
 
 
+_INF = float("inf")
 _WORDS = ("and", "or", "not")  # the lexer reads them as names where a condition cannot continue
 
 _SUPERSCRIPTS = {"¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9", "⁰": "0"}
@@ -52,24 +54,6 @@ _SUPERSCRIPTS = {"¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶":
 def _nonzero_digits(number: str) -> bool:
     """Whether a number's digits (before the exponent) are not all zeros."""
     return any(c in "123456789" for c in re.split("[eE]", number)[0])
-
-
-class _NewlinesInParens:
-    """Postlexer: a newline inside parentheses is whitespace, elsewhere a separator."""
-
-    always_accept = ("_NL",)
-
-    def process(self, stream):
-        depth = 0
-        for tok in stream:
-            t = tok.type
-            if t == "LPAR" or t == "LSQB":
-                depth += 1
-            elif t == "RPAR" or t == "RSQB":
-                depth -= 1
-            elif t == "_NL" and depth > 0:
-                continue
-            yield tok
 
 
 class Scope(Protocol):
@@ -107,7 +91,8 @@ class _Builder:
 
     def number(self, c):
         tok = c[0]
-        if not str(tok).isascii():  # the lexer's \d also matches ٣ and １２, which float() would read
+        text = tok.value
+        if not text.isascii():  # the lexer's \d also matches ٣ and １２, which float() would read
             k = next(k for k, ch in enumerate(str(tok)) if not ch.isascii())
             ascii_ = "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in str(tok))
             raise self._err(
@@ -117,10 +102,10 @@ class _Builder:
                 tok.end_pos,
                 hint=f"write {ascii_}",
             )
-        value = float(tok)
-        if value == float("inf"):
+        value = float(text)
+        if value == _INF:
             raise self._err(PARSE, f"the number {tok} is too large for a double", tok.start_pos, tok.end_pos)
-        if value == 0.0 and _nonzero_digits(tok):
+        if value == 0.0 and _nonzero_digits(text):
             raise self._err(
                 PARSE,
                 f"the number {tok} is too small for a double: it would be read as 0",
@@ -128,12 +113,16 @@ class _Builder:
                 tok.end_pos,
                 hint="write 0 if you mean 0 (the smallest double is about 4.9e-324)",
             )
-        return (self.g.const(value, str(tok), (tok.start_pos, tok.end_pos)), tok.start_pos, tok.end_pos)
+        s, e = tok.start_pos, tok.end_pos
+        return (self.g.const(value, text, (s, e)), s, e)
 
     def _check_name(self, tok) -> None:
         """Names are letters, digits and _ (SPEC 1); the lexer's \\w also lets in
         superscripts and other numeric signs (x²), which are refused here."""
-        if str(tok) in _WORDS:
+        text = tok.value
+        if text.isascii() and text not in _WORDS:  # the lexer's NAME in ASCII is letters, digits and _
+            return
+        if text in _WORDS:
             raise self._err(
                 PARSE,
                 f"{tok} is a word of where's conditions, not a name",
@@ -268,7 +257,12 @@ class _Builder:
         return results.pop()
 
     def args(self, c):
-        return c
+        return c  # a fresh list from Lark: more_args may append to it
+
+    def more_args(self, c):
+        lst, arg = c
+        lst.append(arg)
+        return lst
 
     def call(self, c):
         tok, _, args, rp = c
@@ -463,6 +457,8 @@ def _parser():
     the grammar."""
     import lark
 
+    from .lexer import OneRegexLexer
+
     builder = _Builder()
     with open(_grammar_file(), encoding="utf-8") as f:
         grammar = f.read()
@@ -470,10 +466,9 @@ def _parser():
     parser = lark.Lark(
         grammar,
         parser="lalr",
-        lexer="contextual",
+        lexer=OneRegexLexer,
         maybe_placeholders=True,
         transformer=builder,
-        postlex=_NewlinesInParens(),
         cache=cache if cache is not None else False,
     )
     return parser, builder
@@ -546,6 +541,8 @@ def parse(
     if not source.strip() or not re.sub(r"#[^\n]*", "", source).strip():  # blank, or only comments
         raise AdcliError(PARSE, f"empty {label}", source, (0, 0), label=label)
     lark, builder = _parser()
+    collecting = gc.isenabled()
+    gc.disable()  # a deep parse allocates millions of objects; collector passes over them cost ~8% at 10^5 levels
     try:
         builder.reset(source, scope, env)
         lark.parse(source)
@@ -571,6 +568,9 @@ def parse(
     except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
         pos = getattr(exc, "pos_in_stream", None) or len(source)
         raise AdcliError(PARSE, "cannot parse this", source, (pos, pos + 1), label=label) from None
+    finally:
+        if collecting:
+            gc.enable()
     g = builder.g
     assert builder.result is not None
     outs, spans = builder.result

@@ -194,10 +194,18 @@ def table_text(
     rows = [[for_stdout(c) for c in r] for r in rows]
     width = width or _width()
     system = colour_system() if styles else None
-    plain = _rich_table(headers, rows, right, None, None)
+    # Rich lays a table out in time that grows faster than its rows (minutes at
+    # 10^5 rows); a long one is laid out the same way by _plain_table, line by line.
+    plain = (
+        _rich_table(headers, rows, right, None, None) if len(rows) <= _RICH_ROWS else _plain_table(headers, rows, right)
+    )
     if max((cell_len(line) for line in plain.splitlines()), default=0) > width:
         return _vertical(headers, rows, styles if system else None)
-    return plain if system is None else _rich_table(headers, rows, right, styles, system)
+    if system is None:
+        return plain
+    if len(rows) > _RICH_ROWS:
+        return _plain_table(headers, rows, right, styles)
+    return _rich_table(headers, rows, right, styles, system)
 
 
 def _rich_table(headers, rows, right, styles, system: Any) -> str:
@@ -224,6 +232,53 @@ def _rich_table(headers, rows, right, styles, system: Any) -> str:
         soft_wrap=False,
     ).print(table)
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
+
+
+_RICH_ROWS = 500  # tables longer than this are laid out without Rich
+
+
+def _plain_table(
+    headers: list[str], rows: list[list[str]], right: set[int], styles: dict[int, dict[str, str]] | None = None
+) -> str:
+    """What :func:`_rich_table` prints without styles (box SIMPLE_HEAD, no edge):
+    cells padded to their column's width, columns three spaces apart, a rule of
+    '─' under the header, trailing spaces stripped; linear in the table's size.
+    tests/test_deep_fast.py checks it against Rich on random tables. ``styles``
+    paints the cells they name (each distinct cell painted once)."""
+    from rich.cells import cell_len as rich_len
+
+    def cell_len(c: str) -> int:  # printable ASCII is one cell a character (Rich's own shortcut)
+        return len(c) if c.isascii() and c.isprintable() else rich_len(c)
+
+    widths = [cell_len(h) for h in headers]
+    for r in rows:
+        for k, c in enumerate(r):
+            n = cell_len(c)
+            if n > widths[k]:
+                widths[k] = n
+
+    painted: dict[tuple[str, str], str] = {}
+
+    def show(k: int, c: str) -> str:
+        style = styles.get(k, {}).get(c) if styles else None
+        if style is None:
+            return c
+        if (c, style) not in painted:
+            painted[c, style] = paint(c, style)
+        return painted[c, style]
+
+    def line(cells: list[str]) -> str:
+        out = []
+        for k, c in enumerate(cells):
+            if k in right:  # Rich strips a right-justified cell's trailing spaces, then pads it
+                c = c.rstrip()
+                out.append(" " * (widths[k] - cell_len(c)) + show(k, c))
+            else:
+                out.append(show(k, c) + " " * (widths[k] - cell_len(c)))
+        return "   ".join(out).rstrip()
+
+    rule = "─" * max(1, sum(widths) + 3 * (len(widths) - 1))
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
 def _vertical(headers: list[str], rows: list[list[str]], styles: dict[int, dict[str, str]] | None) -> str:
