@@ -32,10 +32,10 @@ LANGS = ("python", "numpy", "c", "jax")
 # every op printed as a function call: the ones a target may lack
 _CALLS = {n for n, o in OPS.items() if o.show.startswith(n + "(") and n != "where"}
 
-_ZEROING = {"where", "relu", "abs", "sign", "max", "min", "hypot", "pow"}
+_ZEROING = {n for n, o in OPS.items() if o.zeroes}
 # ops whose partial is infinite at a point of their domain (sqrt'(0), asin'(1)): a zero
 # adjoint meeting it gives 0, as in the engines, so these products are always careful
-_BLOWS = {"sqrt", "cbrt", "powc", "pow", "asin", "acos", "acosh", "atanh"}
+_BLOWS = {n for n, o in OPS.items() if o.steep}
 
 
 def _blows(op: str, param) -> bool:
@@ -224,7 +224,7 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
         for k, i in enumerate(ids):
             var[i], bars[i] = f"{a}[{k}]", f"{ab}[{k}]"
     for i, node in enumerate(graph.nodes):
-        if node.op.name != "const" and i not in var:
+        if not node.op.constant and i not in var:
             var[i] = _ident(node.name or f"v{i}", lang, taken)
     bars.update({i: _ident(f"{v}_bar", lang, taken) for i, v in var.items() if i not in bars})
     loops = {} if hessian else _plan_loops(graph, lang, var, bars, taken, code)
@@ -242,7 +242,7 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
     def leaf(j: int) -> Sym:
         node = graph.nodes[j]
         if j not in atoms:
-            atoms[j] = sg.const(node.param) if node.op.name == "const" else sg.atom(var[j])
+            atoms[j] = sg.const(node.param) if node.op.constant else sg.atom(var[j])
         return atoms[j]
 
     pr = _printer(lang)(sg, st)
@@ -312,7 +312,7 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
     known: dict[int, float] = {}  # adjoints that are plain numbers
     for ids in elements.values():
         assigned.update(ids)  # array adjoints start at 0: every contribution is +=
-    if graph.nodes[out].op.name == "const":
+    if graph.is_const(out):
         pass
     else:
         emit(bars[out], "1.0", True)
@@ -347,7 +347,7 @@ def export(graph: Graph, lang: str, name: str = "f", hessian: bool = False) -> s
         c = known.get(i) if lang in ("numpy", "jax") else None
         for k, j in enumerate(node.args):
             p = ps[k]
-            if graph.nodes[j].op.name == "const" or p.const_value() == 0:
+            if graph.is_const(j) or p.const_value() == 0:
                 continue
             pv = p.const_value()
             value_of = None

@@ -50,6 +50,10 @@ class Op:
     selects: bool = False  # picks one argument by a comparison: liveness follows the branch taken
     cancels: bool = False  # a sum or difference: can lose its digits (precision warnings)
     underflows: bool = False  # can round a non-zero result to 0 (precision warnings)
+    # a partial is exactly 0 over a region (a branch not taken, a flat piece): exported code
+    # multiplies carefully there, so a 0 adjoint meeting an infinite partial stays 0
+    zeroes: bool = False
+    steep: bool = False  # a partial is infinite at a point of the domain (sqrt'(0), asin'(1))
 
 
 OPS: dict[str, Op] = {}
@@ -175,13 +179,13 @@ op("div", 2, np.divide,   lambda xp, ans, a, b: (1.0 / b, -ans / b),  "{0}/{1}",
 op("neg", 1, np.negative, lambda xp, ans, x: (-1.0,),                 "-{0}", fn=False, curvature="linear")
 op("powc", 1, np.power,   _powc_d,                                    "{0}^{c}", param=True, fn=False, underflows=True,
    dom=(_powc_undefined, "{0} cannot be raised to a non-integer or negative power here"),
-   kink=(lambda x, c: (0 < c < 1) and (x == 0), "the derivative of x^c (0 < c < 1) at x = 0 is +inf"))
+   kink=(lambda x, c: (0 < c < 1) and (x == 0), "the derivative of x^c (0 < c < 1) at x = 0 is +inf"), steep=True)
 op("pow", 2, np.power,
    lambda xp, ans, a, b: (b * xp.pow(a, b - 1.0), xp.select(a == 0, 0.0, ans * xp.log(a))),
    "{0}^{1}", underflows=True,
    dom=(lambda a, b: (a < 0) | ((a == 0) & (b <= 0)),
         "base {0} with exponent {1}: a power whose exponent depends on the inputs needs a base > 0"),
-   kink=(lambda a, b: a == 0, "a^b at a = 0: ∂/∂b taken as 0"))
+   kink=(lambda a, b: a == 0, "a^b at a = 0: ∂/∂b taken as 0"), zeroes=True, steep=True)
 
 # --- exponentials and logarithms ---------------------------------------------
 op("exp",   1, np.exp,   lambda xp, ans, x: (ans,),                  "exp({0})", underflows=True)
@@ -201,9 +205,9 @@ op("logb",  2, lambda x, b: np.log(x) / np.log(b),
         "log({0}, base {1}) needs an argument > 0 and a base > 0 other than 1"), fn=False)
 op("sqrt",  1, np.sqrt,  lambda xp, ans, x: (0.5 / ans,),            "sqrt({0})",
    dom=(lambda x: x < 0, "argument is {0}; sqrt needs an argument >= 0"),
-   kink=(lambda x: x == 0, "sqrt'(0) = +inf"))
+   kink=(lambda x: x == 0, "sqrt'(0) = +inf"), steep=True)
 op("cbrt",  1, np.cbrt,  lambda xp, ans, x: (1.0 / (3.0 * ans * ans),), "cbrt({0})",
-   kink=(lambda x: x == 0, "cbrt'(0) = +inf"))
+   kink=(lambda x: x == 0, "cbrt'(0) = +inf"), steep=True)
 
 # --- trigonometric -----------------------------------------------------------
 op("sin",  1, np.sin,    lambda xp, ans, x: (xp.cos(x),),            "sin({0})")
@@ -211,10 +215,10 @@ op("cos",  1, np.cos,    lambda xp, ans, x: (-xp.sin(x),),           "cos({0})")
 op("tan",  1, np.tan,    lambda xp, ans, x: (1.0 + ans * ans,),      "tan({0})")
 op("asin", 1, np.arcsin, lambda xp, ans, x: (1.0 / xp.sqrt(1.0 - x * x),), "asin({0})",
    dom=(lambda x: np.abs(x) > 1, "argument is {0}; asin needs -1 <= argument <= 1"),
-   kink=(lambda x: np.abs(x) == 1, "asin'(±1) = +inf"))
+   kink=(lambda x: np.abs(x) == 1, "asin'(±1) = +inf"), steep=True)
 op("acos", 1, np.arccos, lambda xp, ans, x: (-1.0 / xp.sqrt(1.0 - x * x),), "acos({0})",
    dom=(lambda x: np.abs(x) > 1, "argument is {0}; acos needs -1 <= argument <= 1"),
-   kink=(lambda x: np.abs(x) == 1, "acos'(±1) = -inf"))
+   kink=(lambda x: np.abs(x) == 1, "acos'(±1) = -inf"), steep=True)
 op("atan", 1, np.arctan, lambda xp, ans, x: (1.0 / (1.0 + x * x),),  "atan({0})")
 op("atan2", 2, np.arctan2,
    lambda xp, ans, y, x: (x / (x * x + y * y), -y / (x * x + y * y)),
@@ -228,61 +232,61 @@ op("tanh",  1, np.tanh,    lambda xp, ans, x: (1.0 - ans * ans,),     "tanh({0})
 op("asinh", 1, np.arcsinh, lambda xp, ans, x: (1.0 / xp.sqrt(x * x + 1.0),), "asinh({0})")
 op("acosh", 1, np.arccosh, lambda xp, ans, x: (1.0 / xp.sqrt(x * x - 1.0),), "acosh({0})",
    dom=(lambda x: x < 1, "argument is {0}; acosh needs an argument >= 1"),
-   kink=(lambda x: x == 1, "acosh'(1) = +inf"))
+   kink=(lambda x: x == 1, "acosh'(1) = +inf"), steep=True)
 op("atanh", 1, np.arctanh, lambda xp, ans, x: (1.0 / (1.0 - x * x),), "atanh({0})",
-   dom=(lambda x: np.abs(x) >= 1, "argument is {0}; atanh needs -1 < argument < 1"))
+   dom=(lambda x: np.abs(x) >= 1, "argument is {0}; atanh needs -1 < argument < 1"), steep=True)
 
 # --- piecewise and activation functions --------------------------------------
 op("abs",  1, np.abs,  lambda xp, ans, x: (xp.sign(x),),             "abs({0})", curvature="linear",
-   kink=(lambda x: x == 0, "abs is not differentiable at 0: using abs'(0) = 0"))
+   kink=(lambda x: x == 0, "abs is not differentiable at 0: using abs'(0) = 0"), zeroes=True)
 op("sign", 1, np.sign, lambda xp, ans, x: (0.0,),                    "sign({0})", curvature="linear",
-   kink=(lambda x: x == 0, "sign jumps at 0: using sign'(0) = 0"))
+   kink=(lambda x: x == 0, "sign jumps at 0: using sign'(0) = 0"), zeroes=True)
 op("relu", 1, lambda x: np.maximum(x, 0.0),
    lambda xp, ans, x: (xp.select(x > 0, 1.0, 0.0),),                 "relu({0})", curvature="linear",
-   kink=(lambda x: x == 0, "relu is not differentiable at 0: using relu'(0) = 0"))
+   kink=(lambda x: x == 0, "relu is not differentiable at 0: using relu'(0) = 0"), zeroes=True)
 op("sigmoid",  1, _sigmoid, lambda xp, ans, x: (ans * xp.sigmoid(-x),), "sigmoid({0})")  # not 1 - ans: exact far left
 op("softplus", 1, lambda x: np.logaddexp(0.0, x),
    lambda xp, ans, x: (xp.sigmoid(x),),                              "softplus({0})")
 op("hypot", 2, np.hypot,
    lambda xp, ans, a, b: (xp.select(ans == 0, 0.0, a / ans), xp.select(ans == 0, 0.0, b / ans)),
    "hypot({0}, {1})",
-   kink=(lambda a, b: (a == 0) & (b == 0), "hypot is not differentiable at (0, 0): using 0 for both partials"))
+   kink=(lambda a, b: (a == 0) & (b == 0), "hypot is not differentiable at (0, 0): using 0 for both partials"), zeroes=True)
 op("max", 2, np.maximum,
    lambda xp, ans, a, b: (xp.select(a > b, 1.0, xp.select(a == b, 0.5, 0.0)),
                           xp.select(b > a, 1.0, xp.select(a == b, 0.5, 0.0))),
    "max({0}, {1})", curvature="linear",
-   kink=(lambda a, b: a == b, "max at a tie: each argument gets half the derivative"))
+   kink=(lambda a, b: a == b, "max at a tie: each argument gets half the derivative"), zeroes=True)
 op("min", 2, np.minimum,
    lambda xp, ans, a, b: (xp.select(a < b, 1.0, xp.select(a == b, 0.5, 0.0)),
                           xp.select(b < a, 1.0, xp.select(a == b, 0.5, 0.0))),
    "min({0}, {1})", curvature="linear",
-   kink=(lambda a, b: a == b, "min at a tie: each argument gets half the derivative"))
+   kink=(lambda a, b: a == b, "min at a tie: each argument gets half the derivative"), zeroes=True)
 op("where", 4, lambda lhs, rhs, a, b, c: np.where(CMP[c](lhs, rhs), a, b),
    lambda xp, ans, lhs, rhs, a, b, c: (0.0, 0.0, xp.select(xp.cmp(c, lhs, rhs), 1.0, 0.0),
                                        xp.select(xp.cmp(c, lhs, rhs), 0.0, 1.0)),
    "where({0} {c} {1}, {2}, {3})", param=True, curvature="linear", selects=True,
-   kink=(lambda lhs, rhs, a, b, c: lhs == rhs, "where(...) at its switch: the selected branch's derivative is used"))
+   kink=(lambda lhs, rhs, a, b, c: lhs == rhs, "where(...) at its switch: the selected branch's derivative is used"), zeroes=True)
 op("logsumexp", 2, np.logaddexp,
    lambda xp, ans, a, b: (xp.sigmoid(a - b), xp.sigmoid(b - a)),   "logsumexp({0}, {1})")
 op("clip", 3, np.clip, _clip_d,                                    "clip({0}, {1}, {2})",
    dom=(lambda x, lo, hi: lo > hi, "clip needs lo <= hi, but lo is {1} and hi is {2}"),
-   kink=(lambda x, lo, hi: (x == lo) | (x == hi), "clip at a bound: x and the bound each get half the derivative"))
+   kink=(lambda x, lo, hi: (x == lo) | (x == hi), "clip at a bound: x and the bound each get half the derivative"), zeroes=True)
 
 # --- steps: derivative 0 between the jumps ---------------------------------------
 op("floor", 1, np.floor, lambda xp, ans, x: (0.0,),                "floor({0})",
-   kink=(lambda x: np.floor(np.asarray(x)) == x, "floor jumps at whole numbers: using floor' = 0 there"))
+   kink=(lambda x: np.floor(np.asarray(x)) == x, "floor jumps at whole numbers: using floor' = 0 there"), zeroes=True)
 op("ceil",  1, np.ceil,  lambda xp, ans, x: (0.0,),                "ceil({0})",
-   kink=(lambda x: np.floor(np.asarray(x)) == x, "ceil jumps at whole numbers: using ceil' = 0 there"))
+   kink=(lambda x: np.floor(np.asarray(x)) == x, "ceil jumps at whole numbers: using ceil' = 0 there"), zeroes=True)
 op("round", 1, np.rint,  lambda xp, ans, x: (0.0,),                "round({0})",
    kink=(lambda x: np.asarray(x) - np.floor(np.asarray(x)) == 0.5,
-         "round jumps halfway between whole numbers (it sends halves to even): using round' = 0 there"))
+         "round jumps halfway between whole numbers (it sends halves to even): using round' = 0 there"), zeroes=True)
 op("heaviside", 1, lambda x: np.heaviside(x, 0.5), lambda xp, ans, x: (0.0,), "heaviside({0})",
-   kink=(lambda x: x == 0, "heaviside jumps at 0 (heaviside(0) = 1/2): using heaviside'(0) = 0"))
+   kink=(lambda x: x == 0, "heaviside jumps at 0 (heaviside(0) = 1/2): using heaviside'(0) = 0"), zeroes=True)
 # a - b·floor(a/b), with the sign of b; the quotient in ∂/∂b is the one np.mod used
 op("mod", 2, np.mod, lambda xp, ans, a, b: (1.0, -xp.round((a - ans) / b)), "mod({0}, {1})",
    dom=(lambda a, b: b == 0, "the divisor is {1}; mod needs a divisor other than 0"),
    kink=(lambda a, b: np.mod(np.asarray(a), np.asarray(b)) == 0,
-         "mod(a, b) jumps where a/b is whole: using ∂/∂a = 1 and ∂/∂b = -a/b there"))
+         "mod(a, b) jumps where a/b is whole: using ∂/∂a = 1 and ∂/∂b = -a/b there"), zeroes=True)
 
 # --- more trigonometric ----------------------------------------------------------
 op("cot", 1, lambda x: np.cos(x) / np.sin(x), lambda xp, ans, x: (-(1.0 + ans * ans),), "cot({0})",

@@ -678,7 +678,7 @@ def parse_constant(text: str, label: str) -> float:
     if len(g.outputs) != 1:
         raise AdcliError(PARSE, "a value must be a single number", text, (0, len(text)), label=label)
     node = g.nodes[g.outputs[0]]
-    if node.op.name != "const":  # a constant that overflows is left unfolded (graph.apply)
+    if not node.op.constant:  # a constant that overflows is left unfolded (graph.apply)
         raise AdcliError(
             INPUT,
             f"{text.strip()} overflows: a value must be a finite number",
