@@ -288,6 +288,8 @@ def guarded(action: Callable[[], int | None], as_json: bool, out: Out | None = N
         return INTERRUPTED
     except WriteFailed:  # a closed pipe or a full disk: adcli.main ends the process
         raise
+    except ModuleNotFoundError:  # a dependency this Python lacks: adcli.main says which, in one line
+        raise
     except RecursionError:  # pragma: no cover - nothing recurses; a last line of defence
         out.note("error: internal recursion limit reached; please report this expression")
         return INTERNAL

@@ -13,6 +13,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -72,3 +74,37 @@ def test_wheel_install_runs_from_elsewhere(tmp_path):
         [str(adcli), "grad", "log((x1+x2", "--at", "x1=1,x2=2"], cwd=work, capture_output=True, text=True, timeout=60
     )
     assert p.returncode == 2 and "expected an operator or ')'" in p.stderr and "Traceback" not in p.stderr
+
+
+BLOCK = """
+import sys
+class Missing:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == {module!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, Missing())
+sys.argv = ["adcli", *{argv!r}]
+import adcli
+adcli.main()
+"""
+
+
+@pytest.mark.parametrize(
+    "module,argv",
+    [
+        ("lark", ["grad", "x^2", "--at", "x=1"]),  # the fast path
+        ("typer", ["grad", "x^2", "--at=x=1"]),  # the Typer app
+        ("numpy", ["eval", "1+1"]),
+    ],
+)
+def test_a_missing_dependency_is_one_line_not_a_traceback(module, argv):
+    """Run by a Python that lacks one of adcli's dependencies: say which, exit 70."""
+    r = subprocess.run(
+        [sys.executable, "-c", BLOCK.format(module=module, argv=argv)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert r.returncode == 70, r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert f"a dependency is missing ({module})" in r.stderr and r.stderr.count("\n") == 1
