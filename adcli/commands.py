@@ -590,9 +590,7 @@ def _many_points(kind: str, o: Any, points: str, src: Source, compute: Callable[
     return run_points(kind, g, points, compute, o.fmt, quiet=o.as_json)
 
 
-def _derivative(
-    kind: str, o: Any, src: Source, out: Out, compute: Callable[[Any], Any], single_point_only: bool = False
-) -> int:
+def _derivative(kind: str, o: Any, src: Source, out: Out, compute: Callable[[Any], Any]) -> int:
     """The shared body of the derivative commands: load, compute, print."""
     from . import render
 

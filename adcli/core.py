@@ -224,13 +224,6 @@ def _csv_columns(name: str, label: str) -> dict[str, Value]:
     return {h: data[:, k].tolist() for k, h in enumerate(names)}
 
 
-def resolve_point(g: Graph, at: str | None, label: str = "--at", parsed=None) -> list[float]:
-    """The values of ``g``'s inputs, in ``g``'s input order, from the --at text
-    (``parsed``: that text already read by :func:`parse_point`)."""
-    point = _point_of(g, at, label, parsed)
-    return [point[n] for n in g.input_names]
-
-
 def bind_point(g: Graph, at: str | None, label: str = "--at", parsed=None) -> tuple[Graph, list[float]]:
     """``g`` with its inputs in the order --at gives them (SPEC 1), and their values.
     Every command that takes a point comes through here (or :mod:`adcli.batch`),
