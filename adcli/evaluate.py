@@ -251,7 +251,6 @@ def _diagnose_precision(values: Values) -> None:
     g, vals = values.graph, values.vals
     cancel = underflow = False
     for i, node in enumerate(g.nodes):
-        name = node.op.name
         if node.op.cancels and not cancel:
             a, b = (vals[j] for j in node.args)
             r = vals[i]
@@ -267,7 +266,7 @@ def _diagnose_precision(values: Values) -> None:
                     f"with few correct digits",
                     node.span,
                 )
-            elif a != 0 and b != 0 and (r == a or r == -b if name == "sub" else r in (a, b)):
+            elif a != 0 and b != 0 and r in (a, node.op.cancels * b):
                 small = node.args[1] if r == a else node.args[0]
                 if not g.nodes[small].op.constant:
                     cancel = True

@@ -98,6 +98,8 @@ class Graph:
     def apply(self, opname: str, args: tuple[int, ...], span: tuple[int, int], param: Any = None) -> int:
         """Add ``opname(args)``; arguments that are all constants are folded now."""
         op = OPS[opname]
+        if op.const_last is not None and self.nodes[args[-1]].op.constant:
+            op, args, param = OPS[op.const_last], args[:-1], self.nodes[args[-1]].param
         if op.selects:
             self.has_where = True
         if args and all(self.nodes[a].op.constant for a in args):

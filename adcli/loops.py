@@ -200,8 +200,9 @@ class Builder:
                 ref[n] = len(loop.body) - 1
             else:
                 args = tuple(ref[a] for a in node.args)
-                if node.op.name == "pow" and not self._varying(loop, args[1]) and isinstance(args[1], float):
-                    loop.body.append(Local("powc", (args[0],), args[1]))
+                alt = node.op.const_last
+                if alt is not None and not self._varying(loop, args[-1]) and isinstance(args[-1], float):
+                    loop.body.append(Local(alt, args[:-1], args[-1]))
                 else:
                     loop.body.append(Local(node.op.name, args, node.param))
                 loop.body[-1].varying = any(self._varying(loop, a) for a in loop.body[-1].args)

@@ -48,12 +48,17 @@ class Op:
     constant: bool = False  # a constant leaf: no derivative flows into it
     variable: bool = False  # an input leaf: the point gives its value (its param is its name)
     selects: bool = False  # picks one argument by a comparison: liveness follows the branch taken
-    cancels: bool = False  # a sum or difference: can lose its digits (precision warnings)
+    # a sum (+1) or difference (-1) of two arguments, the sign the second one enters with:
+    # it can lose its digits, or one argument entirely (precision warnings)
+    cancels: float = 0.0
     underflows: bool = False  # can round a non-zero result to 0 (precision warnings)
     # a partial is exactly 0 over a region (a branch not taken, a flat piece): exported code
     # multiplies carefully there, so a 0 adjoint meeting an infinite partial stays 0
     zeroes: bool = False
     steep: bool = False  # a partial is infinite at a point of the domain (sqrt'(0), asin'(1))
+    # the op that takes over when the last argument is a constant, with that constant as its
+    # param (pow -> powc: x^3 has one partial, defined for x < 0 too)
+    const_last: str | None = None
 
 
 OPS: dict[str, Op] = {}
@@ -169,9 +174,9 @@ op("const", 0, lambda c: c, None, "{c}", param=True, fn=False, curvature="linear
 
 # --- arithmetic -------------------------------------------------------------
 op("add", 2, np.add,      lambda xp, ans, a, b: (1.0, 1.0),           "{0} + {1}", fn=False, curvature="linear",
-   cancels=True)
+   cancels=1.0)
 op("sub", 2, np.subtract, lambda xp, ans, a, b: (1.0, -1.0),          "{0} - {1}", fn=False, curvature="linear",
-   cancels=True)
+   cancels=-1.0)
 op("mul", 2, np.multiply, lambda xp, ans, a, b: (b, a),               "{0}·{1}", fn=False, curvature="bilinear",
    underflows=True)
 op("div", 2, np.divide,   lambda xp, ans, a, b: (1.0 / b, -ans / b),  "{0}/{1}",
@@ -182,7 +187,7 @@ op("powc", 1, np.power,   _powc_d,                                    "{0}^{c}",
    kink=(lambda x, c: (0 < c < 1) and (x == 0), "the derivative of x^c (0 < c < 1) at x = 0 is +inf"), steep=True)
 op("pow", 2, np.power,
    lambda xp, ans, a, b: (b * xp.pow(a, b - 1.0), xp.select(a == 0, 0.0, ans * xp.log(a))),
-   "{0}^{1}", underflows=True,
+   "{0}^{1}", underflows=True, const_last="powc",
    dom=(lambda a, b: (a < 0) | ((a == 0) & (b <= 0)),
         "base {0} with exponent {1}: a power whose exponent depends on the inputs needs a base > 0"),
    kink=(lambda a, b: a == 0, "a^b at a = 0: ∂/∂b taken as 0"), zeroes=True, steep=True)

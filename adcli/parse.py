@@ -184,10 +184,7 @@ class _Builder:
         return self._pow(a, b)
 
     def _pow(self, a, b):
-        span = (a[1], b[2])
-        if self.g.is_const(b[0]):
-            return (self.g.apply("powc", (a[0],), span, self.g.nodes[b[0]].param), a[1], b[2])
-        return (self.g.apply("pow", (a[0], b[0]), span), a[1], b[2])
+        return (self.g.apply("pow", (a[0], b[0]), (a[1], b[2])), a[1], b[2])
 
     def neg(self, c):
         tok, x = c

@@ -401,10 +401,7 @@ class Expander:
                     self.depth -= 1
             else:
                 args = tuple(new.get(a, a) for a in node.args)
-                if op.name == "pow" and g.is_const(args[1]):
-                    new[n] = g.apply("powc", (args[0],), node.span, nodes[args[1]].param)
-                else:
-                    new[n] = g.apply(op.name, args, node.span, node.param)
+                new[n] = g.apply(op.name, args, node.span, node.param)
         return new[root]
 
     # -- finishing ----------------------------------------------------------------------

@@ -24,6 +24,9 @@ def run(*args):
         ("x*y", "x=1e-200,y=1e-200", "x*y: the value underflows to 0"),
         ("(x + 1e-3) - x", "x=1e12", "catastrophic cancellation"),
         ("(1e20 + x) - 1e20", "x=1", "x = 1 is lost entirely next to 1e+20"),
+        # a difference loses either side: its first argument (r = -b) or its second (r = a)
+        ("x - 1e20", "x=1", "x = 1 is lost entirely next to -1e+20"),
+        ("1e20 - x", "x=1", "x = 1 is lost entirely next to 1e+20"),
         ("log(1 + exp(-x))", "x=50", "exp(-x) = 1.92875e-22 is lost entirely"),
     ],
 )
@@ -58,3 +61,21 @@ def test_infinite_gradient_is_announced():
     doc = json.loads(r.stdout)
     assert doc["gradient"]["x"] == "Infinity"
     assert any("sqrt'(0) = +inf" in w for w in doc["warnings"])
+
+
+@pytest.mark.parametrize(
+    "expr, at, value, slope",
+    [
+        ("x^3", "x=-2", -8.0, 12.0),
+        ("pow(x, 3)", "x=-2", -8.0, 12.0),
+        ("sum(x[i]^3 for i=1..2)", "x=[-2,-2]", -16.0, 12.0),
+        ("x^(1+2)", "x=-2", -8.0, 12.0),  # the exponent is folded to a constant first
+    ],
+)
+def test_a_constant_exponent_is_defined_for_a_negative_base(expr, at, value, slope):
+    """pow with a constant exponent is powc however it is written (the registry's
+    const_last): x^3 at x = -2 is -8, where pow's own domain (base > 0) refuses it."""
+    doc = json.loads(run("grad", expr, "--at", at, "--json").stdout)
+    assert doc["value"] == value
+    grads = [g for v in doc["gradient"].values() for g in (v if isinstance(v, list) else [v])]
+    assert grads and set(grads) == {slope}
