@@ -303,13 +303,24 @@ def announce_kinks(values: Values) -> None:
     values.kinks_announced = True
     g, vals = values.graph, values.vals
     places: dict[str, int] = {}  # a convention is stated at its first few places, not at 10^5 nested ones
+    users: dict[int, set[str]] | None = None  # node -> the ops that read it, built at the first nest
     with np.errstate(all="ignore"):
         for i, node in enumerate(g.nodes):
             kink = node.op.kink
             if kink is None or places.get(node.op.name, 0) >= KINK_PLACES:
                 continue
             hit = kink[0](*[vals[a] for a in node.args], *node.xextra)
-            if anywhere(hit) and np.any(hit & np.asarray(values.live(i))):
+            if not anywhere(hit):
+                continue
+            if node.op.kink_nests and i not in g.outputs:
+                if users is None:
+                    users = {}
+                    for n in g.nodes:
+                        for a in n.args:
+                            users.setdefault(a, set()).add(n.op.name)
+                if users.get(i) == {node.op.name}:  # only read by its own kind: the outer one speaks
+                    continue
+            if np.any(hit & np.asarray(values.live(i))):
                 places[node.op.name] = places.get(node.op.name, 0) + 1
                 said = kink[1] + ("; where it meets a zero, 0·inf is taken as 0" if kink[1].endswith("inf") else "")
                 values.warn(("kink", i), f"{g.snippet(i)}: {said}", node.span)

@@ -59,6 +59,10 @@ class Op:
     # the op that takes over when the last argument is a constant, with that constant as its
     # param (pow -> powc: x^3 has one partial, defined for x < 0 too)
     const_last: str | None = None
+    # an inner node of a nest of its own kind (hypot(a, b, c) = hypot(hypot(a, b), c)) on its
+    # kink needs no convention: its value there is 0, and the enclosing node's partial towards
+    # a 0 is 0 off its own kink (on it, the enclosing node states its own)
+    kink_nests: bool = False
 
 
 OPS: dict[str, Op] = {}
@@ -255,7 +259,8 @@ op("softplus", 1, lambda x: np.logaddexp(0.0, x),
 op("hypot", 2, np.hypot,
    lambda xp, ans, a, b: (xp.select(ans == 0, 0.0, a / ans), xp.select(ans == 0, 0.0, b / ans)),
    "hypot({0}, {1})",
-   kink=(lambda a, b: (a == 0) & (b == 0), "hypot is not differentiable at (0, 0): using 0 for both partials"), zeroes=True)
+   kink=(lambda a, b: (a == 0) & (b == 0), "hypot is not differentiable at (0, 0): using 0 for both partials"), zeroes=True,
+   kink_nests=True)
 op("max", 2, np.maximum,
    lambda xp, ans, a, b: (xp.select(a > b, 1.0, xp.select(a == b, 0.5, 0.0)),
                           xp.select(b > a, 1.0, xp.select(a == b, 0.5, 0.0))),

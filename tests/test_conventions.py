@@ -95,6 +95,29 @@ def test_a_warning_is_true_and_points_into_the_source():
     assert "v1" not in r.stderr and "^^^^^^" in r.stderr and "exp(x)" in r.stderr.splitlines()[0]
 
 
+@pytest.mark.parametrize(
+    "expr, at, gradient, warned",
+    [
+        # hypot(a, b, c) is folded as hypot(hypot(a, b), c): at a = b = 0 the inner pair sits on
+        # its kink, but the whole sqrt(a^2 + b^2 + c^2) is smooth while c != 0: no convention
+        ("hypot(a, b, c)", "a=0,b=0,c=2", [0.0, 0.0, 1.0], []),
+        ("hypot(a, b, c, d)", "a=0,b=0,c=3,d=4", [0.0, 0.0, 0.6, 0.8], []),
+        ("hypot(hypot(a, b), c)", "a=0,b=0,c=-2", [0.0, 0.0, -1.0], []),  # written out, the same
+        # on the whole call's own kink it is stated once, at the whole call
+        ("hypot(a, b, c)", "a=0,b=0,c=0", [0.0, 0.0, 0.0], ["hypot(a, b, c)"]),
+        # an inner pair that something else reads too is a real kink there
+        ("sin(hypot(a, b)) + hypot(a, b, c)", "a=0,b=0,c=2", [0.0, 0.0, 1.0], ["hypot(a, b)"]),
+        ("hypot(a, b)", "a=0,b=0", [0.0, 0.0], ["hypot(a, b)"]),
+    ],
+)
+def test_a_kink_inside_a_hypot_nest_is_stated_only_where_it_matters(expr, at, gradient, warned):
+    for mode in MODES:
+        g, w = grad(expr, at, mode)
+        assert g == gradient
+        assert [m.split(":")[0] for m in w] == warned
+        assert all("not differentiable at (0, 0)" in m for m in w)
+
+
 def test_steps_show_resolved_numbers():
     r = cli("grad", "sqrt(x-x)", "--at", "x=1", "--steps")
     assert r.exit_code == 0 and "Omega" not in r.stdout and "NaN" not in r.stdout

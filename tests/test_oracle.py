@@ -438,9 +438,8 @@ def build(kind: str, choose, sub_) -> T:
                     args[k] = add(args[k], const(Fraction(1, 2)))
         if kind == "logsumexp3":
             args = [bounded(x, choose) for x in args]
-        # adcli folds hypot(a, b, c) as hypot(hypot(a, b), c), whose inner pair warns of a kink at a = b = 0
-        # even when c != 0 (a false warning; the numbers are right): the generator keeps a or b away from 0
-        if kind == "hypot3" and abs(args[0].val) < 0.25 and abs(args[1].val) < 0.25:
+        # hypot(a, b, c)'s only kink is a = b = c = 0 (a zero inner pair with c != 0 is smooth)
+        if kind == "hypot3" and all(abs(x.val) < 0.25 for x in args):
             args[0] = shifted(args[0])
         return call(kind[:-1], *args)
     if kind == "logsumexp":
