@@ -554,7 +554,8 @@ class _Checker:
         ex_ = None if expected is None else expected.tolist()
         fw_ = None if fwd is None else fwd.tolist()
         idx_ = index.tolist()
-        names = [g.input_names[k] for k in self.pos]
+        inputs = g.input_names
+        names = [inputs[k] for k in self.pos]
         rows: list[CheckRow] = []
         for p in range(P):
             point_index = None if self.single else idx_[p]

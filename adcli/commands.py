@@ -714,7 +714,7 @@ def run_hessian(o: HessianOptions, src: Source, out: Out) -> int:
 @command("hvp", JvpOptions)
 def run_hvp(o: JvpOptions, src: Source, out: Out) -> int:
     """Print H·v, the Hessian of a scalar EXPR times a direction v, without
-    forming H: one reverse sweep on dual numbers (forward-over-reverse).
+    forming H: one forward pass of tangents and one reverse sweep (forward-over-reverse).
 
     Examples:
 
@@ -726,7 +726,7 @@ def run_hvp(o: JvpOptions, src: Source, out: Out) -> int:
     """
     from .derivatives import run_hvp as compute
 
-    return _derivative("hvp", o, src, out, lambda p: compute(p, o.direction, o.wrt, record=o.steps))
+    return _derivative("hvp", o, src, out, lambda p: compute(p, o.direction, o.wrt, record=o.steps, duals=o.trace))
 
 
 @options

@@ -62,7 +62,8 @@ def _stack(entries: list[list[Any]], shape: tuple) -> np.ndarray:
 
 
 def _per_input(problem: Problem, positions: list[int]) -> str:
-    names = [problem.inputs[k] for k in positions]
+    inputs = problem.inputs  # a property that lists them: once, not per position
+    names = [inputs[k] for k in positions]
     return f"input ({', '.join(names)})" if names else "input (there are none)"
 
 
@@ -460,13 +461,39 @@ def _mask_kw(problem: Problem) -> dict:
     return {"mask_undefined": True} if point_shape(problem) != () else {}
 
 
+def _hvp_fast(problem: Problem, positions: list[int], v: list[Any]):
+    """(gradient, H·v) by :func:`adcli.hvsweep.hvp` on plain arrays; None if a result
+    is not finite (redo on dual numbers, which apply the infinity conventions)."""
+    shape = point_shape(problem)
+    seeds = {q: np.broadcast_to(np.asarray(d, dtype=np.float64), shape) for q, d in zip(positions, v)}
+    out = hvsweep.hvp(problem.values, {q: t for q, t in seeds.items() if t.any()})
+    if out is None:
+        return None
+    grads, hv = out
+    gradient = [_full(0.0 if grads[q] is None else grads[q], shape) for q in positions]
+    return gradient, [_full(0.0 if hv[q] is None else hv[q], shape) for q in positions]
+
+
 def run_hvp(
-    problem: Problem, direction: str | Sequence[Any] | None, wrt: str | None = None, record: bool = False
+    problem: Problem,
+    direction: str | Sequence[Any] | None,
+    wrt: str | None = None,
+    record: bool = False,
+    duals: bool = False,
 ) -> HvpResult:
-    """H·v of a scalar expression without forming H: one forward-over-reverse sweep."""
+    """H·v of a scalar expression without forming H: one forward-over-reverse sweep, on
+    plain arrays; on dual numbers when ``duals`` (what --trace shows), ``record``
+    (--steps) or a result that is not finite asks for them."""
     require_scalar(problem, "hvp")
     positions = resolve_wrt(problem.graph, wrt)
     v = resolve_vector(direction, len(positions), "--dir", _per_input(problem, positions), "hvp")
+    fast = None if (record or duals) else _hvp_fast(problem, positions, v)
+    if fast is not None:
+        gradient, hv = fast
+        value = _full(problem.values.outputs[0], point_shape(problem))
+        warnings = _merge_warnings(problem)
+        warn_nonfinite(problem, "H·v", hv)
+        return HvpResult(problem, positions, v, value, gradient, hv, warnings)
     value, gradient, hv, dvals, adj, steps = _forward_over_reverse(problem, positions, v, record)
     warnings = _merge_warnings(problem, dvals.warnings)
     warn_nonfinite(problem, "H·v", hv)
@@ -690,7 +717,8 @@ def _newton(problem: Problem, solve: list[int]) -> tuple[Problem, NewtonInfo]:
     """Solve F(x, y) = 0 for y from the --at values of y (the starting guess),
     with F_y from AD: y <- y - F_y⁻¹ F until the step is at rounding level."""
     g = problem.graph
-    names = [problem.inputs[k] for k in solve]
+    inputs = problem.inputs
+    names = [inputs[k] for k in solve]
     x = [problem.values.vals[i] for i in g.inputs]
     start = [_full(x[k], point_shape(problem)) for k in solve]
     current = problem
@@ -739,7 +767,8 @@ def run_implicit(problem: Problem, solve: str | None, wrt: str | None = None, ne
         problem, info = _newton(problem, ys)
     shape = point_shape(problem)
     F, A, B, J = _F_and_jacobian(problem, ys, xs)
-    ynames = [problem.inputs[k] for k in ys]
+    inputs = problem.inputs
+    ynames = [inputs[k] for k in ys]
     D, cond = _solve_matrix(A, B, ynames, problem)
     D = -D
     m, k = len(ys), len(xs)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from adcli import core, sparsity
-from adcli.derivatives import _forward_over_reverse, run_hessian, run_jacobian
+from adcli.derivatives import _forward_over_reverse, run_hessian, run_hvp, run_jacobian
 from adcli.evaluate import evaluate
 from adcli.reverse import vjp
 
@@ -61,6 +61,9 @@ def hessian_rows(sizes, repeats):
         groups = sparsity.groups_of(sparsity.star_colouring(sparsity.hessian_pattern(p.graph, list(range(n)))))
         td = median(lambda p=p, n=n, gs=groups: _forward_over_reverse(p, list(range(n)), None, False, gs), r)
         rows.append((f"  same sweep on dual numbers, n={n}", td, tg, "gradient"))
+        v = [(i % 7) - 3.0 for i in range(n)]
+        tv = median(lambda p=p, v=v: run_hvp(core.Problem(p.graph, p.point, p.values), v), r)
+        rows.append((f"H·v (hvp), n={n}", tv, tg, "gradient"))
     return rows
 
 

@@ -76,3 +76,28 @@ def test_trace_after_the_plain_pass_still_reads_the_dual_sweeps():
     r = run_hessian(p)
     v = r.sweep_values[1]  # computed on first reading
     assert [float(np.asarray(t.tangent).reshape(-1)[0]) for t in (v.vals[i] for i in p.graph.inputs)] == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("expr,at", CASES)
+def test_hvp_on_plain_arrays_is_the_dual_pass_to_the_bit(expr, at):
+    from adcli.derivatives import run_hvp
+
+    direction = [0.5, -1.25, 2.0][: len(at)]
+    fast = run_hvp(_load(expr, at), direction)
+    assert fast.dual_values is None  # it did run on plain arrays
+    duals = run_hvp(_load(expr, at), direction, duals=True)
+    assert duals.dual_values is not None
+    assert [float(v) for v in fast.hvp] == [float(v) for v in duals.hvp]
+    assert [float(v) for v in fast.gradient] == [float(v) for v in duals.gradient]
+    H = run_hessian(_load(expr, at)).hessian
+    want = [sum(float(H[i][j]) * direction[j] for j in range(len(direction))) for i in range(len(direction))]
+    assert np.allclose([float(v) for v in fast.hvp], want, rtol=1e-13, atol=1e-13)
+
+
+def test_hvp_that_meets_an_infinity_is_redone_on_dual_numbers():
+    from adcli.derivatives import run_hvp
+
+    # sqrt(x-x): the plain pass meets inf - inf; the dual pass carries weights (0·inf = 0)
+    r = run_hvp(_load("sqrt(x - x) + x^3", {"x": 1.0}), [1.0])
+    assert r.dual_values is not None
+    assert [float(v) for v in r.hvp] == [6.0]
