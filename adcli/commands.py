@@ -156,7 +156,9 @@ def FORMAT() -> Any:
 
 def DIR() -> Any:
     return option(
-        "--dir", help="The direction v: one value per input (per --wrt input), in order: 2,-1.", show_default=False
+        "--dir",
+        help="The direction v: one value per input (per --wrt input), in order: 2,-1; @FILE reads it.",
+        show_default=False,
     )
 
 
@@ -640,7 +642,7 @@ def run_jvp(o: JvpOptions, src: Source, out: Out) -> int:
 @options
 class VjpOptions(AtPoint, Explained):
     cotangent: str | None = option(
-        "--cotangent", help="The cotangent u: one value per output, in order: 1,0.", show_default=False
+        "--cotangent", help="The cotangent u: one value per output, in order: 1,0; @FILE reads it.", show_default=False
     )
 
 

@@ -362,7 +362,12 @@ def _elements_of(name: str, position: dict[str, int]) -> list[str]:
 
 def parse_vector(text: str, size: int, label: str, per: str) -> list[float]:
     """``2,-1`` or ``pi/4, -sqrt(2)`` -> floats, exactly ``size`` of them; ``per`` says
-    what each one is for ("input (x1, x2)", "output")."""
+    what each one is for ("input (x1, x2)", "output"). ``@FILE`` reads the same from a
+    file (values separated by commas or new lines), as ``--at @FILE`` does."""
+    from_file = text.startswith("@") and len(text) > 1
+    if from_file:
+        label = f"{label} {text}"
+        text = read_text_file(text[1:]).lstrip("\ufeff")
     if not text.strip():
         raise AdcliError(
             INPUT,
@@ -372,13 +377,15 @@ def parse_vector(text: str, size: int, label: str, per: str) -> list[float]:
             label=label,
             hint=f"give {size} value{'s' if size != 1 else ''}, one per {per}",
         )
-    pieces = split_top_level(text)
+    pieces = split_top_level(text, newlines=from_file)
     out: list[float] = []
     for piece, off in pieces:
         stripped = piece.strip()
         lead = len(piece) - len(piece.lstrip())
         span = (off + lead, off + lead + max(len(stripped), 1))
         if not stripped:
+            if from_file:
+                continue
             raise AdcliError(INPUT, "empty item (two commas in a row?)", text, span, label=label)
         if "=" in stripped:
             raise AdcliError(

@@ -660,3 +660,34 @@ def test_fast_top_level_help_is_the_full_help():
     code += "assert not {'typer', 'click', 'rich', 'numpy'} & set(sys.modules), sorted(sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_direction_or_cotangent_can_come_from_a_file(tmp_path):
+    """--dir @FILE and --cotangent @FILE, as --at @FILE: values by commas or new lines
+    (what a program writing 10^4 of them writes), errors located in the file."""
+    n = 50
+    expr = " + ".join(f"x{i}*x{i + 1}" for i in range(n - 1))
+    at = ",".join(f"x{i}={i % 5}" for i in range(n))
+    v = [(i % 3) - 1 for i in range(n)]
+    f = tmp_path / "v.txt"
+    f.write_text("\n".join(map(str, v)) + "\n\n", encoding="utf-8")
+    from_file = json.loads(ok("jvp", expr, "--at", at, "--dir", f"@{f}", "--json").stdout)
+    inline = json.loads(ok("jvp", expr, "--at", at, "--dir", ",".join(map(str, v)), "--json").stdout)
+    assert from_file == inline
+    x = [i % 5 for i in range(n)]
+    want = sum(x[i + 1] * v[i] + x[i] * v[i + 1] for i in range(n - 1))  # the directional derivative
+    assert from_file["jvp"] == [want]
+    hv = json.loads(ok("hvp", expr, "--at", at, "--dir", f"@{f}", "--json").stdout)["hvp"]
+    assert [hv[f"x{i}"] for i in range(n)] == [
+        (v[i - 1] if i else 0) + (v[i + 1] if i < n - 1 else 0) for i in range(n)
+    ]
+    u = tmp_path / "u.txt"
+    u.write_text("2\n-1\n", encoding="utf-8")
+    doc = json.loads(ok("vjp", "x*y, x + y", "--at", "x=3,y=5", "--cotangent", f"@{u}", "--json").stdout)
+    assert doc["vjp"] == {"x": 2 * 5 - 1, "y": 2 * 3 - 1}
+    f.write_text("1\n2\nfoo\n", encoding="utf-8")
+    r = cli("jvp", "x*y*z", "--at", "x=1,y=2,z=3", "--dir", f"@{f}")
+    assert r.exit_code == 2
+    assert f"--dir @{f}, line 3, column 1" in r.stderr and "foo" in r.stderr
+    r = cli("jvp", "x*y", "--at", "x=1,y=2", "--dir", f"@{tmp_path / 'none.txt'}")
+    assert r.exit_code == 2 and "no such file" in r.stderr
