@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .errors import USAGE, AdcliError
@@ -652,10 +653,15 @@ def _assemble(graph, lang, name, inputs, value, grads, hess_rows, code: _Code, v
                 flat += 1
         if hess_rows:
             body += [f"hess[{a * n + b}] = {t};" for a, row in enumerate(hess_rows) for b, t in enumerate(row)]
-        used = "\n".join(body[n_pre:])
-        for line in body:  # a variable nothing reads (-Wall -Werror): say so
+        # a variable nothing reads (-Wall -Werror): say so. Words are counted once over the
+        # body (a search per declaration would make a long body quadratic)
+        words = Counter(re.findall(r"\w+", "\n".join(body[n_pre:])))
+        for k, line in enumerate(body):
             m = re.match(r"(?:const )?double (\w+) =", line)
-            if m and not re.search(rf"\b{m.group(1)}\b", used.replace(line, "", 1)):
+            if m is None:
+                continue
+            own = re.findall(r"\w+", line).count(m.group(1)) if k >= n_pre else 0
+            if words[m.group(1)] <= own:
                 body.append(f"(void){m.group(1)};")
         out += ["    " + line for line in body]
         out.append("}")
