@@ -5,7 +5,10 @@
 Prints a markdown table: wall medians over paired rounds (each round runs
 every workload once, in turn, so load on this shared machine hits them
 alike), the median of the per-round ratios to the floor, peak RSS of each
-child (ru_maxrss from wait4), and the time to the first output line.
+child (ru_maxrss from wait4), its CPU time (user + system, from wait4), and the
+times to the first output line and to the first data row (the line after a CSV
+header), medians of their shares of each run. A "start-up" row runs the same CSV
+command over a one-row file: its first data row is what start-up alone costs.
 
 The floor is what a user would write by hand with pyarrow: read the CSV with
 pyarrow.csv, compute value and gradient with numpy (shared subexpressions),
@@ -59,17 +62,21 @@ print(time.perf_counter() - t0)
 """
 
 
-def child(cmd: list[str], out_path: str | None, first_line: bool = False) -> tuple[float, float, float | None, int]:
-    """Wall time, peak RSS (MiB), time to the first output line, exit code."""
+def child(
+    cmd: list[str], out_path: str | None, first_line: bool = False
+) -> tuple[float, float, list[float], float, int]:
+    """Wall time, peak RSS (MiB), times to the first and second output lines (when
+    ``first_line``), CPU seconds (user + system), exit code."""
     t0 = time.perf_counter()
-    first = None
+    firsts: list[float] = []
     if first_line:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert proc.stdout is not None
         with open(out_path or os.devnull, "wb") as sink:
-            line = proc.stdout.readline()
-            first = time.perf_counter() - t0
-            sink.write(line)
+            for _ in range(2):
+                line = proc.stdout.readline()
+                firsts.append(time.perf_counter() - t0)
+                sink.write(line)
             shutil.copyfileobj(proc.stdout, sink, 1 << 20)
     else:
         with open(out_path or os.devnull, "wb") as sink:
@@ -77,7 +84,7 @@ def child(cmd: list[str], out_path: str | None, first_line: bool = False) -> tup
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, first, proc.returncode
+    return wall, usage.ru_maxrss / 1024, firsts, usage.ru_utime + usage.ru_stime, proc.returncode
 
 
 def write_points(path: Path, n: int, seed: int = 1) -> None:
@@ -119,6 +126,8 @@ def main() -> None:
     pts, big = tmp / "pts.csv", tmp / "big.csv"
     make(pts, args.rows, 1)
     make(big, args.big, 2)
+    one = tmp / "one.csv"
+    one.write_text("x1,x2\n1.5,0.25\n")
     floor_py = tmp / "floor.py"
     floor_py.write_text(FLOOR)
     work = {
@@ -132,6 +141,10 @@ def main() -> None:
             adcli + ["grad", EXPR, "--points", str(big), "--format", "csv"],
             "b.csv",
         ),
+        "start-up: the same CSV command over a one-row file": (
+            adcli + ["grad", EXPR, "--points", str(one), "--format", "csv"],
+            "one-out.csv",
+        ),
     }
     if args.hessian:
         work["adcli hessian --points (JSON Lines)"] = (adcli + ["hessian", EXPR, "--points", str(pts)], "h.jsonl")
@@ -141,31 +154,42 @@ def main() -> None:
         )
     times: dict[str, list[float]] = {k: [] for k in work}
     peaks: dict[str, list[float]] = {k: [] for k in work}
-    firsts: dict[str, list[float]] = {k: [] for k in work}
+    firsts: dict[str, list[float]] = {k: [] for k in work}  # the first line, as a share of the run
+    rows_at: dict[str, list[float]] = {k: [] for k in work}  # the first data row (after a CSV header), seconds
+    row_shares: dict[str, list[float]] = {k: [] for k in work}
+    cpus: dict[str, list[float]] = {k: [] for k in work}
     ratios: dict[str, list[float]] = {k: [] for k in work}
     floor_key = next(iter(work))
     for _ in range(args.rounds):
         round_t = {}
         for k, (cmd, out) in work.items():
-            wall, peak, first, rc = child(cmd, str(tmp / out) if out else None, first_line=out is not None)
+            wall, peak, first, cpu, rc = child(cmd, str(tmp / out) if out else None, first_line=out is not None)
             assert rc == 0, (k, rc)
             round_t[k] = wall
             times[k].append(wall)
             peaks[k].append(peak)
-            if first is not None:
-                firsts[k].append(first / wall)
+            cpus[k].append(cpu)
+            if first:
+                row = first[1] if out is not None and out.endswith(".csv") else first[0]
+                firsts[k].append(first[0] / wall)
+                rows_at[k].append(row)
+                row_shares[k].append(row / wall)
         for k in work:
             ratios[k].append(round_t[k] / round_t[floor_key])
     med = statistics.median
     print(f"# --points end to end ({args.rows:,} points, `{EXPR}`, {args.rounds} rounds)\n")
     print(f"load average at the end of the timed runs: {os.getloadavg()[0]:.2f}; nproc {os.cpu_count()}\n")
-    print("| workload | wall median (min-max) | ratio to floor | peak RSS | first line at |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| workload | wall median (min-max) | ratio to floor | CPU (user+sys) | peak RSS "
+        "| first line at | first data row at |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for k in work:
         fl = f"{100 * med(firsts[k]):.1f}% of the run" if firsts[k] else ""
+        fr = f"{1000 * med(rows_at[k]):.0f} ms, {100 * med(row_shares[k]):.1f}%" if rows_at[k] else ""
         print(
             f"| {k} | {med(times[k]):.2f} s ({min(times[k]):.2f}-{max(times[k]):.2f}) | {med(ratios[k]):.2f} "
-            f"| {med(peaks[k]):.0f} MiB | {fl} |"
+            f"| {med(cpus[k]):.2f} s | {med(peaks[k]):.0f} MiB | {fl} | {fr} |"
         )
     k_small = "adcli grad --points --format csv"
     k_big = f"adcli grad --points --format csv, {args.big:,} rows"
@@ -189,7 +213,9 @@ def main() -> None:
         script.write_text(INPROCESS_WIDE)
         cli, inproc = [], []
         for _ in range(args.rounds):
-            wall, _peak, _f, rc = child(adcli + ["grad", f"@{expr}", "--points", str(wide), "--format", "csv"], None)
+            wall, _peak, _f, _cpu, rc = child(
+                adcli + ["grad", f"@{expr}", "--points", str(wide), "--format", "csv"], None
+            )
             assert rc == 0
             cli.append(wall)
             out = subprocess.run([py, str(script), str(expr), str(n)], capture_output=True, text=True, check=True)
