@@ -349,7 +349,9 @@ def float64_column(col: Any) -> np.ndarray:
     array, read from its data buffers. Not ``to_numpy``: pyarrow's conversion first imports
     pandas when it is installed (0.3 s, 400 modules, in the middle of the stream)."""
     chunks = col.chunks if hasattr(col, "chunks") else [col]
-    views = [np.frombuffer(c.buffers()[1], dtype=np.float64, count=len(c), offset=8 * c.offset) for c in chunks]
+    views = [
+        np.frombuffer(c.buffers()[1], dtype=np.float64, count=len(c), offset=8 * c.offset) for c in chunks if len(c)
+    ]
     return np.concatenate(views) if views else np.empty(0)
 
 
