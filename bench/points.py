@@ -5,11 +5,16 @@
 Prints a markdown table: wall medians over paired rounds (each round runs
 every workload once, in turn, so load on this shared machine hits them
 alike), the median of the per-round ratios to the floor, peak RSS of each
-child (ru_maxrss from wait4), and the time to the first output line.
+child (ru_maxrss from wait4), its CPU time (user + system, from wait4), and the
+times to the first output line and to the first data row (the line after a CSV
+header), medians of their shares of each run. A "start-up" row runs the same CSV
+command over a one-row file: its first data row is what start-up alone costs.
 
 The floor is what a user would write by hand with pyarrow: read the CSV with
 pyarrow.csv, compute value and gradient with numpy (shared subexpressions),
-write the CSV with pyarrow.csv. adcli's CSV must be within 1.5x of it, JSON
+write the CSV with pyarrow.csv; where pandas is installed, pyarrow's to_numpy and
+pa.table import it first (0.3 s), so a second floor does the same without them
+(ratios to it are printed below the table). adcli's CSV must be within 1.5x of it, JSON
 Lines within 2x; adcli's peak memory at --big rows within 20% of that at
 --rows; its first line within 10% of its total time. --hessian adds
 ``hessian --points`` at --rows (JSON Lines) and at --big rows (CSV).
@@ -43,6 +48,23 @@ v = np.log(u); g1 = (2 * s + x2 * c) / u; g2 = (2 * s + x1 * c) / u
 pc.write_csv(pa.table({"x1": x1, "x2": x2, "value": v, "d_x1": g1, "d_x2": g2}), sys.argv[2])
 """
 
+# The same by hand without pyarrow's conversions to and from numpy (to_numpy, pa.table of
+# arrays), which import pandas first when it is installed: 0.3 s of the floor's run here.
+FLOOR_NO_PANDAS = r"""
+import sys, numpy as np, pyarrow as pa, pyarrow.csv as pc
+def col(c):
+    return np.concatenate([np.frombuffer(k.buffers()[1], np.float64, len(k), 8 * k.offset) for k in c.chunks])
+def arr(a):
+    return pa.Array.from_buffers(pa.float64(), len(a), [None, pa.py_buffer(a)])
+t = pc.read_csv(sys.argv[1])
+x1 = col(t.column("x1")); x2 = col(t.column("x2"))
+s = x1 + x2; p = x1 * x2; u = s * s + np.sin(p); c = np.cos(p)
+v = np.log(u); g1 = (2 * s + x2 * c) / u; g2 = (2 * s + x1 * c) / u
+cols = [arr(x1), arr(x2), arr(v), arr(g1), arr(g2)]
+pc.write_csv(pa.Table.from_arrays(cols, names=["x1", "x2", "value", "d_x1", "d_x2"]), sys.argv[2])
+assert "pandas" not in sys.modules
+"""
+
 INPROCESS_WIDE = r"""
 import sys, time, numpy as np
 from adcli import reverse
@@ -59,17 +81,21 @@ print(time.perf_counter() - t0)
 """
 
 
-def child(cmd: list[str], out_path: str | None, first_line: bool = False) -> tuple[float, float, float | None, int]:
-    """Wall time, peak RSS (MiB), time to the first output line, exit code."""
+def child(
+    cmd: list[str], out_path: str | None, first_line: bool = False
+) -> tuple[float, float, list[float], float, int]:
+    """Wall time, peak RSS (MiB), times to the first and second output lines (when
+    ``first_line``), CPU seconds (user + system), exit code."""
     t0 = time.perf_counter()
-    first = None
+    firsts: list[float] = []
     if first_line:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert proc.stdout is not None
         with open(out_path or os.devnull, "wb") as sink:
-            line = proc.stdout.readline()
-            first = time.perf_counter() - t0
-            sink.write(line)
+            for _ in range(2):
+                line = proc.stdout.readline()
+                firsts.append(time.perf_counter() - t0)
+                sink.write(line)
             shutil.copyfileobj(proc.stdout, sink, 1 << 20)
     else:
         with open(out_path or os.devnull, "wb") as sink:
@@ -77,7 +103,7 @@ def child(cmd: list[str], out_path: str | None, first_line: bool = False) -> tup
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_maxrss / 1024, first, proc.returncode
+    return wall, usage.ru_maxrss / 1024, firsts, usage.ru_utime + usage.ru_stime, proc.returncode
 
 
 def write_points(path: Path, n: int, seed: int = 1) -> None:
@@ -119,11 +145,19 @@ def main() -> None:
     pts, big = tmp / "pts.csv", tmp / "big.csv"
     make(pts, args.rows, 1)
     make(big, args.big, 2)
+    one = tmp / "one.csv"
+    one.write_text("x1,x2\n1.5,0.25\n")
     floor_py = tmp / "floor.py"
     floor_py.write_text(FLOOR)
+    floor2_py = tmp / "floor_no_pandas.py"
+    floor2_py.write_text(FLOOR_NO_PANDAS)
     work = {
         "pyarrow.csv read + numpy + pyarrow.csv write (floor)": (
             [py, str(floor_py), str(pts), str(tmp / "f.csv")],
+            None,
+        ),
+        "the same floor, pandas not imported (pyarrow buffers instead of to_numpy, pa.table)": (
+            [py, str(floor2_py), str(pts), str(tmp / "f2.csv")],
             None,
         ),
         "adcli grad --points --format csv": (adcli + ["grad", EXPR, "--points", str(pts), "--format", "csv"], "a.csv"),
@@ -131,6 +165,10 @@ def main() -> None:
         f"adcli grad --points --format csv, {args.big:,} rows": (
             adcli + ["grad", EXPR, "--points", str(big), "--format", "csv"],
             "b.csv",
+        ),
+        "start-up: the same CSV command over a one-row file": (
+            adcli + ["grad", EXPR, "--points", str(one), "--format", "csv"],
+            "one-out.csv",
         ),
     }
     if args.hessian:
@@ -141,32 +179,48 @@ def main() -> None:
         )
     times: dict[str, list[float]] = {k: [] for k in work}
     peaks: dict[str, list[float]] = {k: [] for k in work}
-    firsts: dict[str, list[float]] = {k: [] for k in work}
+    firsts: dict[str, list[float]] = {k: [] for k in work}  # the first line, as a share of the run
+    rows_at: dict[str, list[float]] = {k: [] for k in work}  # the first data row (after a CSV header), seconds
+    row_shares: dict[str, list[float]] = {k: [] for k in work}
+    cpus: dict[str, list[float]] = {k: [] for k in work}
     ratios: dict[str, list[float]] = {k: [] for k in work}
     floor_key = next(iter(work))
     for _ in range(args.rounds):
         round_t = {}
         for k, (cmd, out) in work.items():
-            wall, peak, first, rc = child(cmd, str(tmp / out) if out else None, first_line=out is not None)
+            wall, peak, first, cpu, rc = child(cmd, str(tmp / out) if out else None, first_line=out is not None)
             assert rc == 0, (k, rc)
             round_t[k] = wall
             times[k].append(wall)
             peaks[k].append(peak)
-            if first is not None:
-                firsts[k].append(first / wall)
+            cpus[k].append(cpu)
+            if first:
+                row = first[1] if out is not None and out.endswith(".csv") else first[0]
+                firsts[k].append(first[0] / wall)
+                rows_at[k].append(row)
+                row_shares[k].append(row / wall)
         for k in work:
             ratios[k].append(round_t[k] / round_t[floor_key])
     med = statistics.median
     print(f"# --points end to end ({args.rows:,} points, `{EXPR}`, {args.rounds} rounds)\n")
     print(f"load average at the end of the timed runs: {os.getloadavg()[0]:.2f}; nproc {os.cpu_count()}\n")
-    print("| workload | wall median (min-max) | ratio to floor | peak RSS | first line at |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| workload | wall median (min-max) | ratio to floor | CPU (user+sys) | peak RSS "
+        "| first line at | first data row at |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for k in work:
         fl = f"{100 * med(firsts[k]):.1f}% of the run" if firsts[k] else ""
+        fr = f"{1000 * med(rows_at[k]):.0f} ms, {100 * med(row_shares[k]):.1f}%" if rows_at[k] else ""
         print(
             f"| {k} | {med(times[k]):.2f} s ({min(times[k]):.2f}-{max(times[k]):.2f}) | {med(ratios[k]):.2f} "
-            f"| {med(peaks[k]):.0f} MiB | {fl} |"
+            f"| {med(cpus[k]):.2f} s | {med(peaks[k]):.0f} MiB | {fl} | {fr} |"
         )
+    k_floor2 = next(k for k in work if k.startswith("the same floor"))
+    for k in ("adcli grad --points --format csv", "adcli grad --points (JSON Lines)"):
+        r2 = med([a / b for a, b in zip(times[k], times[k_floor2])])
+        print(f"\n{k}: {r2:.2f}x the floor without pandas (median of the per-round ratios)", end="")
+    print()
     k_small = "adcli grad --points --format csv"
     k_big = f"adcli grad --points --format csv, {args.big:,} rows"
     print(f"\npeak memory at {args.big:,} rows / at {args.rows:,} rows: {med(peaks[k_big]) / med(peaks[k_small]):.2f}")
@@ -189,7 +243,9 @@ def main() -> None:
         script.write_text(INPROCESS_WIDE)
         cli, inproc = [], []
         for _ in range(args.rounds):
-            wall, _peak, _f, rc = child(adcli + ["grad", f"@{expr}", "--points", str(wide), "--format", "csv"], None)
+            wall, _peak, _f, _cpu, rc = child(
+                adcli + ["grad", f"@{expr}", "--points", str(wide), "--format", "csv"], None
+            )
             assert rc == 0
             cli.append(wall)
             out = subprocess.run([py, str(script), str(expr), str(n)], capture_output=True, text=True, check=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import subprocess
 import sys
 
@@ -178,3 +179,29 @@ def test_grad_imports_neither_typer_nor_click():
     u = 9 + math.sin(2)  # (x1+x2)^2 + sin(x1*x2) at (1, 2)
     value, g1, g2 = math.log(u), (6 + 2 * math.cos(2)) / u, (6 + math.cos(2)) / u
     assert r.stdout.split() == ["f", f"{value:.6g}", "∂f/∂x1", f"{g1:.6g}", "∂f/∂x2", f"{g2:.6g}"]
+
+
+def _blas_threads(env_value: str | None, run_main: bool = True) -> str:
+    """OPENBLAS_NUM_THREADS as numpy found it, in a fresh process that runs one command."""
+    code = (
+        "import os, sys, adcli\n"
+        + (
+            "sys.argv = ['adcli', 'eval', 'x + 1', '--at', 'x=1']\ntry: adcli.main()\nexcept SystemExit: pass\n"
+            if run_main
+            else "import numpy\n"
+        )
+        + "assert 'numpy' in sys.modules\n"
+        "sys.__stderr__.write('threads=' + str(os.environ.get('OPENBLAS_NUM_THREADS')) + '\\n')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if env_value is not None:
+        env["OPENBLAS_NUM_THREADS"] = env_value
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    return r.stderr.strip().splitlines()[-1]
+
+
+def test_the_command_line_starts_openblas_with_one_thread_unless_told():
+    assert _blas_threads(None) == "threads=1"  # before numpy is imported, so OpenBLAS reads it
+    assert _blas_threads("3") == "threads=3"  # the user's choice stands
+    assert _blas_threads(None, run_main=False) == "threads=None"  # import adcli alone: environment untouched

@@ -270,6 +270,30 @@ def test_pyarrow_and_numpy_parsers_agree(tmp_path, monkeypatch):
         assert fast[k].tolist() == slow[k].tolist() == x[:, k].tolist()
 
 
+def test_pyarrow_columns_come_from_their_buffers_chunks_and_slices_too():
+    pa = pytest.importorskip("pyarrow")
+    col = pa.chunked_array([pa.array([1.0, 2.0, 3.0]).slice(1), pa.array([4.0, -0.0, 5e-324, 1e308])])
+    a = points.float64_column(col)
+    assert a.dtype == np.float64 and a.flags.writeable  # a copy: the caller may own it
+    assert a.tolist() == [2.0, 3.0, 4.0, 0.0, 5e-324, 1e308] and np.signbit(a[3])
+    assert points.float64_column(pa.array([7.5, 8.5, 9.5]).slice(1, 1)).tolist() == [8.5]
+    assert points.float64_column(pa.chunked_array([], type=pa.float64())).tolist() == []
+
+
+def test_reading_a_large_chunk_with_pyarrow_does_not_import_pandas():
+    """pyarrow's to_numpy imports pandas when it is installed (0.3 s and 400 modules, once,
+    in the middle of the stream); the reader takes the numbers from the column buffers."""
+    pytest.importorskip("pyarrow")
+    code = (
+        "import sys\nfrom adcli import points\n"
+        "cols = points._pyarrow_parse(b'1.5,2\\n3,4.25\\n' * 300000, 2)\n"
+        "print(cols[0][:2].tolist(), cols[1][-1], len(cols[0]), 'pyarrow' in sys.modules, 'pandas' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["[1.5,", "3.0]", "4.25", "600000", "True", "False"]
+
+
 # -- Parquet -------------------------------------------------------------------------------------
 
 
