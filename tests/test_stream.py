@@ -294,6 +294,32 @@ def test_reading_a_large_chunk_with_pyarrow_does_not_import_pandas():
     assert r.stdout.split() == ["[1.5,", "3.0]", "4.25", "600000", "True", "False"]
 
 
+def test_writing_parquet_does_not_import_pandas(tmp_path):
+    """pa.array of a numpy array or of a list imports pandas when it is installed; the
+    Parquet writer builds its columns from buffers, nulls and "undefined" included."""
+    pytest.importorskip("pyarrow")
+    src = tmp_path / "p.csv"
+    src.write_text("x,y\n1,2\n-1,3\n0,1\n2,2\n", encoding="utf-8")
+    out = tmp_path / "out.parquet"
+    code = (
+        "import sys, io\nfrom adcli import fastpath\n"
+        f"sys.stdout = open({str(out)!r}, 'w')\n"
+        f"code = fastpath.run(['grad', 'log(x)*y', '--points', {str(src)!r}, '--format', 'parquet'])\n"
+        "sys.stdout.close(); sys.stdout = sys.__stdout__\n"
+        "print(code, 'pyarrow' in sys.modules, 'pandas' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.stdout.split() == ["2", "True", "False"], r.stderr
+    import math
+
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(out).to_pydict()
+    assert t["error"] == [None, "undefined", "undefined", None]
+    assert t["value"] == [0.0, None, None, 2 * math.log(2.0)]
+    assert t["d_x"] == [2.0, None, None, 1.0] and t["x"] == [1.0, -1.0, 0.0, 2.0]
+
+
 # -- Parquet -------------------------------------------------------------------------------------
 
 
