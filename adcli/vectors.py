@@ -204,17 +204,18 @@ class Expander:
             raise self.err(NAME, f"{name} is a {what}, not a vector: it cannot be indexed", span)
         if idx in self.g.free:
             return self.g.placeholder(INDEX, (idx,), (name, span, idx_span), span, self.g.free[idx])
-        if not self.g.is_const(idx):
+        return self.element(name, idx, span, idx_span, {})
+
+    def element(self, name: str, idx: int, span, idx_span, env: dict[str, int]) -> int:
+        """``name[idx]`` for a constant node ``idx``, with errors naming the index, its value and the valid range."""
+        if not self.g.is_const(idx):  # an input in the index, found only once the loop variables are set
             raise self.err(
                 INPUT,
                 f"the index {self.source[idx_span[0] : idx_span[1]]} of {name} is not a constant (it uses an input)",
                 idx_span,
                 hint="indices are integer arithmetic of loop variables, constants and len(...)",
             )
-        return self.element(name, self.g.nodes[idx].param, span, idx_span, {})
-
-    def element(self, name: str, value: float, span, idx_span, env: dict[str, int]) -> int:
-        """``name[value]``, with errors naming the index, its value and the valid range."""
+        value = self.g.nodes[idx].param
         key = (name, value)
         i = self.elements.get(key)
         if i is not None:
@@ -378,7 +379,7 @@ class Expander:
                 if idx in free:
                     new[n] = g.placeholder(INDEX, (idx,), node.param, span, free[idx])
                 else:
-                    new[n] = self.element(name, nodes[idx].param, span, idx_span, env)
+                    new[n] = self.element(name, idx, span, idx_span, env)
             elif op is REDUCE:
                 lo, hi, body = node.args
                 kind, var, span, body_span, lo_span, hi_span = node.param

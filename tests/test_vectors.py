@@ -220,6 +220,9 @@ def test_names_used_wrongly():
     assert "x is a vector input of length 3" in err("x + x[1]").message
     assert "not a constant (it uses an input)" in err("sum(x[i] for i=1..y)", "x=[1,2,3],y=2").message
     assert "not a constant (it uses an input)" in err("x[y]", "x=[1,2,3],y=2").message
+    # an input inside an index that also uses the loop variable: found while the reduction is expanded
+    e = err("sum(x[i*y] * b for i=1..2)", "x=[1,2,3],y=1,b=3")
+    assert e.message == "the index i*y of x is not a constant (it uses an input)" and e.span == (6, 9)
     assert "the length of z is not known" in err("len(z)", None).message
     assert "x is a vector input" in err("sum(x[i] for i=1..3)", "x=2").message
     assert "is not a reduction" in err("sin(x[i] for i=1..3)").message
