@@ -40,6 +40,7 @@ def main() -> None:
     from . import stdio
 
     _one_blas_thread()
+    _few_collections()
     stdio.install()
     try:
         code = _dispatch(sys.argv[1:])
@@ -56,7 +57,23 @@ def main() -> None:
         )
         code = INTERNAL
     stdio.close_quietly()
+    # What is alive now lives until the process ends: moved out of the collector's
+    # reach, the collection the interpreter runs at shutdown does not walk it.
+    import gc
+
+    gc.freeze()
     sys.exit(code)
+
+
+def _few_collections() -> None:
+    """Collect the youngest generation every 50,000 allocations instead of every 2,000.
+    A start imports numpy, lark and adcli (~100,000 long-lived objects, almost no
+    cycles): at the default threshold the collector runs ~60 times over objects
+    that never die, a tenth of what adcli adds to ``import numpy``. Cyclic garbage
+    is still collected, in larger batches. Command line only, as above."""
+    import gc
+
+    gc.set_threshold(50_000, *gc.get_threshold()[1:])
 
 
 def _one_blas_thread() -> None:

@@ -76,6 +76,17 @@ def cold_start(repeats: int, against: Path | None = None) -> list[str]:
         "python -c pass": [sys.executable, "-c", "pass"],
         'python -c "import numpy" (baseline)': [sys.executable, "-c", "import numpy"],
         'python -c "import numpy, lark" (what adcli cannot avoid)': [sys.executable, "-c", "import numpy, lark"],
+        # what adcli.main does before numpy loads (one OpenBLAS thread, rarer young collections), without adcli:
+        # the floor under the same start-up settings, for an honest reading of the ratio
+        **{
+            f'python -c "import {m}" with adcli\'s start-up settings': [
+                sys.executable,
+                "-c",
+                "import os, gc; os.environ.setdefault('OPENBLAS_NUM_THREADS', '1'); gc.set_threshold(50_000); "
+                f"import {m}; gc.freeze()",
+            ]
+            for m in ("numpy", "numpy, lark")
+        },
         "adcli --version": adcli + ["--version"],
         "adcli --help": adcli + ["--help"],
         grad: adcli + ["grad", README_EXPR, "--at", "x1=1,x2=2"],
