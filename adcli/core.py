@@ -240,17 +240,7 @@ def _point_of(g: Graph, at: str | None, label: str, parsed=None) -> dict[str, fl
     if any("[" in n and split_name(n) for n in g.input_names):
         return _vector_point(g, point, at, label)
     names = g.input_names
-    known = set(names)
-    for name, (_, span) in point.items():
-        if name not in known:
-            raise AdcliError(
-                NAME,
-                f"{name} is not an input of the expression (its inputs: {listing(names)})",
-                at,
-                span,
-                label=label,
-                hint=did_you_mean(name, [n for n in names if n not in point]),
-            )
+    _only_inputs(point, names, at, label)
     missing = [n for n in names if n not in point]
     if missing:
         given = f" in {label}" if at is not None else ""
@@ -263,21 +253,27 @@ def _point_of(g: Graph, at: str | None, label: str, parsed=None) -> dict[str, fl
     return {n: v for n, (v, _) in point.items()}  # type: ignore[misc]
 
 
+def _only_inputs(point, names: list[str], at: str | None, label: str) -> None:
+    """Refuse a name in --at that is not one of ``names`` (the inputs as written)."""
+    known = set(names)
+    for name, (_, span) in point.items():
+        if name not in known:
+            raise AdcliError(
+                NAME,
+                f"{name} is not an input of the expression (its inputs: {listing(names)})",
+                at,
+                span,
+                label=label,
+                hint=did_you_mean(name, [n for n in names if n not in point]),
+            )
+
+
 def _vector_point(g: Graph, point, at: str | None, label: str) -> dict[str, float]:
     """_point_of for an expression with vector inputs: ``x[k]`` takes element
     k of ``--at x=[...]``; the elements come in the order of their vector."""
     names = g.input_names
     written = written_inputs(names)
-    for name, (_, span) in point.items():
-        if name not in written:
-            raise AdcliError(
-                NAME,
-                f"{name} is not an input of the expression (its inputs: {listing(written)})",
-                at,
-                span,
-                label=label,
-                hint=did_you_mean(name, [n for n in written if n not in point]),
-            )
+    _only_inputs(point, written, at, label)
     out: dict[str, dict[str, float]] = {}  # by the name given in --at
     missing: list[str] = []
     for n in names:
