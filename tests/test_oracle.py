@@ -695,7 +695,7 @@ UNARY_POINTS = {
     "lgamma": [0.3, 12.5, -2.5],
     "digamma": [0.3, 5.0, -0.5],
     "sinc": [0.3, -4.0, 1e-3],
-    "spherical_j1": [0.3, -4.0, 2.5],  # not 1e-3: j1'' (from the recurrence) loses digits there
+    "spherical_j1": [0.3, -4.0, 2.5, 1e-3],
     "cot": [0.3, -2.0],
     "sec": [0.3, 2.0],
     "csc": [0.3, -2.0],
@@ -873,6 +873,16 @@ def test_spherical_j1_near_zero(x):
     d = DualNS.spherical_j1(Dual(np.float64(x), np.float64(1.0)))
     ref = mpmath.diff(_j1, mp.mpf(x))
     assert float(d.tangent) == pytest.approx(float(ref), rel=1e-12)
+
+
+@pytest.mark.parametrize("x", [1e-12, 1e-8, -1e-4, 0.05, 0.1, 0.7, 1.0, 1.4999, 1.5, -1.5001, 3.0, -9.0])
+def test_spherical_j1_second_derivative(x):
+    """j1'' against mpmath, near 0 (where (j1'·x - j1)/x² cancels: 1.9e-8 instead of -2e-9
+    at x = 1e-8 before the series), on both sides of the series' bound |x| = 1.5 and beyond."""
+    ref = float(mpmath.diff(_j1, mp.mpf(x), 2)) if abs(x) > 1e-6 else -x / 5 + x**3 / 42
+    h = run_hessian(core.load("spherical_j1(x)", f"x={x!r}"))
+    assert float(h.matrix[0][0]) == pytest.approx(ref, rel=1e-14)
+    assert h.warnings == []
 
 
 def test_sinc_at_and_near_zero():
