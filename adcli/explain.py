@@ -62,12 +62,15 @@ def num(v: Any, digits: int) -> str:
     return f"({s})" if s.startswith("-") else s
 
 
-def output_letter(g: Graph) -> str:
-    """y, as textbooks call the output, unless an input is already called y."""
-    names = set(g.input_names)
+def output_letter(g: Graph, first: str = "y") -> str:
+    """y, as textbooks call the output in a trace (f in results), unless an input or a
+    named step is already called that (or that and digits: y1, y2 for several outputs)."""
+    names = {n.name for n in g.nodes if n.name is not None}
+    names.update(g.input_names)
+    other = "f" if first == "y" else "y"
     return next(
         c
-        for c in ("y", "f", "out", "_y")
+        for c in (first, other, "out", "_" + first)
         if c not in names and not any(n.startswith(c) and n[len(c) :].isdigit() for n in names)
     )
 

@@ -423,8 +423,8 @@ class _Builder:
         self.g.__dict__.pop("apply", None)
         self.result = ([o[0] for o in outs], [(o[1], o[2]) for o in outs])
         named = [self.source[o[1] : o[2]] for o in outs]
-        if len(outs) > 1 and len(set(named)) == len(named) and all(n in self.steps for n in named):
-            self.g.output_labels = named  # jacobian f, g: rows f and g
+        if len(set(named)) == len(named) and all(n in self.steps for n in named):
+            self.g.output_labels = named  # grad g: g and ∂g/∂x; jacobian f, g: rows f and g
 
 
 def _cache_path(grammar: str, version: str) -> str | None:

@@ -91,9 +91,11 @@ def eval_text(result, digits: int) -> str:
 
 
 def grad_lines(result, digits: int) -> list[tuple[str, str]]:
+    """The value and the partials, named after the output (f; y if an input is called f)."""
     names = result.problem.inputs
-    rows = [("f", fmt_value(result.value, digits))]
-    rows += [(f"∂f/∂{names[k]}", fmt_value(g, digits)) for k, g in zip(result.wrt, result.gradient)]
+    f = output_names(result.problem.graph)[0]
+    rows = [(f, fmt_value(result.value, digits))]
+    rows += [(f"∂{f}/∂{names[k]}", fmt_value(g, digits)) for k, g in zip(result.wrt, result.gradient)]
     return rows
 
 
@@ -687,20 +689,13 @@ def matrix_text(
     return "\n\n".join(out)
 
 
-def _f_letter(g, prefer: str = "f") -> str:
-    names = set(g.input_names)
-    return next(
-        c
-        for c in (prefer, "f", "y", "out", "_f")
-        if c not in names and not any(n.startswith(c) and n[len(c) :].isdigit() for n in names)
-    )
-
-
 def output_names(g, prefer: str = "f") -> list[str]:
     """f for one output, f1, f2... for several (another letter if an input is called f)."""
     if g.output_labels is not None and len(g.output_labels) == len(g.outputs):
         return list(g.output_labels)
-    f = _f_letter(g, prefer)
+    from .explain import output_letter
+
+    f = output_letter(g, prefer)
     return [f] if len(g.outputs) == 1 else [f"{f}{k + 1}" for k in range(len(g.outputs))]
 
 
@@ -891,20 +886,12 @@ def hessian_body(result) -> dict:
     }
 
 
-def _value_and_gradient(result, digits: int) -> str:
-    names = result.problem.inputs
-    f = output_names(result.problem.graph)[0]
-    rows = [(f, fmt_value(result.value, digits))]
-    rows += [(f"∂{f}/∂{names[k]}", fmt_value(g, digits)) for k, g in zip(result.wrt, result.gradient)]
-    return aligned(rows)
-
-
 def hessian_text(result, digits: int) -> str:
     names = result.problem.inputs
     f = output_names(result.problem.graph)[0]
     labels = [f"∂{names[k]}" for k in result.wrt]
     cols = [_column(labels[j], [row[j] for row in result.hessian], digits) for j in range(len(labels))]
-    parts = [_value_and_gradient(result, digits)]
+    parts = [grad_text(result, digits)]
     if cols:
         parts.append(_table(f"∂²{f}", labels, cols))
     n = result.sweeps
@@ -936,7 +923,7 @@ def hvp_text(result, digits: int) -> str:
     names = result.problem.inputs
     return "\n\n".join(
         [
-            _value_and_gradient(result, digits),
+            grad_text(result, digits),
             _table(
                 "",
                 [names[k] for k in result.wrt],

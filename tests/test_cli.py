@@ -691,3 +691,16 @@ def test_a_direction_or_cotangent_can_come_from_a_file(tmp_path):
     assert f"--dir @{f}, line 3, column 1" in r.stderr and "foo" in r.stderr
     r = cli("jvp", "x*y", "--at", "x=1,y=2", "--dir", f"@{tmp_path / 'none.txt'}")
     assert r.exit_code == 2 and "no such file" in r.stderr
+
+
+def test_the_output_is_named_after_its_step_and_never_after_an_input_or_another_step():
+    def labels(text, at, command="grad"):
+        return [line.split()[0] for line in ok(command, text, "--at", at).stdout.splitlines() if line.strip()]
+
+    assert labels("f = x^2*y\ng = x*f\ng", "x=1,y=2") == ["g", "∂g/∂x", "∂g/∂y"]
+    # an input called f: the output is y, in grad as in hessian (grad used to print ∂f/∂f)
+    assert labels("f*x", "f=1,x=2") == ["y", "∂y/∂f", "∂y/∂x"]
+    assert labels("f*x", "f=1,x=2", "hessian")[:3] == ["y", "∂y/∂f", "∂y/∂x"]
+    # a step called f, and the output is not that step: neither f nor the input's name y
+    assert labels("f = x^2*y\nf + 1", "x=1,y=2") == ["out", "∂out/∂x", "∂out/∂y"]
+    assert labels(EX1, "x1=1,x2=2") == ["f", "∂f/∂x1", "∂f/∂x2"]

@@ -95,6 +95,6 @@ def test_repl_signature_then_session_point(capsys):
         return [ln.split()[0] for ln in capsys.readouterr().out.splitlines() if ln.startswith("∂")]
 
     assert grads("f(y, x) = y*x^2\nat x=1, y=2\ngrad f\n") == ["∂f/∂y", "∂f/∂x"]
-    assert grads("g = y*x^2\nat x=1, y=2\ngrad g\n") == ["∂f/∂x", "∂f/∂y"]
-    assert grads("g = y*x^2\nat x=1, y=2\nat y=3, x=1\ngrad g\n") == ["∂f/∂y", "∂f/∂x"]
-    assert grads("g = y*x^2\nat x=1, y=2\ngrad g at y=1, x=2\n") == ["∂f/∂y", "∂f/∂x"]
+    assert grads("g = y*x^2\nat x=1, y=2\ngrad g\n") == ["∂g/∂x", "∂g/∂y"]
+    assert grads("g = y*x^2\nat x=1, y=2\nat y=3, x=1\ngrad g\n") == ["∂g/∂y", "∂g/∂x"]
+    assert grads("g = y*x^2\nat x=1, y=2\ngrad g at y=1, x=2\n") == ["∂g/∂y", "∂g/∂x"]
