@@ -10,7 +10,7 @@ import io
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -158,7 +158,18 @@ def _value_at(text: str, start: int, end: int, label: str, name: str) -> Value:
         s = b0 + 1 + off + lead
         if not piece.strip():
             raise AdcliError(INPUT, "empty element (two commas in a row?)", text, (s, s + 1), label=label)
-        out.append(constant_at(text, s, s + len(piece.strip()), label, f"{name}[{len(out) + 1}]"))
+        try:
+            out.append(constant_at(text, s, s + len(piece.strip()), label, f"{name}[{len(out) + 1}]"))
+        except AdcliError as err:
+            if "," in inner or len(pieces) == 1 or err.hint:
+                raise
+            # [1 - 2]: without commas the spaces separate the elements ("1", "-", "2")
+            raise replace(
+                err,
+                hint=f"without commas, spaces separate a vector's elements (here {len(pieces)}: "
+                + " ".join(repr(p) for p, _ in pieces)
+                + "); separate them with commas, or write each element without spaces",
+            ) from None
     return out
 
 

@@ -362,7 +362,9 @@ class Omega:
     def times(self, p: Any) -> Any:
         fin = _times_split(self.fin, p)
         w = self.inf
-        weight = np.where(w == 0, 0.0, np.where(np.isinf(p), w * np.sign(p), w * p))
+        # 0·Ω = 0 on either side: a zero partial (a branch where drops) zeroes even a weight
+        # that is NaN (an infinite tangent times an undefined partial, -Ω·NaN)
+        weight = np.where((w == 0) | (p == 0), 0.0, np.where(np.isinf(p), w * np.sign(p), w * p))
         return fin + Omega(_zero(weight), _scalar(weight))
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid

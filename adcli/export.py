@@ -124,6 +124,15 @@ _HELPERS["jax"]["_spherical_j1"] = (
     "    return jnp.where(small, series, (jnp.sin(s) / s - jnp.cos(s)) / s)\n"
 )
 
+# scipy's spherical_jn(1, x) is 0 below about |x| = 1e-300 and NaN at subnormal x: below
+# 1e-5 the series x/3 - x^3/30 (exact to rounding there), as adcli's own j1
+_HELPERS["numpy"]["_spherical_j1"] = (
+    'def _spherical_j1(x):\n    """j1(x), by its series x/3 - x^3/30 near 0 (scipy gives 0 or NaN below 1e-300)."""\n'
+    "    from scipy.special import spherical_jn\n\n"
+    "    small = np.abs(x) < 1e-5\n"
+    "    return np.where(small, x / 3 - x * x * x / 30, spherical_jn(1, np.where(small, 1.0, x)))\n"
+)
+
 
 def _printer(lang: str):
     """The printer for ``lang``: Python's ``/`` and ``**`` raise where C and numpy
@@ -153,6 +162,8 @@ def _lang_style(lang: str) -> Style:
 
     base = style("numpy" if lang == "jax" else lang)
     spaced = replace(base, mul=" * ", pow=" ** " if base.pow else None)
+    if lang == "numpy":
+        return replace(spaced, funcs={**spaced.funcs, "spherical_j1": "_spherical_j1({0})"})
     if lang != "jax":
         return spaced
     return replace(

@@ -124,6 +124,16 @@ def _sinc(x):
         return _scalar(np.where(x == 0, 1.0, np.sin(x) / np.where(x == 0, 1.0, x)))
 
 
+def _spherical_j1(x):
+    """j1(x), by its series x/3 - x^3/30 below |x| = 1e-5 (exact to rounding there):
+    scipy's spherical_jn(1, x) is 0 below about 1e-300 and NaN at subnormal x."""
+    x = np.asarray(x, dtype=float)
+    small = np.abs(x) < 1e-5
+    with np.errstate(all="ignore"):
+        r = np.where(small, x / 3.0 - x * x * x / 30.0, _spherical_jn(1, np.where(small, 1.0, x)))
+    return _scalar(r)
+
+
 def _clip_d(xp, ans, x, lo, hi):
     """clip(x, lo, hi) = min(max(x, lo), hi), with max's and min's rule at a tie
     (each side gets half): the three partials always sum to 1."""
@@ -324,7 +334,7 @@ op("csc", 1, lambda x: 1.0 / np.sin(x), lambda xp, ans, x: (-ans * xp.cot(x),), 
 # sin(x)/x, unnormalised, sinc(0) = 1; sinc' = -j1 (spherical Bessel), accurate near 0 where
 # (cos(x) - sinc(x))/x cancels; j1 is public so that diff's formulas can be typed back
 op("sinc", 1, _sinc, lambda xp, ans, x: (-xp.spherical_j1(x),), "sinc({0})")
-op("spherical_j1", 1, lambda x: _spherical_jn(1, x), _spherical_j1_d, "spherical_j1({0})")
+op("spherical_j1", 1, _spherical_j1, _spherical_j1_d, "spherical_j1({0})")
 
 # --- special functions (scipy.special, imported on first use) ------------------------
 op("erf",     1, _erf,  lambda xp, ans, x: (TWO_OVER_SQRT_PI * xp.exp(-x * x),),  "erf({0})")

@@ -150,7 +150,12 @@ def _location(source: str, span: tuple[int, int], label: str | None) -> list[str
     """`` --> expression, column 5`` and the source line with a caret under ``span``."""
     lc = AdcliError("", "", source, span).line_col()
     where = label or "expression"
-    if lc is not None and (lc[0] > 1 or "\n" in source):
+    first = re.fullmatch(r"(.*), line (\d+)", where)
+    if lc is not None and first and "\n" in source:
+        # a logical line continued over several (an open bracket in a session file):
+        # the line of the file, not "stdin, line 6, line 2"
+        where = f"{first.group(1)}, line {int(first.group(2)) + lc[0] - 1}, column {lc[1]}"
+    elif lc is not None and (lc[0] > 1 or "\n" in source):
         where += f", line {lc[0]}, column {lc[1]}"
     elif lc is not None:
         where += f", column {lc[1]}"

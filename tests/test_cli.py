@@ -126,6 +126,38 @@ def test_readme_stdin_json_example():
     assert list(doc)[:6] == ["inputs", "point", "mode", "value", "gradient", "sweeps"]
 
 
+def _readme_example(command: str) -> tuple[list[str], str]:
+    """The README's ``$ COMMAND`` example: its argv and the output it shows."""
+    import shlex
+    from pathlib import Path
+
+    lines = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8").split("\n")
+    start = lines.index("    $ " + command)
+    out = []
+    for line in lines[start + 1 :]:
+        if (not line.startswith("    ") and line) or line.startswith("    $ "):
+            break
+        out.append(line[4:])
+    while out and not out[-1]:
+        out.pop()
+    return shlex.split(command)[1:], "\n".join(out)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        'adcli hessian "100*(y - x^2)^2 + (1 - x)^2" --at x=1,y=1',
+        'adcli hessian "100*(x2-x1^2)^2 + (1-x1)^2 + 100*(x3-x2^2)^2 + (1-x2)^2 + 100*(x4-x3^2)^2 + (1-x3)^2"'
+        " --at x1=1,x2=1,x3=1,x4=1 --format coo",
+    ],
+)
+def test_readme_hessian_examples_print_what_the_readme_shows(command):
+    """The README showed these with the inputs in first-appearance order (y, x),
+    where --at's order (x, y) is the one used (SPEC section 1)."""
+    argv, want = _readme_example(command)
+    assert ok(*argv).stdout.rstrip("\n") == want
+
+
 # -- JSON shapes (SPEC section 4) -----------------------------------------------------------
 
 

@@ -201,3 +201,19 @@ def test_an_undefined_hessian_entry_is_never_silent():
     messages = [w.message for w in h.warnings]
     assert any("asin" in m for m in messages)
     assert "the Hessian is undefined (NaN) at this point" in messages
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize(
+    "expr,at",
+    [
+        ("where(z > 0, x, hypot(0, 1/y))", "x=1,y=0,z=1"),
+        ("where(z > 0, x, hypot(0, log(2, y)))", "x=1,y=1,z=1"),
+    ],
+)
+def test_dropped_branch_with_an_undefined_tangent_is_zero(expr, at, mode):
+    """A branch ``where`` drops contributes 0 in both engines, even when its
+    tangent is an infinity times NaN (review: forward mode carried -Ω·NaN as an
+    Omega of weight NaN, and 0·that stayed NaN, so ∂f/∂y was NaN with exit 0)."""
+    g = core.run_grad(core.load(expr, at), mode=mode)
+    assert [float(v) for v in g.gradient] == [1.0, 0.0, 0.0]

@@ -283,3 +283,17 @@ def test_export_is_linear_in_the_length_of_the_expression(lang):
     check searched the whole body once per declaration: 355 s at n = 4000)."""
     small, large = _export_cost(500, lang), _export_cost(2000, lang)
     assert large < 9 * small, (small, large)
+
+
+def test_numpy_sinc_derivative_at_tiny_arguments():
+    """The numpy export wrote sinc's derivative as scipy's spherical_jn(1, x): 0 below
+    about 1e-300 and NaN at 1e-320 (review); it agrees with adcli there now."""
+    from adcli.parse import parse
+
+    f = load_python(export(parse("sinc(x)"), "numpy"))["f"]
+    xs = np.array([0.3, 1e-3, 1e-300, -1e-308, 1e-320, 0.0])
+    value, (grad,) = f(xs)
+    for x, got in zip(xs, grad):
+        want = core.run_grad(core.load("sinc(x)", f"x={float(x)!r}")).gradient[0]
+        assert float(got) == pytest.approx(float(want), rel=1e-12, abs=0), x
+    assert np.all(np.isfinite(grad)) and grad[2] != 0

@@ -619,7 +619,8 @@ def check_parse_total(src: str) -> None:
     try:
         g = parse(src)
     except AdcliError as e:
-        assert e.kind in ("parse", "name", "domain"), e.kind
+        # input: an index that is not a constant or out of range (A[A], A[0])
+        assert e.kind in ("parse", "name", "domain", "input"), e.kind
         assert isinstance(e.message, str) and e.message
         if e.span is not None:
             s, t = e.span
@@ -712,3 +713,10 @@ def test_missing_operator_message_lists_no_unrelated_tokens():
         parse("2x + 1")
     assert e.value.message == "missing operator between '2' and 'x'"
     assert e.value.span == (0, 2)
+
+
+@pytest.mark.parametrize("src", ["A[A]", "A[0]"])
+def test_index_errors_are_total(src):
+    """Found by test_fuzz_random_unicode (it failed the suite now and then): an
+    index that uses an input, or is out of range, is a located 'input' error."""
+    check_parse_total(src)

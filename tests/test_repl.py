@@ -817,3 +817,13 @@ def test_len_of_a_vector_in_the_point_and_bad_consts(capsys):
     assert "a is already an input of the point" in capsys.readouterr().err
     assert script("const t = [1,2]\nr = [t[i]*x for i=1..2]\n") == 1
     assert "a definition is a single expression, but this one has 2 outputs" in capsys.readouterr().err
+
+
+def test_an_error_in_a_continued_line_names_the_line_of_the_file(capsys):
+    """A logical line continued by an open bracket located its errors as
+    'stdin, line 4, line 2, column 4' (review): the file's own line is 5."""
+    code = run_script(Session(), ["at x=1\n", "y = 2*x\n", "\n", "f = (x +\n", "  y$)\n"], "stdin")
+    err = capsys.readouterr().err
+    assert code == 1
+    assert " --> stdin, line 5, column 4\n" in err
+    assert ", line 2, column" not in err

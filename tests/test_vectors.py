@@ -512,3 +512,17 @@ def test_points_json_lines_group_vectors_like_json_at_one_point(tmp_path):
     one = json.loads(CliRunner().invoke(app, ["grad", expr, "--at", "b=3,x=[1,2]", "--json"]).stdout)
     assert {k: one[k] for k in ("point", "gradient")} == {k: rows[0][k] for k in ("point", "gradient")}
     assert "is not finite" not in r.stderr
+
+
+@pytest.mark.parametrize("vec,pieces", [("[1 - 2]", "3: '1' '-' '2'"), ("[1 2 * 3]", "4: '1' '2' '*' '3'")])
+def test_a_vector_without_commas_says_spaces_separate_its_elements(vec, pieces):
+    """--at x=[1 - 2] read '-' as an element of its own and said only 'unexpected
+    end of input; expected an expression' (review): the hint says why."""
+    with pytest.raises(core.AdcliError) as exc:
+        core.load("x[1]", f"x={vec}")
+    assert exc.value.span is not None
+    assert exc.value.hint and f"spaces separate a vector's elements (here {pieces})" in exc.value.hint
+
+
+def test_a_vector_separated_by_spaces_still_reads():
+    assert core.load("x[1] + x[2]", "x=[1 -2]").values.outputs[0] == -1.0
