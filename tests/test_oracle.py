@@ -898,3 +898,11 @@ def test_sinc_at_and_near_zero():
         assert float(f.gradient[0]) == pytest.approx(series_d, rel=1e-13, abs=0)
         assert float(h.matrix[0][0]) == pytest.approx(series_h, rel=1e-13)
         assert r.warnings == [] and h.warnings == []
+
+
+@pytest.mark.parametrize("x", [5e-324, 1e-320, 1e-300])
+def test_sinc_second_derivative_at_subnormal_x(x):
+    """sinc'' = -j1' = -1/3 at tiny x: j1' from its series, not from j1(x)/x (which reads
+    -1 where j1 rounds to 0 at 5e-324)."""
+    h = run_hessian(core.load("sinc(x)", f"x={x!r}"))
+    assert float(h.matrix[0][0]) == pytest.approx(-1 / 3, rel=1e-15)
