@@ -51,8 +51,17 @@ class OneRegexLexer(Lexer):
         kept = [t for t in terminals if t.name not in embedded]
         kept.sort(key=lambda x: (-x.priority, -x.pattern.max_width, -len(x.pattern.value), x.name))  # Lark's order
         pattern = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in kept)
-        self.match = re.compile(pattern, conf.g_regex_flags).match
         self.ignore = frozenset(conf.ignore)
+        # Blanks before a token are skipped by the same match (one regex call a token, not
+        # two): a run that starts with a space, tab or form feed and goes on exactly as
+        # the ignored blanks' own run would (a run starting with \r is left to the
+        # alternatives, which may read \r\n as a new line, as before).
+        self.blank = ""
+        for t in kept:
+            rx = t.pattern.to_regexp()
+            if t.name in self.ignore and re.fullmatch(r"\[[^\]]*\]\+", rx) and rx[1] == " ":
+                self.blank = f"(?:[ \\t\\f]{rx[:-1]}*)?"
+        self.match = re.compile(self.blank + "(?:" + pattern + ")", conf.g_regex_flags).match
         self._contextual: ContextualLexer | None = None
 
     def _fallback(self, parser_state) -> ContextualLexer:
@@ -77,11 +86,11 @@ class OneRegexLexer(Lexer):
             if m is None:
                 break
             typ: str = m.lastgroup  # type: ignore[assignment]  # every alternative is a named group
-            stop = m.end()
             if typ in ignore:
-                pos = stop
+                pos = m.end()
                 continue
-            value = m.group()
+            start, stop = m.span(typ)
+            value = m.group(typ)
             if typ == "_NL":  # the contextual lexer always lexes a new line; the parser judges it
                 if depth:
                     pos = stop
@@ -94,13 +103,14 @@ class OneRegexLexer(Lexer):
                     if kw is not None and (kw in accepts or typ not in accepts):
                         typ = kw
                 if typ not in accepts:
+                    pos = start
                     break  # an error, or a token only a narrower scanner reads: Lark's lexer goes on from here
                 if typ in _OPEN:
                     depth += 1
                 elif typ in _CLOSE:
                     depth -= 1
             tok = new(_Tok, value)
-            tok.type, tok.value, tok.start_pos, tok.end_pos = typ, value, pos, stop
+            tok.type, tok.value, tok.start_pos, tok.end_pos = typ, value, start, stop
             last = tok
             yield tok
             pos = stop

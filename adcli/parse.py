@@ -543,6 +543,13 @@ def parse(
     try:
         builder.reset(source, scope, env)
         lark.parse(source)
+        g = builder.g
+        assert builder.result is not None
+        outs, spans = builder.result
+        if finalize:
+            g.finalize(outs, spans)  # with the collector still off: it rebuilds every node's args
+        else:
+            g.outputs, g.output_spans = outs, spans
     except VisitError as exc:  # pragma: no cover - callbacks raise AdcliError directly
         raise exc.orig_exc from None
     except AdcliError as exc:
@@ -568,13 +575,6 @@ def parse(
     finally:
         if collecting:
             gc.enable()
-    g = builder.g
-    assert builder.result is not None
-    outs, spans = builder.result
-    if finalize:
-        g.finalize(outs, spans)
-    else:
-        g.outputs, g.output_spans = outs, spans
     builder.reset("")  # release the graph held by the shared builder
     return g
 

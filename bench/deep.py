@@ -95,7 +95,7 @@ def lark_floor(text: str) -> tuple[float, int]:
             return iter(tokens)
 
     grammar = grammar_path().read_text(encoding="utf-8")
-    names = set(re.findall(r"->\s*(\w+)", grammar)) | {"start", "assign", "outputs", "listcomp", "args"}
+    names = set(re.findall(r"->\s*(\w+)", grammar)) | set(re.findall(r"^\??([a-z_]\w*):", grammar, re.M))
     noop = type("Noop", (lark.Transformer,), {k: (lambda self, c: c[0] if c else None) for k in names})
     p = lark.Lark(grammar, parser="lalr", lexer=Given, maybe_placeholders=True, transformer=noop())
     t = time.process_time()
@@ -110,6 +110,9 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds before a CLI run is given up")
     a = ap.parse_args()
     root = a.src.resolve() if a.src else Path(__file__).resolve().parent.parent
+    import compileall
+
+    compileall.compile_dir(str(root / "adcli"), quiet=1)  # so that no run times bytecode compilation
     sys.path.insert(0, str(root))
     from adcli.parse import parse
 
