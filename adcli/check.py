@@ -158,8 +158,10 @@ class CheckResult:
         """How a row's derivative is written: ∂f/∂x1, ∂f2/∂x1, <u, J v>."""
         if row.input == DOT:
             return "<u, J v>"
-        f = "f" if row.output is None else f"f{row.output}"
-        return f"∂{f}/∂{row.input}"
+        from .explain import output_names
+
+        names = output_names(self.graph)
+        return f"∂{names[0 if row.output is None else row.output - 1]}/∂{row.input}"
 
     def exit_code(self) -> int:
         return 0 if self.ok else 1

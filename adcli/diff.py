@@ -49,7 +49,7 @@ class DiffResult:
 
 def run_diff(graph: Graph, wrt: str | None = None, order: int = 1) -> DiffResult:
     from .core import resolve_wrt
-    from .render import output_names
+    from .explain import output_names
 
     if order not in (1, 2):
         raise AdcliError(USAGE, f"--order {order}: adcli diff gives first (1) or second (2) partials")

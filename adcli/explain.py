@@ -75,6 +75,14 @@ def output_letter(g: Graph, first: str = "y") -> str:
     )
 
 
+def output_names(g, prefer: str = "f") -> list[str]:
+    """f for one output, f1, f2... for several (another letter if an input is called f)."""
+    if g.output_labels is not None and len(g.output_labels) == len(g.outputs):
+        return list(g.output_labels)
+    f = output_letter(g, prefer)
+    return [f] if len(g.outputs) == 1 else [f"{f}{k + 1}" for k in range(len(g.outputs))]
+
+
 def output_labels(g: Graph) -> dict[int, str]:
     """y for a single output, y1, y2... for several."""
     y = output_letter(g)

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import AdcliError, Warning_
+from .explain import output_names
 from .graph import fmt_value
 from .sparsity import summary as sparsity_summary
 from .vectors import by_input, written_inputs
@@ -692,16 +693,6 @@ def matrix_text(
             lines.append(label.ljust(lw) + "".join("   " + shown[i] for _, shown, _ in block))
         out.append("\n".join(line.rstrip() for line in lines))
     return "\n\n".join(out)
-
-
-def output_names(g, prefer: str = "f") -> list[str]:
-    """f for one output, f1, f2... for several (another letter if an input is called f)."""
-    if g.output_labels is not None and len(g.output_labels) == len(g.outputs):
-        return list(g.output_labels)
-    from .explain import output_letter
-
-    f = output_letter(g, prefer)
-    return [f] if len(g.outputs) == 1 else [f"{f}{k + 1}" for k in range(len(g.outputs))]
 
 
 def _value_doc(values: list[Any]) -> Any:

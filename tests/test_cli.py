@@ -736,3 +736,13 @@ def test_the_output_is_named_after_its_step_and_never_after_an_input_or_another_
     # a step called f, and the output is not that step: neither f nor the input's name y
     assert labels("f = x^2*y\nf + 1", "x=1,y=2") == ["out", "∂out/∂x", "∂out/∂y"]
     assert labels(EX1, "x1=1,x2=2") == ["f", "∂f/∂x1", "∂f/∂x2"]
+
+
+def test_check_names_its_rows_as_grad_does():
+    def rows(text, at):
+        out = ok("check", text, "--at", at).stdout.splitlines()
+        return [line.split()[0] for line in out if line.startswith("∂")]
+
+    assert rows("f*x", "f=1,x=2") == ["∂y/∂f", "∂y/∂x"]
+    assert rows("g = x*y\nh = 2*g\ng, h", "x=1,y=2") == ["∂g/∂x", "∂g/∂y", "∂h/∂x", "∂h/∂y"]
+    assert rows(EX1, "x1=1,x2=2") == ["∂f/∂x1", "∂f/∂x2"]
