@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -158,10 +159,15 @@ class CheckResult:
         """How a row's derivative is written: ∂f/∂x1, ∂f2/∂x1, <u, J v>."""
         if row.input == DOT:
             return "<u, J v>"
+        names = self.output_names
+        return f"∂{names[0 if row.output is None else row.output - 1]}/∂{row.input}"
+
+    @cached_property
+    def output_names(self) -> list[str]:
+        """Once per result: naming reads every node, and a wide check has a row per input."""
         from .explain import output_names
 
-        names = output_names(self.graph)
-        return f"∂{names[0 if row.output is None else row.output - 1]}/∂{row.input}"
+        return output_names(self.graph)
 
     def exit_code(self) -> int:
         return 0 if self.ok else 1
