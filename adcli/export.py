@@ -113,25 +113,17 @@ _HELPERS = {
         "adcli_sinc": "static double adcli_sinc(double x) { return x == 0 ? 1.0 : sin(x) / x; }\n",
     },
 }
-_HELPERS["jax"] = {k: v.replace("np.", "jnp.") for k, v in _HELPERS["numpy"].items()}
-# jax.scipy.special has no spherical_jn (checked with jax 0.10.2): sinc's derivative needs
-# j1, written from its closed form; below |x| = 0.5, where that form cancels, its Taylor
-# series to x^11 (the next term is below 1e-17 relative there)
-_HELPERS["jax"]["_spherical_j1"] = (
-    'def _spherical_j1(x):\n    """j1(x) = (sin(x)/x - cos(x))/x, by its series near 0 (no cancellation)."""\n'
-    "    small = jnp.abs(x) < 0.5\n    s = jnp.where(small, 1.0, x)\n    z = x * x\n"
-    "    series = x * (1 / 3 - z * (1 / 30 - z * (1 / 840 - z * (1 / 45360 - z * (1 / 3991680 - z / 518918400)))))\n"
-    "    return jnp.where(small, series, (jnp.sin(s) / s - jnp.cos(s)) / s)\n"
-)
-
-# scipy's spherical_jn(1, x) is 0 below about |x| = 1e-300 and NaN at subnormal x: below
-# 1e-5 the series x/3 - x^3/30 (exact to rounding there), as adcli's own j1
+# j1 for sinc's derivative, in numpy and jax alike: jax.scipy.special has no spherical_jn
+# (checked with jax 0.10.2), and scipy's is 0 below about |x| = 1e-300 and NaN at subnormal
+# x. The closed form, and below |x| = 0.5, where it cancels, its Taylor series to x^11 (the
+# next term is below 1e-17 relative there)
 _HELPERS["numpy"]["_spherical_j1"] = (
-    'def _spherical_j1(x):\n    """j1(x), by its series x/3 - x^3/30 near 0 (scipy gives 0 or NaN below 1e-300)."""\n'
-    "    from scipy.special import spherical_jn\n\n"
-    "    small = np.abs(x) < 1e-5\n"
-    "    return np.where(small, x / 3 - x * x * x / 30, spherical_jn(1, np.where(small, 1.0, x)))\n"
+    'def _spherical_j1(x):\n    """j1(x) = (sin(x)/x - cos(x))/x, by its series near 0 (no cancellation)."""\n'
+    "    small = np.abs(x) < 0.5\n    s = np.where(small, 1.0, x)\n    z = x * x\n"
+    "    series = x * (1 / 3 - z * (1 / 30 - z * (1 / 840 - z * (1 / 45360 - z * (1 / 3991680 - z / 518918400)))))\n"
+    "    return np.where(small, series, (np.sin(s) / s - np.cos(s)) / s)\n"
 )
+_HELPERS["jax"] = {k: v.replace("np.", "jnp.") for k, v in _HELPERS["numpy"].items()}
 
 
 def _printer(lang: str):
@@ -162,18 +154,15 @@ def _lang_style(lang: str) -> Style:
 
     base = style("numpy" if lang == "jax" else lang)
     spaced = replace(base, mul=" * ", pow=" ** " if base.pow else None)
-    if lang == "numpy":
-        return replace(spaced, funcs={**spaced.funcs, "spherical_j1": "_spherical_j1({0})"})
+    if lang in ("numpy", "jax"):  # the helper above
+        spaced = replace(spaced, funcs={**spaced.funcs, "spherical_j1": "_spherical_j1({0})"})
     if lang != "jax":
         return spaced
     return replace(
         spaced,
         name="jax",
         number=lambda v: base.number(v).replace("np.", "jnp."),
-        funcs={
-            **{k: v.replace("np.", "jnp.").replace("scipy.", "jax.scipy.") for k, v in base.funcs.items()},
-            "spherical_j1": "_spherical_j1({0})",
-        },
+        funcs={k: v.replace("np.", "jnp.").replace("scipy.", "jax.scipy.") for k, v in spaced.funcs.items()},
         where=base.where.replace("np.", "jnp."),
     )
 
