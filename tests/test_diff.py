@@ -242,10 +242,11 @@ def _as_doubles(e: sp.Expr) -> sp.Expr:
     return e.replace(irrational, lambda a: sp.Float(float(a)))
 
 
-def _simplifies_to_zero(d: sp.Expr) -> bool:
+def _simplifies_to_zero(d: sp.Expr) -> bool | None:
     """SymPy's simplify gives 0: exactly, or up to the rounding of constants
-    adcli folded to floats (SymPy keeps acos(3*tanh(pi)/4) exact)."""
-    d = sp.simplify(d)
+    adcli folded to floats (SymPy keeps acos(3*tanh(pi)/4) exact); None where it cannot
+    tell (real powers of a base it does not know is positive)."""
+    given, d = d, sp.simplify(d)
     if d != 0:  # sqrt(a - 1)*sqrt(a + 1) against sqrt(a^2 - 1): combine the roots, 1.5 as 3/2
         d = sp.simplify(sp.powsimp(sp.nsimplify(d, rational=True), force=True))
     # constants as 15-digit floats on both sides (adcli's are doubles), as they stand or over one denominator
@@ -258,6 +259,15 @@ def _simplifies_to_zero(d: sp.Expr) -> bool:
         e = e.xreplace({f: 0 for f in e.atoms(sp.Float) if abs(f) < 1e-13 * scale})
         if sp.simplify(e) == 0:
             return True
+    if d != 0:  # (2 + sin(x))^(x - 1)·(2 + sin(x)) against (2 + sin(x))^x: SymPy combines the powers
+        # only for a base it knows is positive, which a real power with such an exponent has
+        # (as given: simplify may have spread a base over a sum)
+        given = sp.nsimplify(given, rational=True)  # 0.5 and 1/2 as one number
+        bases = {p.base for p in given.atoms(sp.Pow) if not p.exp.is_Integer and not p.base.is_number}
+        if bases and sp.simplify(given.xreplace({b: sp.Dummy(positive=True) for b in bases})) == 0:
+            return True
+        if bases:  # real powers SymPy does not combine (x/(y + 1/2) spread over a product): unknown,
+            return None  # not disproved; the caller compares 30 digits at the point instead
     return d == 0
 
 
