@@ -132,7 +132,7 @@ def _printer(lang: str):
     target spells those through ``_div`` and ``_pow``."""
     if lang != "python":
         return Printer
-    from .formula import ATOM
+    from .ops import ATOM
 
     class IEEEPrinter(Printer):
         def _shape(self, i: int):

@@ -14,10 +14,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .ops import ATOM, POWER, PRODUCT, SIGNED, SUM
 from .symbolic import LEAVES, Sym, SymGraph
-
-# precedences: sums 1, products 2, unary minus 3, powers 4, atoms 5
-SUM, PRODUCT, SIGNED, POWER, ATOM = 1, 2, 3, 4, 5
 
 KNOWN = {math.pi: "pi", math.e: "e", math.log(2.0): "log(2)", math.log(10.0): "log(10)"}
 

@@ -365,6 +365,18 @@ for _name in VARIADIC:
     FUNCTIONS[_name] = (1, 2)
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 
+# The language's precedence levels: the parser folds operator chains by them,
+# the printers (adcli/formula.py) parenthesise by them.
+SUM, PRODUCT, SIGNED, POWER, ATOM = 1, 2, 3, 4, 5
+# Infix operators, by the grammar's terminal: (primitive, level, right-associative).
+INFIX: dict[str, tuple[str, int, bool]] = {
+    "PLUS": ("add", SUM, False),
+    "MINUS": ("sub", SUM, False),
+    "STAR": ("mul", PRODUCT, False),
+    "SLASH": ("div", PRODUCT, False),
+    "POW": ("pow", POWER, True),
+}
+
 
 class NumpyNS:
     """The ``xp`` namespace for plain numpy values: each primitive's own ``ev``."""

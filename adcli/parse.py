@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .errors import INPUT, NAME, PARSE, AdcliError
 from .graph import Graph
-from .ops import CMP, CONSTANTS, FUNCTIONS, VARIADIC
+from .ops import CMP, CONSTANTS, FUNCTIONS, INFIX, SIGNED, VARIADIC
 from .vectors import REDUCTIONS, Env, Expander, TemplateGraph
 
 if TYPE_CHECKING:
@@ -71,6 +71,16 @@ class Scope(Protocol):
     def call(self, g: Graph, name: str, args: list[int], span: tuple[int, int]) -> int:
         """``name(args)``, added to ``g``: the definition with its inputs replaced."""
         ...
+
+
+class _Chain:
+    """An operator chain being folded: its operands ``(node id, start, end)``
+    and its pending operators ``(level, primitive or sign, sign's start)``."""
+
+    __slots__ = ("ops", "vals")
+
+    def __init__(self, vals: list, ops: list) -> None:
+        self.vals, self.ops = vals, ops
 
 
 class _Builder:
@@ -162,45 +172,78 @@ class _Builder:
 
     # -- operators ------------------------------------------------------------
 
-    def _bin(self, opname, c):
-        a, b = c
-        span = (a[1], b[2])
-        return (self.g.apply(opname, (a[0], b[0]), span), a[1], b[2])
+    # An operator chain (grammar: ?sum) is folded by shunting-yard as the parser
+    # reads it: an infix operator, reduced before its right operand is read, first
+    # builds every pending operator that binds at least as tightly (more tightly,
+    # for the right-associative ^), so nodes are made in the order a grammar with
+    # a rule for each precedence level would make them. What stays pending is a
+    # :class:`_Chain`, finished by the rule that takes the whole expression
+    # (:meth:`_done`).
 
-    def add(self, c):
-        return self._bin("add", c)
+    def signed(self, c):
+        signs, x = c
+        return _Chain([x], [(SIGNED, t.type, t.start_pos) for t in signs])
 
-    def sub(self, c):
-        return self._bin("sub", c)
+    def infix(self, c):
+        left, tok = c
+        ch = left if left.__class__ is _Chain else _Chain([left], [])
+        prim, level, right = INFIX[tok.type]
+        ops = ch.ops
+        while ops and (ops[-1][0] > level or (ops[-1][0] == level and not right)):
+            self._build(ch)
+        ops.append((level, prim, 0))
+        return ch
 
-    def mul(self, c):
-        return self._bin("mul", c)
+    def chain(self, c):
+        ch, x = c
+        ch.vals.append(x)
+        return ch
 
-    def div(self, c):
-        return self._bin("div", c)
+    def chain_signed(self, c):
+        ch, signs, x = c
+        ch.ops.extend((SIGNED, t.type, t.start_pos) for t in signs)
+        ch.vals.append(x)
+        return ch
 
-    def pow(self, c):
-        a, _, b = c
-        return self._pow(a, b)
+    def signs(self, c):
+        return c  # a fresh list from Lark: more_signs may append to it
+
+    def more_signs(self, c):
+        lst, tok = c
+        lst.append(tok)
+        return lst
+
+    def _build(self, ch: _Chain) -> None:
+        """Build the chain's last pending operator from its last operand(s)."""
+        level, what, start = ch.ops.pop()
+        vals = ch.vals
+        x = vals.pop()
+        if level != SIGNED:
+            a = vals.pop()
+            vals.append((self.g.apply(what, (a[0], x[0]), (a[1], x[2])), a[1], x[2]))
+        elif what == "MINUS":
+            vals.append((self.g.apply("neg", (x[0],), (start, x[2])), start, x[2]))
+        else:  # a unary plus only widens the span
+            vals.append((x[0], start, x[2]))
+
+    def _done(self, x):
+        """An expression as ``(node id, start, end)``, its chain folded."""
+        if x.__class__ is not _Chain:
+            return x
+        while x.ops:
+            self._build(x)
+        return x.vals[0]
 
     def _pow(self, a, b):
         return (self.g.apply("pow", (a[0], b[0]), (a[1], b[2])), a[1], b[2])
 
-    def neg(self, c):
-        tok, x = c
-        span = (tok.start_pos, x[2])
-        return (self.g.apply("neg", (x[0],), span), span[0], span[1])
-
-    def pos(self, c):
-        tok, x = c
-        return (x[0], tok.start_pos, x[2])
-
     def paren(self, c):
         lp, x, rp = c
-        return (x[0], lp.start_pos, rp.end_pos)
+        return (self._done(x)[0], lp.start_pos, rp.end_pos)
 
     def bars(self, c):
         lb, x, rb = c
+        x = self._done(x)
         s, e = lb.start_pos, rb.end_pos
         return (self.g.apply("abs", (x[0],), (s, e)), s, e)
 
@@ -208,6 +251,7 @@ class _Builder:
 
     def compare(self, c):
         a, op, b = c
+        a, b = self._done(a), self._done(b)
         return ("cond", "cmp", (str(op), a, b), a[1], b[2])
 
     def not_(self, c):
@@ -254,11 +298,11 @@ class _Builder:
         return results.pop()
 
     def args(self, c):
-        return c  # a fresh list from Lark: more_args may append to it
+        return [self._done(c[0])]
 
     def more_args(self, c):
-        lst, arg = c
-        lst.append(arg)
+        lst, _, arg = c
+        lst.append(self._done(arg))
         return lst
 
     def call(self, c):
@@ -330,6 +374,7 @@ class _Builder:
 
     def index(self, c):
         tok, _, idx, rb = c
+        idx = self._done(idx)
         self._check_name(tok)
         span = (tok.start_pos, rb.end_pos)
         return (self.vec.index(str(tok), idx[0], span, (idx[1], idx[2]), self.steps), span[0], span[1])
@@ -342,6 +387,7 @@ class _Builder:
     def _range(self, c, kind: str):
         """The parts of ``kind(body for var=lo..hi)`` -> one node."""
         head, _, body, _, var, lo, _, hi, close = c
+        body, lo, hi = self._done(body), self._done(lo), self._done(hi)
         self._check_name(var)
         s, e = head.start_pos, close.end_pos
         name = str(var)
@@ -376,6 +422,7 @@ class _Builder:
 
     def assign(self, c, items: list[int] | None = None):
         tok, x = c
+        x = self._done(x)
         self._check_name(tok)
         name = str(tok)
         s, e = tok.start_pos, tok.end_pos
@@ -405,7 +452,7 @@ class _Builder:
 
     def outputs(self, c):
         outs = []
-        for o in c:
+        for o in map(self._done, c):
             if o[0] == "list":  # a list is several outputs
                 outs.extend((i, o[2], o[3]) for i in o[1])
             else:

@@ -89,6 +89,72 @@ def test_precedence(text, expected):
     assert shape(parse(text)) == expected
 
 
+# Python's own parser is the oracle for precedence, associativity and spans: its
+# arithmetic ranks like adcli's (unary signs looser than **, tighter than * /;
+# ** right-associative, an exponent may be signed: x**-y), with ^ written **.
+_PY_OPS = {"Add": "add", "Sub": "sub", "Mult": "mul", "Div": "div", "Pow": "pow"}
+
+
+def _python_shape(text: str):
+    """The nested tuple Python's ast gives ``text`` (with ^ as **), and each node's
+    (start, end) span as adcli spans it (a unary + is no node: its operand's own)."""
+    import ast
+
+    spans: dict[tuple, tuple[int, int]] = {}
+    back, at = {}, 0  # Python's offsets -> the text's (each ^ is two characters there)
+    for k, ch in enumerate(text + " "):
+        back[at] = k
+        at += 2 if ch == "^" else 1
+
+    def walk(n):
+        if isinstance(n, ast.Name):
+            out = ("input", n.id)
+        elif isinstance(n, ast.UnaryOp):
+            inner = walk(n.operand)
+            if isinstance(n.op, ast.UAdd):
+                return inner
+            out = ("neg", inner)
+        else:
+            assert isinstance(n, ast.BinOp)
+            out = (_PY_OPS[type(n.op).__name__], walk(n.left), walk(n.right))
+        spans.setdefault(out, (back[n.col_offset], back[n.end_col_offset]))
+        return out
+
+    return walk(ast.parse(text.replace("^", "**"), mode="eval").body), spans
+
+
+@st.composite
+def _chains(draw):
+    """A flat chain of distinct inputs with random infix operators, unary signs
+    (also after ^), blanks, and a few parenthesised sub-chains."""
+    names = iter(f"v{k}" for k in range(100))
+
+    def operand(depth: int) -> str:
+        signs = "".join(draw(st.lists(st.sampled_from(["-", "+", "- "]), max_size=2)))
+        if depth < 2 and draw(st.integers(0, 5)) == 0:
+            return signs + "(" + chain(depth + 1) + ")"
+        return signs + next(names)
+
+    def chain(depth: int) -> str:
+        parts = [operand(depth)]
+        for _ in range(draw(st.integers(0, 5 if depth else 8))):
+            op = draw(st.sampled_from(["+", "-", "*", "/", "^", "**"]))
+            parts += [draw(st.sampled_from([op, f" {op} "])), operand(depth)]
+        return "".join(parts)
+
+    return chain(0)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(_chains())
+def test_operator_chains_fold_as_python_parses_them(text):
+    g = parse(text)
+    expected, spans = _python_shape(text)
+    assert shape(g) == expected, text
+    for i, node in enumerate(g.nodes):  # every node spans the text of its subexpression
+        assert node.span == spans[shape(g, i)], (text, node)
+
+
 @pytest.mark.parametrize(
     "text,value",
     [
