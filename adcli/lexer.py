@@ -62,7 +62,23 @@ class OneRegexLexer(Lexer):
             if t.name in self.ignore and re.fullmatch(r"\[[^\]]*\]\+", rx) and rx[1] == " ":
                 self.blank = f"(?:[ \\t\\f]{rx[:-1]}*)?"
         self.match = re.compile(self.blank + "(?:" + pattern + ")", conf.g_regex_flags).match
+        self.single = self._single_characters(re.compile(pattern, conf.g_regex_flags).match)
         self._contextual: ContextualLexer | None = None
+
+    def _single_characters(self, match) -> dict[str, str]:
+        """Characters that are a whole token whatever follows them ("(", ",", "+",
+        but not "*", which may begin "**"): char -> terminal. The lexer reads
+        these without a regex call. Found by asking the regex itself, with every
+        printable ASCII character (and a few others) after the character."""
+        tails = ["", "\n", "é", "٣", "²", *map(chr, range(32, 127))]
+        tails += [a + b for a in "*.=<>!&|/-+" for b in "*.=<>!&|/-+"]
+        single = {}
+        for c in map(chr, range(33, 127)):
+            found = {(m.lastgroup, m.span()) if (m := match(c + t)) else None for t in tails}
+            if len(found) == 1 and (hit := found.pop()) is not None and hit[1] == (0, 1):
+                if hit[0] not in self.ignore:
+                    single[c] = hit[0]
+        return single
 
     def _fallback(self, parser_state) -> ContextualLexer:
         """Lark's contextual lexer over the same parse table, built on first need."""
@@ -81,16 +97,27 @@ class OneRegexLexer(Lexer):
         new = str.__new__
         depth = 0
         last: Token | None = None
+        single = self.single
         while pos < end:
-            m = match(text, pos)
-            if m is None:
-                break
-            typ: str = m.lastgroup  # type: ignore[assignment]  # every alternative is a named group
-            if typ in ignore:
-                pos = m.end()
-                continue
-            start, stop = m.span(typ)
-            value = m.group(typ)
+            c = text[pos]
+            if c == " ":  # the usual one blank between tokens
+                pos += 1
+                if pos == end:
+                    break
+                c = text[pos]
+            one = single.get(c)
+            if one is not None:
+                typ, start, stop, value = one, pos, pos + 1, c
+            else:
+                m = match(text, pos)
+                if m is None:
+                    break
+                typ = m.lastgroup  # type: ignore[assignment]  # every alternative is a named group
+                if typ in ignore:
+                    pos = m.end()
+                    continue
+                start, stop = m.span(typ)
+                value = m.group(typ)
             if typ == "_NL":  # the contextual lexer always lexes a new line; the parser judges it
                 if depth:
                     pos = stop
