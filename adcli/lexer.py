@@ -75,9 +75,9 @@ class OneRegexLexer(Lexer):
         single = {}
         for c in map(chr, range(33, 127)):
             found = {(m.lastgroup, m.span()) if (m := match(c + t)) else None for t in tails}
-            if len(found) == 1 and (hit := found.pop()) is not None and hit[1] == (0, 1):
-                if hit[0] not in self.ignore:
-                    single[c] = hit[0]
+            hit = found.pop() if len(found) == 1 else None
+            if hit is not None and hit[1] == (0, 1) and hit[0] not in self.ignore:
+                single[c] = hit[0]
         return single
 
     def _fallback(self, parser_state) -> ContextualLexer:
