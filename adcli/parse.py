@@ -258,16 +258,17 @@ class _Builder:
         tok, x = c
         return ("cond", "not", (x,), tok.start_pos, x[4])
 
-    def and_(self, c):
-        a, _, b = c
-        return ("cond", "and", (a, b), a[3], b[4])
-
-    def or_(self, c):
-        a, _, b = c
-        return ("cond", "or", (a, b), a[3], b[4])
+    def cchain(self, c):
+        a, op, b = c
+        if op.type == "AND" and a[1] == "or":  # and binds tighter: it takes the or's right side
+            lhs, rhs = a[2]
+            return ("cond", "or", (lhs, ("cond", "and", (rhs, b), rhs[3], b[4])), a[3], b[4])
+        return ("cond", "and" if op.type == "AND" else "or", (a, b), a[3], b[4])
 
     def cparen(self, c):
         lp, x, rp = c
+        if x[1] == "or":  # closed: a later and takes no part of it
+            return ("cond", "paren", (x,), lp.start_pos, rp.end_pos)
         return (*x[:3], lp.start_pos, rp.end_pos)
 
     def _where(self, cond, a: int, b: int, span) -> int:
@@ -291,6 +292,8 @@ class _Builder:
                 results.append(self.g.apply("where", (lhs[0], rhs[0], a, b), span, cmp))
             elif kind == "not":
                 todo.append(("build", parts[0], b, a))
+            elif kind == "paren":
+                todo.append(("build", parts[0], a, b))
             else:  # and: the inner where falls back to b; or: it is reached when c1 fails
                 c1, c2 = parts
                 todo.append(("then", c1, kind, b if kind == "and" else a))

@@ -155,6 +155,24 @@ def test_operator_chains_fold_as_python_parses_them(text):
         assert node.span == spans[shape(g, i)], (text, node)
 
 
+def test_a_chains_first_operand_is_any_atom():
+    """The grammar lists the atoms twice (?sum's first operand and ?atom, to save
+    a reduction an operand): the two lists must stay the same."""
+    import re
+
+    from adcli.parse import grammar_path
+
+    text = grammar_path().read_text(encoding="utf-8")
+
+    def alternatives(rule: str) -> list[str]:
+        body = re.search(rf"^\?{rule}:(.*?)\n\n", text, re.S | re.M)
+        assert body is not None, rule
+        return [" ".join(a.split()) for a in body.group(1).split("\n    |")]
+
+    atoms = alternatives("atom")
+    assert len(atoms) >= 8 and alternatives("sum")[: len(atoms)] == atoms
+
+
 @pytest.mark.parametrize(
     "text,value",
     [
@@ -260,6 +278,45 @@ def test_where_every_comparison(cmp):
 def test_where_constant_condition_folds():
     assert const_value("where(1 < 2, 3, 4)") == 3.0
     assert const_value("where(1 == 2, 3, 4)") == 4.0
+
+
+@st.composite
+def _conditions(draw):
+    """A where-condition: comparisons of distinct inputs combined by and, or,
+    not and parentheses, drawn as a flat chain with a few nested ones."""
+    names = iter(f"c{k}" for k in range(200))
+
+    def atom(depth: int) -> str:
+        nots = "not " * draw(st.integers(0, 2))
+        if depth < 2 and draw(st.integers(0, 4)) == 0:
+            return nots + "(" + chain(depth + 1) + ")"
+        return f"{nots}{next(names)} {draw(st.sampled_from(['<', '<=', '>', '>=', '==', '!=']))} {next(names)}"
+
+    def chain(depth: int) -> str:
+        parts = [atom(depth)]
+        for _ in range(draw(st.integers(0, 4 if depth else 6))):
+            parts += [draw(st.sampled_from(["and", "or"])), atom(depth)]
+        return " ".join(parts)
+
+    return chain(0)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(_conditions())
+def test_conditions_mean_what_python_means(cond):
+    """Python's own and / or / not (and its precedence: not, and, or) is the
+    oracle: where(cond, 1, 0) at random points is Python's truth value of cond."""
+    import numpy as np
+
+    from adcli.evaluate import evaluate
+
+    g = parse(f"where({cond}, 1, 0)")
+    rng = np.random.default_rng(len(cond))
+    points = {name: rng.integers(0, 3, 64).astype(float) for name in g.input_names}
+    out = evaluate(g, [points[n] for n in g.input_names]).outputs[0]
+    for k in range(64):
+        truth = eval(cond, {}, {n: v[k] for n, v in points.items()})  # the test draws the text itself
+        assert out[k] == (1.0 if truth else 0.0), (cond, k)
 
 
 def test_pow_function_is_power():
