@@ -93,6 +93,7 @@ class _Builder:
         self.steps: dict[str, int] = scope.enter(self.g) if scope is not None else {}
         self.result: tuple[list[int], list[tuple[int, int]]] | None = None
         self.vec = Expander(self.g, source, env)
+        self.numbers: dict[str, int] = {}  # a number's text -> its node
 
     def _err(self, kind: str, message: str, start: int, end: int, hint: str | None = None) -> AdcliError:
         return AdcliError(kind, message, self.source, (start, end), hint=hint)
@@ -102,6 +103,9 @@ class _Builder:
     def number(self, c):
         tok = c[0]
         text = tok.value
+        i = self.numbers.get(text)
+        if i is not None:  # checked and made already (a node per value)
+            return (i, tok.start_pos, tok.end_pos)
         if not text.isascii():  # the lexer's \d also matches ٣ and １２, which float() would read
             k = next(k for k, ch in enumerate(str(tok)) if not ch.isascii())
             ascii_ = "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in str(tok))
@@ -124,7 +128,8 @@ class _Builder:
                 hint="write 0 if you mean 0 (the smallest double is about 4.9e-324)",
             )
         s, e = tok.start_pos, tok.end_pos
-        return (self.g.const(value, text, (s, e)), s, e)
+        i = self.numbers[text] = self.g.const(value, text, (s, e))
+        return (i, s, e)
 
     def _check_name(self, tok) -> None:
         """Names are letters, digits and _ (SPEC 1); the lexer's \\w also lets in
@@ -151,7 +156,7 @@ class _Builder:
         tok = c[0]
         self._check_name(tok)
         s, e = tok.start_pos, tok.end_pos
-        name = str(tok)
+        name = tok.value  # the plain str (str(tok) would copy it)
         i = self.steps.get(name)
         if i is not None:
             return (i, s, e)
@@ -252,7 +257,7 @@ class _Builder:
     def compare(self, c):
         a, op, b = c
         a, b = self._done(a), self._done(b)
-        return ("cond", "cmp", (str(op), a, b), a[1], b[2])
+        return ("cond", "cmp", (op.value, a, b), a[1], b[2])
 
     def not_(self, c):
         tok, x = c
@@ -276,6 +281,9 @@ class _Builder:
         ``c1 and c2`` is where(c1, where(c2, a, b), b), ``c1 or c2`` is
         where(c1, a, where(c2, a, b)), ``not c`` swaps the branches. An explicit
         stack, so a long chain of conditions does not recurse."""
+        if cond[1] == "cmp":  # the usual single comparison
+            cmp, lhs, rhs = cond[2]
+            return self.g.apply("where", (lhs[0], rhs[0], a, b), span, cmp)
         results: list[int] = []
         todo: list[tuple] = [("build", cond, a, b)]
         while todo:
@@ -301,18 +309,19 @@ class _Builder:
         return results.pop()
 
     def args(self, c):
-        return [self._done(c[0])]
+        x = c[0]
+        return [x if x.__class__ is not _Chain else self._done(x)]
 
     def more_args(self, c):
-        lst, _, arg = c
-        lst.append(self._done(arg))
+        lst, _, x = c
+        lst.append(x if x.__class__ is not _Chain else self._done(x))  # _done inlined: one call an argument less
         return lst
 
     def call(self, c):
         tok, _, args, rp = c
         self._check_name(tok)
         args = args or []
-        name = str(tok)
+        name = tok.value
         s, e = tok.start_pos, rp.end_pos
         if self.scope is not None and name in self.scope.functions:
             return (self.scope.call(self.g, name, [a[0] for a in args], (s, e)), s, e)
