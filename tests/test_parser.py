@@ -157,7 +157,8 @@ def test_operator_chains_fold_as_python_parses_them(text):
 
 def test_a_chains_first_operand_is_any_atom():
     """The grammar lists the atoms twice (?sum's first operand and ?atom, to save
-    a reduction an operand): the two lists must stay the same."""
+    a reduction an operand), and the condition atoms (?cond, ?catom): each two
+    lists must stay the same."""
     import re
 
     from adcli.parse import grammar_path
@@ -169,8 +170,9 @@ def test_a_chains_first_operand_is_any_atom():
         assert body is not None, rule
         return [" ".join(a.split()) for a in body.group(1).split("\n    |")]
 
-    atoms = alternatives("atom")
-    assert len(atoms) >= 8 and alternatives("sum")[: len(atoms)] == atoms
+    for chain, atom, count in (("sum", "atom", 8), ("cond", "catom", 3)):
+        atoms = alternatives(atom)
+        assert len(atoms) == count and alternatives(chain)[:count] == atoms
 
 
 @pytest.mark.parametrize(
