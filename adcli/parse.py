@@ -254,10 +254,14 @@ class _Builder:
 
     # -- where's condition: ("cond", kind, parts, start, end) -------------------
 
+    def compared(self, c):
+        a, op = c
+        return (self._done(a), op.value)
+
     def compare(self, c):
-        a, op, b = c
-        a, b = self._done(a), self._done(b)
-        return ("cond", "cmp", (op.value, a, b), a[1], b[2])
+        (a, op), b = c
+        b = b if b.__class__ is not _Chain else self._done(b)
+        return ("cond", "cmp", (op, a, b), a[1], b[2])
 
     def not_(self, c):
         tok, x = c
@@ -398,8 +402,8 @@ class _Builder:
 
     def _range(self, c, kind: str):
         """The parts of ``kind(body for var=lo..hi)`` -> one node."""
-        head, _, body, _, var, lo, _, hi, close = c
-        body, lo, hi = self._done(body), self._done(lo), self._done(hi)
+        head, _, body, var, lo, _, hi, close = c
+        lo, hi = self._done(lo), self._done(hi)
         self._check_name(var)
         s, e = head.start_pos, close.end_pos
         name = str(var)
@@ -421,6 +425,9 @@ class _Builder:
             )
         i, s, e = self._range(c, name)
         return (i, s, e)
+
+    def body(self, c):
+        return self._done(c[0])
 
     def listcomp(self, c):
         i, s, e = self._range([c[0], *c], "list")
@@ -463,18 +470,22 @@ class _Builder:
             node.name = name
 
     def outputs(self, c):
+        return [self._done(c[0])]
+
+    def more_outputs(self, c):
+        lst, _, x = c
+        lst.append(self._done(x))
+        return lst
+
+    def start(self, c):
         outs = []
-        for o in map(self._done, c):
+        for o in c[-1]:
             if o[0] == "list":  # a list is several outputs
                 outs.extend((i, o[2], o[3]) for i in o[1])
             else:
                 outs.append(o)
         for o in outs:
             self.vec.check_closed(o[0], (o[1], o[2]))
-        return outs
-
-    def start(self, c):
-        outs = c[-1]
         if not outs:
             raise self._err(PARSE, "the list is empty: the expression has no outputs", 0, len(self.source))
         self.vec.order_inputs()

@@ -95,12 +95,18 @@ def test_precedence(text, expected):
 _PY_OPS = {"Add": "add", "Sub": "sub", "Mult": "mul", "Div": "div", "Pow": "pow"}
 
 
+_PY_CMP = {"Lt": "<", "LtE": "<=", "Gt": ">", "GtE": ">=", "Eq": "==", "NotEq": "!="}
+
+
 def _python_shape(text: str):
-    """The nested tuple Python's ast gives ``text`` (with ^ as **), and each node's
-    (start, end) span as adcli spans it (a unary + is no node: its operand's own)."""
+    """What Python's ast makes of ``text`` (with ^ as **): each output's nested
+    tuple, each node's (start, end) span as adcli spans it (a unary + is no node:
+    its operand's own), and the operations in the order Python's parser
+    completes them, which is the order the text writes them."""
     import ast
 
     spans: dict[tuple, tuple[int, int]] = {}
+    order: list[tuple] = []
     back, at = {}, 0  # Python's offsets -> the text's (each ^ is two characters there)
     for k, ch in enumerate(text + " "):
         back[at] = k
@@ -114,43 +120,64 @@ def _python_shape(text: str):
             if isinstance(n.op, ast.UAdd):
                 return inner
             out = ("neg", inner)
+        elif isinstance(n, ast.Call) and n.func.id == "where":  # type: ignore[attr-defined]
+            test, a, b = n.args
+            assert isinstance(test, ast.Compare)
+            parts = [walk(test.left), walk(test.comparators[0]), walk(a), walk(b)]
+            out = ("where", _PY_CMP[type(test.ops[0]).__name__], *parts)
+        elif isinstance(n, ast.Call):
+            out = (n.func.id, *map(walk, n.args))  # type: ignore[attr-defined]
         else:
             assert isinstance(n, ast.BinOp)
             out = (_PY_OPS[type(n.op).__name__], walk(n.left), walk(n.right))
         spans.setdefault(out, (back[n.col_offset], back[n.end_col_offset]))
+        if not isinstance(n, ast.Name):
+            order.append(out)
         return out
 
-    return walk(ast.parse(text.replace("^", "**"), mode="eval").body), spans
+    body = ast.parse(text.replace("^", "**"), mode="eval").body
+    outputs = [walk(e) for e in body.elts] if isinstance(body, ast.Tuple) else [walk(body)]
+    return outputs, spans, order
 
 
 @st.composite
 def _chains(draw):
-    """A flat chain of distinct inputs with random infix operators, unary signs
-    (also after ^), blanks, and a few parenthesised sub-chains."""
-    names = iter(f"v{k}" for k in range(100))
+    """One to three outputs, each a flat chain of distinct inputs with random
+    infix operators, unary signs (also after ^) and blanks; some operands are
+    parenthesised chains, sin(chain) or where(chain CMP chain, chain, chain)."""
+    names = iter(f"v{k}" for k in range(1000))
 
     def operand(depth: int) -> str:
         signs = "".join(draw(st.lists(st.sampled_from(["-", "+", "- "]), max_size=2)))
-        if depth < 2 and draw(st.integers(0, 5)) == 0:
+        kind = draw(st.integers(0, 9)) if depth < 2 else 9
+        if kind == 0:
             return signs + "(" + chain(depth + 1) + ")"
+        if kind == 1:
+            return signs + "sin(" + chain(depth + 1) + ")"
+        if kind == 2:
+            cmp = draw(st.sampled_from(list(_PY_CMP.values())))
+            parts = [chain(depth + 1) for _ in range(4)]
+            return signs + f"where({parts[0]} {cmp} {parts[1]}, {parts[2]}, {parts[3]})"
         return signs + next(names)
 
     def chain(depth: int) -> str:
         parts = [operand(depth)]
-        for _ in range(draw(st.integers(0, 5 if depth else 8))):
+        for _ in range(draw(st.integers(0, 4 if depth else 7))):
             op = draw(st.sampled_from(["+", "-", "*", "/", "^", "**"]))
             parts += [draw(st.sampled_from([op, f" {op} "])), operand(depth)]
         return "".join(parts)
 
-    return chain(0)
+    return ", ".join(chain(0) for _ in range(draw(st.integers(1, 3))))
 
 
 @settings(max_examples=examples(300), deadline=None)
 @given(_chains())
 def test_operator_chains_fold_as_python_parses_them(text):
     g = parse(text)
-    expected, spans = _python_shape(text)
-    assert shape(g) == expected, text
+    outputs, spans, order = _python_shape(text)
+    assert [shape(g, o) for o in g.outputs] == outputs, text
+    made = [shape(g, i) for i, node in enumerate(g.nodes) if node.args]
+    assert made == order, text  # nodes in the order the text writes them
     for i, node in enumerate(g.nodes):  # every node spans the text of its subexpression
         assert node.span == spans[shape(g, i)], (text, node)
 
