@@ -26,6 +26,7 @@ _OPEN, _CLOSE = frozenset({"LPAR", "LSQB"}), frozenset({"RPAR", "RSQB"})
 class _Tok(Token):
     """A Token with only type, value and offsets set (one attribute store each)."""
 
+    __slots__ = ()  # no instance dict: a million tokens, a million dicts fewer
     line = column = end_line = end_column = None
 
 
