@@ -288,7 +288,7 @@ out = {"chars": len(text)}
 if what == "lark":
     from lark import Lark
     from adcli import parse as P
-    lk = Lark(P.grammar_path().read_text(), parser="lalr", lexer="contextual", postlex=P._NewlinesInParens())
+    lk = Lark(P.grammar_path().read_text(), parser="lalr", lexer="contextual")  # the text has no new lines
     t = time.perf_counter(); lk.parse(text); out["seconds"] = time.perf_counter() - t
 elif what == "adcli":
     from adcli import core, evaluate, parse as P, reverse
@@ -445,12 +445,16 @@ def repl(repeats: int) -> list[str]:
     ]
 
 
+SECTIONS = ("cold-start", "points", "large", "deep", "repl")  # main's sections, in order
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     ap.add_argument("--write", action="store_true", help="also write bench/RESULTS.md")
     ap.add_argument("--cold-start", action="store_true", help="only the cold-start table (not written)")
     ap.add_argument("--against", type=Path, help="with --cold-start: also time grad from this other checkout")
+    ap.add_argument("--only", choices=SECTIONS, help="only this section (not written)")
     args = ap.parse_args()
     if args.cold_start:
         print("\n".join(cold_start(5 if args.quick else 15, args.against)))
@@ -479,6 +483,9 @@ def main() -> None:
         ("## Deep expressions", lambda: deep(1 if quick else 3)),
         ("## The REPL", lambda: ["| command | median | |", "|---|---:|---|"] + repl(5)),
     ]
+    if args.only:
+        sections = [sections[SECTIONS.index(args.only)]]
+        args.write = False
     text = "\n".join(head)
     for title, make in sections:
         rows = make()
