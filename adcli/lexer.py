@@ -71,14 +71,17 @@ class OneRegexLexer(Lexer):
         but not "*", which may begin "**"): char -> terminal. The lexer reads
         these without a regex call. Found by asking the regex itself, with every
         printable ASCII character (and a few others) after the character."""
-        tails = ["", "\n", "é", "٣", "²", *map(chr, range(32, 127))]
+        tails = ["a", "0", ".", "\n", "é", "٣", "²", *map(chr, range(32, 127))]
         tails += [a + b for a in "*.=<>!&|/-+" for b in "*.=<>!&|/-+"]
         single = {}
         for c in map(chr, range(33, 127)):
-            found = {(m.lastgroup, m.span()) if (m := match(c + t)) else None for t in tails}
-            hit = found.pop() if len(found) == 1 else None
-            if hit is not None and hit[1] == (0, 1) and hit[0] not in self.ignore:
-                single[c] = hit[0]
+            m = match(c)
+            if m is None or m.span() != (0, 1) or m.lastgroup in self.ignore:
+                continue
+            hit = m.lastgroup
+            # every tail tried only while the answer stays the same (a letter fails at once)
+            if all((m := match(c + t)) is not None and m.lastgroup == hit and m.span() == (0, 1) for t in tails):
+                single[c] = hit  # type: ignore[index]  # a named group
         return single
 
     def _fallback(self, parser_state) -> ContextualLexer:
