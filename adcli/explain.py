@@ -8,10 +8,15 @@ display. Layout (tables, colour) is :mod:`adcli.render`'s business.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .evaluate import Values
 from .forward import TangentStep
@@ -22,24 +27,53 @@ _SIMPLE = re.compile(r"^[^\W\d]\w*$")
 _NUMBER = re.compile(r"^-?\d+(\.\d*)?(e[-+]?\d+)?$")
 
 
+_ASCII = re.compile(r"[\x00-\x7f]+")
+
+
 def cells(text: str) -> int:
     """Terminal columns a line takes: combining marks (the bar in v̄) take none."""
-    return sum(0 if unicodedata.combining(c) else 1 for c in text)
+    if text.isascii():
+        return len(text)
+    return len(text) - sum(map(bool, map(unicodedata.combining, _ASCII.sub("", text))))
 
 
-def wrap(line: str, width: int = 80, indent: int = 8) -> list[str]:
+def wrap(line: str, width: int = 80, indent: int = 8, marks: list[str] | None = None) -> list[str]:
     """Break a long step line before its ``=`` and ``(`` joints, so a step reads
-    at 80 columns; the continuation lines are indented."""
-    if cells(line) <= width:
+    at 80 columns; the continuation lines are indented. ``marks``, if given,
+    are the combining characters the line may hold (else they are looked up)."""
+    if marks is None:
+        marks = [] if line.isascii() else [c for c in set(line) if unicodedata.combining(c)]
+    # cells(piece), for pieces of the line: len(piece) minus the marks it holds
+    if not marks:
+        if len(line) <= width:
+            return [line]
+    elif len(line) - sum(line.count(m) for m in marks) <= width:
         return [line]
     main, sep, total = line.partition("   (")
-    pieces = re.split(r"(?= = )", main) + (["   (" + total] if sep else [])
+    if " = = " in main:  # overlapping joints: a split at each one
+        pieces = re.split(r"(?= = )", main)
+    else:
+        first, *rest = main.split(" = ")
+        pieces = [first, *(" = " + p for p in rest)]
+    if sep:
+        pieces.append("   (" + total)
+    if not marks:
+        cells_of = [len(p) for p in pieces]
+    elif len(marks) == 1:
+        m = marks[0]
+        cells_of = [len(p) - p.count(m) for p in pieces]
+    else:
+        cells_of = [len(p) - sum(p.count(m) for m in marks) for p in pieces]
     out = [pieces[0]]
-    for piece in pieces[1:]:
-        if cells(out[-1]) + cells(piece) <= width:
+    taken = cells_of[0]  # cells(out[-1]), kept up to date
+    for piece, n in zip(pieces[1:], cells_of[1:]):
+        if taken + n <= width:
             out[-1] += piece
+            taken += n
         else:
-            out.append(" " * indent + piece.lstrip())
+            kept = piece.lstrip()  # (white space is never a combining mark)
+            out.append(" " * indent + kept)
+            taken = indent + n - (len(piece) - len(kept))
     return out
 
 
@@ -94,6 +128,21 @@ def output_labels(g: Graph) -> dict[int, str]:
     return labels
 
 
+@contextlib.contextmanager
+def collector_paused():
+    """The cyclic collector off while an explanation is built and laid out. Its
+    rows and lines hold no cycles and are freed (by reference counting) before
+    it is back on, so no collection is missed; at 10^5 rows the collector's
+    passes over them, and over the graph each time, were a seventh of a trace."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 @dataclass
 class TraceRow:
     node: int
@@ -114,34 +163,85 @@ def trace_rows(
     the adjoints of each reverse sweep or the tangents of each forward sweep."""
     g = values.graph
     outs = output_labels(g)
+    vals = values.vals
+    # each direction's list read once: a PerDirection builds the list on every read
+    adj = None if adjoints is None else list(adjoints)
+    tan = None if tangents is None else list(tangents)
     rows = []
     for i in g.rows():
         node = g.nodes[i]
-        is_input = node.is_input
+        args = [g.ref(a) for a in node.args]
         row = TraceRow(
             node=i,
             name=node.name or "",
             op=node.op.name,
-            args=[g.ref(a) for a in node.args],
-            definition="input" if is_input else g.definition(i),
-            value=values.vals[i],
+            args=args,
+            # g.definition(i), from the references just written
+            definition="input" if node.is_input else format_template(node.op.show, args, node, g),
+            value=vals[i],
             output=outs.get(i, ""),
         )
-        if adjoints is not None:
-            row.adjoints = [0.0 if a[i] is None else a[i] for a in adjoints]
-        if tangents is not None:
-            row.tangents = [0.0 if t[i] is None else t[i] for t in tangents]
+        if adj is not None:
+            row.adjoints = [0.0 if a[i] is None else a[i] for a in adj]
+        if tan is not None:
+            row.tangents = [0.0 if t[i] is None else t[i] for t in tan]
         rows.append(row)
     return rows
 
 
 def partial_formula(g: Graph, node_id: int, k: int) -> str:
     """The local derivative ∂v/∂(argument k) as a formula in the node names:
-    the registry's rule itself, interpreted on symbols (no second copy)."""
-    from .formula import show
-    from .symbolic import local_partial_of
+    the registry's rule itself, interpreted on symbols (no second copy).
 
-    return show(local_partial_of(g, node_id, k), "display")
+    The formula depends on the names only through which of them are equal and
+    how each is printed (as it is, in parentheses, or as a signed leaf), so the
+    rule is read once per op, parameter, argument and such pattern, on
+    placeholder names, and its formula is a template the names fill in (a long
+    trace has one rule reading per kind of step, not one per step)."""
+    node = g.nodes[node_id]
+    op = node.op
+    texts = [g.ref(a) for a in node.args]
+    # the value's atom, as symbolic.local_partial_of names it
+    texts.append(g.definition(node_id) if op.show.startswith(op.name + "(") else (node.name or ""))
+    shape = (tuple(map(texts.index, texts)), tuple(map(_leaf_kind, texts)))
+    key = (id(op), node.param if op.param else None, k, shape)
+    try:
+        hit = _PARTIALS.get(key)
+    except TypeError:  # a parameter that does not hash: read the rule on the names themselves
+        return _read_partial(op, node.param, k, texts)
+    if hit is None or hit[0] is not op:  # (the op itself kept: an id is not reused while it lives)
+        first, kinds = shape
+        holders = [_holder(f, kind) for f, kind in zip(first, kinds)]
+        formula = _read_partial(op, node.param, k, holders)
+        template = formula.replace("{", "{{").replace("}", "}}")
+        for j, h in enumerate(holders):
+            if first[j] == j:
+                template = template.replace(h, "{" + str(j) + "}")
+        hit = _PARTIALS[key] = (op, template)
+    return hit[1].format(*texts)
+
+
+_PARTIALS: dict[tuple, tuple[Any, str]] = {}
+_PLAIN_LEAF = re.compile(r"[\w.]+(e-\d+)?|\(.*\)|\w+\(.*\)")  # formula.Printer.leaf_text's test
+
+
+def _leaf_kind(text: str) -> int:
+    """How the display style prints a name as a leaf: 0 signed, 1 as it is, 2 in parentheses."""
+    if text.startswith("-"):
+        return 0
+    return 1 if _PLAIN_LEAF.fullmatch(text) else 2
+
+
+def _holder(j: int, kind: int) -> str:
+    """A placeholder name printed as a name of that kind is, that no formula contains."""
+    return ("-Ph%dQz", "Ph%dQz", "Ph%dQz+")[kind] % j
+
+
+def _read_partial(op: Any, param: Any, k: int, texts: list[str]) -> str:
+    from .formula import show
+    from .symbolic import rule_partial
+
+    return show(rule_partial(op, param, k, texts[:-1], texts[-1]), "display")
 
 
 def _atomic(formula: str) -> bool:
@@ -168,8 +268,17 @@ def adjoint_lines(values: Values, steps: list[AdjointStep], digits: int) -> list
     under the node that passes its adjoint back, in the order they happened."""
     g = values.graph
     outs = output_labels(g)
+    passed = [s for s in steps if s.source >= 0]
+    formulas = [partial_formula(g, s.source, s.arg) for s in passed]
+    numeric = [not _NUMBER.match(f) for f in formulas]  # a formula that is not a number gets its value
+    # every step's numbers formatted at once, column by column
+    adjoint = [_signed(a) for a in fmt_values([s.adjoint for s in passed], digits)]
+    partial = iter(_signed(p) for p in fmt_values([s.partial for s, n in zip(passed, numeric) if n], digits))
+    contribution = fmt_values([s.contribution for s in passed], digits)
+    total = fmt_values([s.total for s in passed], digits)
     lines: list[str] = []
     current = None
+    j = 0
     for s in steps:
         t = g.ref(s.target)
         if s.source < 0:
@@ -180,15 +289,41 @@ def adjoint_lines(values: Values, steps: list[AdjointStep], digits: int) -> list
         if s.source != current:
             current = s.source
             lines.append(f"{src} = {g.definition(s.source)}")
-        formula = partial_formula(g, s.source, s.arg)
-        chain = f"{num(s.adjoint, digits)} · {_factor(formula)}"
-        if not _NUMBER.match(formula):
-            chain += f" = {num(s.adjoint, digits)} · {num(s.partial, digits)}"
-        lines += wrap(
-            f"  {bar(t)} += {bar(src)} · ∂{src}/∂{t} = {chain} = {fmt_value(s.contribution, digits)}"
-            f"   ({bar(t)} = {fmt_value(s.total, digits)})"
-        )
+        a = adjoint[j]
+        chain = f"{a} · {_factor(formulas[j])}"
+        if numeric[j]:
+            chain += f" = {a} · {next(partial)}"
+        bt = bar(t)
+        line = f"  {bt} += {bar(src)} · ∂{src}/∂{t} = {chain} = {contribution[j]}   ({bt} = {total[j]})"
+        # its only characters outside ASCII: the bar, · and ∂, unless the names or the formula have some
+        lines += wrap(line, marks=_BAR if (t + src + formulas[j]).isascii() else None)
+        j += 1
     return lines
+
+
+_BAR = ["\u0304"]
+
+
+def _signed(s: str) -> str:
+    """A formatted number inside a formula, as :func:`num` writes it."""
+    return f"({s})" if s.startswith("-") else s
+
+
+def fmt_values(vs: list[Any], digits: int) -> list[str]:
+    """``[fmt_value(v, digits) for v in vs]``, formatted in bulk: the numbers
+    read into one float array, its Python floats formatted by one ``map``."""
+    arr = None
+    if vs:
+        with contextlib.suppress(TypeError, ValueError):  # ragged: not one number each
+            arr = np.array(vs)
+    if arr is None or arr.dtype != np.float64 or arr.shape != (len(vs),):
+        return [fmt_value(v, digits) for v in vs]  # not one plain number each: one at a time
+    out = list(map(format, arr.tolist(), itertools.repeat(f".{digits}g")))
+    for k in np.flatnonzero(np.isnan(arr)).tolist():
+        out[k] = "NaN"
+    for k in np.flatnonzero(arr == 0).tolist():
+        out[k] = "0"  # -0.0 too
+    return out
 
 
 def tangent_lines(values: Values, steps: list[TangentStep], digits: int) -> list[str]:

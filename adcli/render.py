@@ -3,17 +3,18 @@ knows how things look; the CLI and the REPL both print through it."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .errors import AdcliError, Warning_
-from .explain import output_names
+from .explain import fmt_values, output_names
 from .graph import fmt_value
 from .sparsity import summary as sparsity_summary
 from .vectors import by_input, written_inputs
@@ -184,7 +185,7 @@ def warning_text(w: Warning_) -> str:
 
 def table_text(
     headers: list[str],
-    rows: list[list[str]],
+    rows: Sequence[Sequence[str]],
     right: set[int],
     width: int | None = None,
     styles: dict[int, dict[str, str]] | None = None,
@@ -194,26 +195,47 @@ def table_text(
     block of "header: value" lines per row, so that no number or name is cut.
     ``styles`` colours cells by column and text ({5: {"FAIL": "red"}}) when
     standard output is a colour terminal."""
-    from rich.cells import cell_len
-
     from .stdio import for_stdout
 
     headers = [for_stdout(h) for h in headers]
-    rows = [[for_stdout(c) for c in r] for r in rows]
+    rows = _for_stdout_rows(rows)
     width = width or _width()
     system = colour_system() if styles else None
     # Rich lays a table out in time that grows faster than its rows (minutes at
     # 10^5 rows); a long one is laid out the same way by _plain_table, line by line.
-    plain = (
-        _rich_table(headers, rows, right, None, None) if len(rows) <= _RICH_ROWS else _plain_table(headers, rows, right)
-    )
-    if max((cell_len(line) for line in plain.splitlines()), default=0) > width:
+    if len(rows) <= _RICH_ROWS:
+        plain = _rich_table(headers, rows, right, None, None)
+        widest = _widest(plain)
+    else:
+        plain, widest = _plain_layout(headers, rows, right)
+    if widest > width:
         return _vertical(headers, rows, styles if system else None)
     if system is None:
         return plain
     if len(rows) > _RICH_ROWS:
         return _plain_table(headers, rows, right, styles)
     return _rich_table(headers, rows, right, styles, system)
+
+
+def _for_stdout_rows(rows: Sequence[Sequence[str]]) -> Sequence[Sequence[str]]:
+    """Every cell as :func:`adcli.stdio.for_stdout` gives it: when standard output
+    shows all the cells' text at once (ASCII, or its encoding holds it), as they are."""
+    from .stdio import can_show, for_stdout
+
+    text = "".join(["".join(r) for r in rows])
+    if text.isascii() or can_show(sys.stdout, text):
+        return rows
+    return [[for_stdout(c) for c in r] for r in rows]
+
+
+def _widest(text: str) -> int:
+    """The most terminal cells a line of ``text`` takes."""
+    from rich.cells import cell_len
+
+    return max(
+        (len(line) if line.isascii() and line.isprintable() else cell_len(line) for line in text.splitlines()),
+        default=0,
+    )
 
 
 def _rich_table(headers, rows, right, styles, system: Any) -> str:
@@ -246,24 +268,38 @@ _RICH_ROWS = 500  # tables longer than this are laid out without Rich
 
 
 def _plain_table(
-    headers: list[str], rows: list[list[str]], right: set[int], styles: dict[int, dict[str, str]] | None = None
+    headers: list[str],
+    rows: Sequence[Sequence[str]],
+    right: set[int],
+    styles: dict[int, dict[str, str]] | None = None,
 ) -> str:
     """What :func:`_rich_table` prints without styles (box SIMPLE_HEAD, no edge):
     cells padded to their column's width, columns three spaces apart, a rule of
     '─' under the header, trailing spaces stripped; linear in the table's size.
     tests/test_deep_fast.py checks it against Rich on random tables. ``styles``
     paints the cells they name (each distinct cell painted once)."""
+    return _plain_layout(headers, rows, right, styles)[0]
+
+
+def _plain_layout(
+    headers: list[str],
+    rows: Sequence[Sequence[str]],
+    right: set[int],
+    styles: dict[int, dict[str, str]] | None = None,
+) -> tuple[str, int]:
+    """:func:`_plain_table`'s text, and the most terminal cells a line of it
+    takes (without styles). The table is laid out column by column: a column
+    whose every character takes one cell is measured and padded in bulk, and
+    only the others cell by cell."""
     from rich.cells import cell_len as rich_len
 
     def cell_len(c: str) -> int:  # printable ASCII is one cell a character (Rich's own shortcut)
         return len(c) if c.isascii() and c.isprintable() else rich_len(c)
 
-    widths = [cell_len(h) for h in headers]
-    for r in rows:
-        for k, c in enumerate(r):
-            n = cell_len(c)
-            if n > widths[k]:
-                widths[k] = n
+    def one_cell_each(text: str) -> bool:  # every character of text one cell wide, as Rich counts
+        if text.isascii():
+            return text.isprintable()
+        return all(c not in "\u200d\ufe0f" and rich_len(c) == 1 for c in set(text))
 
     painted: dict[tuple[str, str], str] = {}
 
@@ -275,21 +311,48 @@ def _plain_table(
             painted[c, style] = paint(c, style)
         return painted[c, style]
 
-    def line(cells: list[str]) -> str:
-        out = []
-        for k, c in enumerate(cells):
-            if k in right:  # Rich strips a right-justified cell's trailing spaces, then pads it
-                c = c.rstrip()
-                out.append(" " * (widths[k] - cell_len(c)) + show(k, c))
+    def pad(k: int, c: str, w: int) -> str:
+        if k in right:  # Rich strips a right-justified cell's trailing spaces, then pads it
+            c = c.rstrip()
+            return " " * (w - cell_len(c)) + show(k, c)
+        return show(k, c) + " " * (w - cell_len(c))
+
+    ncol = len(headers)
+    columns: list[Sequence[str]] = list(zip(*rows)) if rows else [() for _ in headers]
+    ragged = ncol == 0 or len(columns) != ncol or any(len(r) != ncol for r in rows)
+    if ragged:  # rows of other lengths than the header (a shorter one ends early)
+        columns = [[r[k] if k < len(r) else "" for r in rows] for k in range(ncol)]
+    widths = [cell_len(h) for h in headers]
+    simple = []
+    for k, col in enumerate(columns):
+        simple.append(one_cell_each("".join(col)))
+        n = max(map(len, col), default=0) if simple[k] else max(map(cell_len, col), default=0)
+        if n > widths[k]:
+            widths[k] = n
+    if ragged:  # row by row (a row longer than the header fails on widths[k], as it always did)
+        body = ["   ".join(pad(k, c, widths[k]) for k, c in enumerate(r)).rstrip() for r in rows]
+    else:
+        padded = []
+        for k, col in enumerate(columns):
+            w = widths[k]
+            if not simple[k] or (styles and styles.get(k)):
+                padded.append([pad(k, c, w) for c in col])
+            elif k in right:
+                padded.append(list(map(str.rjust, map(str.rstrip, col), itertools.repeat(w))))
             else:
-                out.append(show(k, c) + " " * (widths[k] - cell_len(c)))
-        return "   ".join(out).rstrip()
-
+                padded.append(list(map(str.ljust, col, itertools.repeat(w))))
+        body = list(map(str.rstrip, map("   ".join, zip(*padded))))
+    head = "   ".join(pad(k, h, widths[k]) for k, h in enumerate(headers)).rstrip()
     rule = "─" * max(1, sum(widths) + 3 * (len(widths) - 1))
-    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+    lines = [head, rule, *body]
+    if not ragged and all(simple) and not styles:
+        widest = max(cell_len(head), cell_len(rule), max(map(len, body), default=0))  # a body line: len cells
+    else:
+        widest = _widest("\n".join(lines))
+    return "\n".join(lines), widest
 
 
-def _vertical(headers: list[str], rows: list[list[str]], styles: dict[int, dict[str, str]] | None) -> str:
+def _vertical(headers: list[str], rows: Sequence[Sequence[str]], styles: dict[int, dict[str, str]] | None) -> str:
     """One block per row: its first cell, then "header: value" for the others."""
     blocks = []
     for r in rows:
@@ -355,14 +418,22 @@ def trace_text(
     headers += adjoint_headers or [bar("v")] * n_adj
     headers += tangent_headers or [dot("v")] * n_tan
     headers.append("")
-    body = []
-    for r in rows:
-        line = [r.name, r.definition, fmt_value(r.value, digits)]
-        line += [fmt_value(a, digits) for a in (r.adjoints or [])]
-        line += [fmt_value(t, digits) for t in (r.tangents or [])]
-        line.append(f"= {r.output}" if r.output else "")
-        body.append(line)
-    return table_text(headers, body, right=set(range(2, len(headers) - 1)))
+    right = set(range(2, len(headers) - 1))
+    if any(len(r.adjoints or []) != n_adj or len(r.tangents or []) != n_tan for r in rows):
+        body = []  # rows of different widths: row by row
+        for r in rows:
+            line = [r.name, r.definition, fmt_value(r.value, digits)]
+            line += [fmt_value(a, digits) for a in (r.adjoints or [])]
+            line += [fmt_value(t, digits) for t in (r.tangents or [])]
+            line.append(f"= {r.output}" if r.output else "")
+            body.append(line)
+        return table_text(headers, body, right)
+    # column by column: each column's numbers formatted at once
+    columns = [[r.name for r in rows], [r.definition for r in rows], fmt_values([r.value for r in rows], digits)]
+    columns += [fmt_values([r.adjoints[j] for r in rows], digits) for j in range(n_adj)]
+    columns += [fmt_values([r.tangents[j] for r in rows], digits) for j in range(n_tan)]
+    columns.append([f"= {r.output}" if r.output else "" for r in rows])
+    return table_text(headers, list(zip(*columns)), right)
 
 
 def trace_json(rows) -> dict:
@@ -1373,7 +1444,10 @@ def _trace_rows(result, columns: tuple):
 
 
 def _trace_table(result, columns: tuple, digits: int) -> str:
-    return trace_text(_trace_rows(result, columns), digits, columns[2], columns[3])
+    from .explain import collector_paused
+
+    with collector_paused():
+        return trace_text(_trace_rows(result, columns), digits, columns[2], columns[3])
 
 
 def _trace_doc(result, columns: tuple) -> dict:
