@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
+import operator
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,14 +101,21 @@ def num(v: Any, digits: int) -> str:
 def output_letter(g: Graph, first: str = "y") -> str:
     """y, as textbooks call the output in a trace (f in results), unless an input or a
     named step is already called that (or that and digits: y1, y2 for several outputs)."""
-    names = {n.name for n in g.nodes if n.name is not None}
-    names.update(g.input_names)
+    names = list(filter(None, map(operator.attrgetter("name"), g.nodes)))  # ("" is no candidate)
+    names += g.input_names
     other = "f" if first == "y" else "y"
-    return next(
-        c
-        for c in (first, other, "out", "_" + first)
-        if c not in names and not any(n.startswith(c) and n[len(c) :].isdigit() for n in names)
-    )
+    lines = "\n".join(names)  # one name a line: those starting with c found in one scan
+    if lines.count("\n") == len(names) - 1:
+
+        def taken(c: str) -> bool:
+            return any(rest == "" or rest.isdigit() for rest in re.findall(f"^{re.escape(c)}(.*)$", lines, re.M))
+    else:
+        given = set(names)
+
+        def taken(c: str) -> bool:
+            return c in given or any(n.startswith(c) and n[len(c) :].isdigit() for n in given)
+
+    return next(c for c in (first, other, "out", "_" + first) if not taken(c))
 
 
 def output_names(g, prefer: str = "f") -> list[str]:
@@ -156,36 +165,70 @@ class TraceRow:
     tangents: list[Any] | None = None  # one per forward sweep (input)
 
 
+@dataclass
+class TraceTable:
+    """The trace's rows as columns (what :func:`trace_rows` gives row by row):
+    one entry per node shown, in evaluation order; the adjoints or tangents one
+    column per sweep, 0.0 where a sweep never reached the node."""
+
+    nodes: list[int]
+    names: list[str]
+    definitions: list[str]
+    values: list[Any]
+    outputs: list[str]
+    adjoints: list[list[Any]] | None = None
+    tangents: list[list[Any]] | None = None
+
+
+def trace_table(
+    values: Values, adjoints: Sequence[list[Any]] | None = None, tangents: Sequence[list[Any]] | None = None
+) -> TraceTable:
+    """The trace table, built a column at a time."""
+    g = values.graph
+    nodes = g.nodes
+    ids = g.rows()
+    outs = output_labels(g)
+    refs = [g.ref(i) for i in range(len(nodes))]  # each node's reference, written once
+    shown = [nodes[i] for i in ids]
+    vals = values.vals
+    return TraceTable(
+        nodes=ids,
+        names=[n.name or "" for n in shown],
+        # g.definition(i) of each node, from the references written once
+        definitions=[
+            "input" if n.is_input else format_template(n.op.show, [refs[a] for a in n.args], n, g) for n in shown
+        ],
+        values=[vals[i] for i in ids],
+        outputs=[outs.get(i, "") for i in ids],
+        # each direction's list read once: a PerDirection builds it on every read
+        adjoints=None if adjoints is None else [[0.0 if a[i] is None else a[i] for i in ids] for a in adjoints],
+        tangents=None if tangents is None else [[0.0 if t[i] is None else t[i] for i in ids] for t in tangents],
+    )
+
+
 def trace_rows(
-    values: Values, adjoints: list[list[Any]] | None = None, tangents: list[list[Any]] | None = None
+    values: Values, adjoints: Sequence[list[Any]] | None = None, tangents: Sequence[list[Any]] | None = None
 ) -> list[TraceRow]:
     """One row per node in evaluation order (constants are shown inline), with
     the adjoints of each reverse sweep or the tangents of each forward sweep."""
+    t = trace_table(values, adjoints, tangents)
     g = values.graph
-    outs = output_labels(g)
-    vals = values.vals
-    # each direction's list read once: a PerDirection builds the list on every read
-    adj = None if adjoints is None else list(adjoints)
-    tan = None if tangents is None else list(tangents)
     rows = []
-    for i in g.rows():
+    for k, i in enumerate(t.nodes):
         node = g.nodes[i]
-        args = [g.ref(a) for a in node.args]
-        row = TraceRow(
-            node=i,
-            name=node.name or "",
-            op=node.op.name,
-            args=args,
-            # g.definition(i), from the references just written
-            definition="input" if node.is_input else format_template(node.op.show, args, node, g),
-            value=vals[i],
-            output=outs.get(i, ""),
+        rows.append(
+            TraceRow(
+                node=i,
+                name=t.names[k],
+                op=node.op.name,
+                args=[g.ref(a) for a in node.args],
+                definition=t.definitions[k],
+                value=t.values[k],
+                output=t.outputs[k],
+                adjoints=None if t.adjoints is None else [a[k] for a in t.adjoints],
+                tangents=None if t.tangents is None else [c[k] for c in t.tangents],
+            )
         )
-        if adj is not None:
-            row.adjoints = [0.0 if a[i] is None else a[i] for a in adj]
-        if tan is not None:
-            row.tangents = [0.0 if t[i] is None else t[i] for t in tan]
-        rows.append(row)
     return rows
 
 

@@ -288,9 +288,57 @@ def _plain_layout(
     styles: dict[int, dict[str, str]] | None = None,
 ) -> tuple[str, int]:
     """:func:`_plain_table`'s text, and the most terminal cells a line of it
-    takes (without styles). The table is laid out column by column: a column
-    whose every character takes one cell is measured and padded in bulk, and
-    only the others cell by cell."""
+    takes (without styles)."""
+    ncol = len(headers)
+    if rows and ncol and all(len(r) == ncol for r in rows):
+        return _columns_layout(headers, list(zip(*rows)), right, styles)
+    if not rows:
+        return _columns_layout(headers, [() for _ in headers], right, styles)
+    # rows of other lengths than the header (a shorter one ends early): row by row, where
+    # a row longer than the header fails on widths[k], as it always did
+    columns = [[r[k] if k < len(r) else "" for r in rows] for k in range(ncol)]
+    widths, _, pad = _measure(headers, columns, right, styles)
+    body = ["   ".join(pad(k, c, widths[k]) for k, c in enumerate(r)).rstrip() for r in rows]
+    text = "\n".join([*_head_and_rule(headers, widths, pad), *body])
+    return text, _widest(text)
+
+
+def _columns_layout(
+    headers: list[str],
+    columns: Sequence[Sequence[str]],
+    right: set[int],
+    styles: dict[int, dict[str, str]] | None = None,
+) -> tuple[str, int]:
+    """The plain layout of a table given column by column (each as long as the
+    others): a column whose every character takes one cell is measured and
+    padded in bulk, only the others cell by cell."""
+    widths, simple, pad = _measure(headers, columns, right, styles)
+    padded = []
+    for k, col in enumerate(columns):
+        w = widths[k]
+        if not simple[k] or (styles and styles.get(k)):
+            padded.append([pad(k, c, w) for c in col])
+        elif k in right:
+            padded.append(list(map(str.rjust, map(str.rstrip, col), itertools.repeat(w))))
+        else:
+            padded.append(list(map(str.ljust, col, itertools.repeat(w))))
+    body = list(map(str.rstrip, map("   ".join, zip(*padded)))) if padded else []
+    head, rule = _head_and_rule(headers, widths, pad)
+    text = "\n".join([head, rule, *body])
+    if all(simple) and not styles:  # a body line takes a cell a character
+        from rich.cells import cell_len
+
+        return text, max(cell_len(head), cell_len(rule), max(map(len, body), default=0))
+    return text, _widest(text)
+
+
+def _measure(
+    headers: list[str],
+    columns: Sequence[Sequence[str]],
+    right: set[int],
+    styles: dict[int, dict[str, str]] | None,
+) -> tuple[list[int], list[bool], Callable[[int, str, int], str]]:
+    """Column widths, which columns take one cell a character, and the padding of one cell."""
     from rich.cells import cell_len as rich_len
 
     def cell_len(c: str) -> int:  # printable ASCII is one cell a character (Rich's own shortcut)
@@ -317,11 +365,6 @@ def _plain_layout(
             return " " * (w - cell_len(c)) + show(k, c)
         return show(k, c) + " " * (w - cell_len(c))
 
-    ncol = len(headers)
-    columns: list[Sequence[str]] = list(zip(*rows)) if rows else [() for _ in headers]
-    ragged = ncol == 0 or len(columns) != ncol or any(len(r) != ncol for r in rows)
-    if ragged:  # rows of other lengths than the header (a shorter one ends early)
-        columns = [[r[k] if k < len(r) else "" for r in rows] for k in range(ncol)]
     widths = [cell_len(h) for h in headers]
     simple = []
     for k, col in enumerate(columns):
@@ -329,27 +372,29 @@ def _plain_layout(
         n = max(map(len, col), default=0) if simple[k] else max(map(cell_len, col), default=0)
         if n > widths[k]:
             widths[k] = n
-    if ragged:  # row by row (a row longer than the header fails on widths[k], as it always did)
-        body = ["   ".join(pad(k, c, widths[k]) for k, c in enumerate(r)).rstrip() for r in rows]
-    else:
-        padded = []
-        for k, col in enumerate(columns):
-            w = widths[k]
-            if not simple[k] or (styles and styles.get(k)):
-                padded.append([pad(k, c, w) for c in col])
-            elif k in right:
-                padded.append(list(map(str.rjust, map(str.rstrip, col), itertools.repeat(w))))
-            else:
-                padded.append(list(map(str.ljust, col, itertools.repeat(w))))
-        body = list(map(str.rstrip, map("   ".join, zip(*padded))))
+    return widths, simple, pad
+
+
+def _head_and_rule(headers: list[str], widths: list[int], pad: Callable[[int, str, int], str]) -> tuple[str, str]:
     head = "   ".join(pad(k, h, widths[k]) for k, h in enumerate(headers)).rstrip()
-    rule = "─" * max(1, sum(widths) + 3 * (len(widths) - 1))
-    lines = [head, rule, *body]
-    if not ragged and all(simple) and not styles:
-        widest = max(cell_len(head), cell_len(rule), max(map(len, body), default=0))  # a body line: len cells
-    else:
-        widest = _widest("\n".join(lines))
-    return "\n".join(lines), widest
+    return head, "─" * max(1, sum(widths) + 3 * (len(widths) - 1))
+
+
+def columns_text(headers: list[str], columns: list[list[str]], right: set[int]) -> str:
+    """:func:`table_text` (no styles) of a table given column by column, as long
+    tables are built: laid out without turning it into rows and back."""
+    from .stdio import can_show, for_stdout
+
+    if not columns or len(columns[0]) <= _RICH_ROWS:
+        return table_text(headers, list(zip(*columns)), right)
+    headers = [for_stdout(h) for h in headers]
+    columns = [
+        c if (t := "".join(c)).isascii() or can_show(sys.stdout, t) else [for_stdout(x) for x in c] for c in columns
+    ]
+    plain, widest = _columns_layout(headers, columns, right)
+    if widest > _width():
+        return _vertical(headers, list(zip(*columns)), None)
+    return plain
 
 
 def _vertical(headers: list[str], rows: Sequence[Sequence[str]], styles: dict[int, dict[str, str]] | None) -> str:
@@ -406,34 +451,25 @@ def _width() -> int:
 
 
 def trace_text(
-    rows, digits: int, adjoint_headers: list[str] | None = None, tangent_headers: list[str] | None = None
+    table, digits: int, adjoint_headers: list[str] | None = None, tangent_headers: list[str] | None = None
 ) -> str:
-    """The trace table: node, definition, value, and the adjoint or tangent column(s)."""
+    """The trace table (an :class:`adcli.explain.TraceTable`): node, definition,
+    value, and the adjoint or tangent column(s); each column's numbers formatted
+    at once."""
     from .explain import bar, dot
 
+    adjoints = (table.adjoints or []) if table.nodes else []  # (no rows: no columns of them)
+    tangents = (table.tangents or []) if table.nodes else []
+    n_adj, n_tan = len(adjoints), len(tangents)
     headers = ["node", "definition", "value"]
-    first = rows[0] if rows else None
-    n_adj = len(first.adjoints) if first is not None and first.adjoints is not None else 0
-    n_tan = len(first.tangents) if first is not None and first.tangents is not None else 0
     headers += adjoint_headers or [bar("v")] * n_adj
     headers += tangent_headers or [dot("v")] * n_tan
     headers.append("")
-    right = set(range(2, len(headers) - 1))
-    if any(len(r.adjoints or []) != n_adj or len(r.tangents or []) != n_tan for r in rows):
-        body = []  # rows of different widths: row by row
-        for r in rows:
-            line = [r.name, r.definition, fmt_value(r.value, digits)]
-            line += [fmt_value(a, digits) for a in (r.adjoints or [])]
-            line += [fmt_value(t, digits) for t in (r.tangents or [])]
-            line.append(f"= {r.output}" if r.output else "")
-            body.append(line)
-        return table_text(headers, body, right)
-    # column by column: each column's numbers formatted at once
-    columns = [[r.name for r in rows], [r.definition for r in rows], fmt_values([r.value for r in rows], digits)]
-    columns += [fmt_values([r.adjoints[j] for r in rows], digits) for j in range(n_adj)]
-    columns += [fmt_values([r.tangents[j] for r in rows], digits) for j in range(n_tan)]
-    columns.append([f"= {r.output}" if r.output else "" for r in rows])
-    return table_text(headers, list(zip(*columns)), right)
+    columns = [table.names, table.definitions, fmt_values(table.values, digits)]
+    columns += [fmt_values(a, digits) for a in adjoints]
+    columns += [fmt_values(t, digits) for t in tangents]
+    columns.append([f"= {o}" if o else "" for o in table.outputs])
+    return columns_text(headers, columns, right=set(range(2, len(headers) - 1)))
 
 
 def trace_json(rows) -> dict:
@@ -1444,10 +1480,10 @@ def _trace_rows(result, columns: tuple):
 
 
 def _trace_table(result, columns: tuple, digits: int) -> str:
-    from .explain import collector_paused
+    from .explain import collector_paused, trace_table
 
     with collector_paused():
-        return trace_text(_trace_rows(result, columns), digits, columns[2], columns[3])
+        return trace_text(trace_table(result.problem.values, columns[0], columns[1]), digits, columns[2], columns[3])
 
 
 def _trace_doc(result, columns: tuple) -> dict:
