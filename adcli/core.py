@@ -570,6 +570,9 @@ def run_grad(problem: Problem, mode: str = "reverse", wrt: str | None = None, re
 
 
 def _check_gradient_finite(result: GradResult) -> None:
+    gradient = result.gradient
+    if all(type(gk) is np.float64 or type(gk) is float for gk in gradient) and np.isfinite(gradient).all():
+        return  # every entry a finite number (one point): none would warn
     names = result.problem.inputs
     for k, gk in zip(result.wrt, result.gradient):
         warn_nonfinite(result.problem, f"∂f/∂{names[k]}", [gk])

@@ -244,8 +244,8 @@ def partial_formula(g: Graph, node_id: int, k: int) -> str:
     node = g.nodes[node_id]
     op = node.op
     texts = [g.ref(a) for a in node.args]
-    # the value's atom, as symbolic.local_partial_of names it
-    texts.append(g.definition(node_id) if op.show.startswith(op.name + "(") else (node.name or ""))
+    # the value's atom, as symbolic.local_partial_of names it (its call: g.definition(node_id))
+    texts.append(format_template(op.show, texts, node, g) if op.show.startswith(op.name + "(") else (node.name or ""))
     shape = (tuple(map(texts.index, texts)), tuple(map(_leaf_kind, texts)))
     key = (id(op), node.param if op.param else None, k, shape)
     try:
@@ -291,15 +291,19 @@ def _atomic(formula: str) -> bool:
     """A name, a non-negative number, or one function call ``f(...)``."""
     if _SIMPLE.match(formula) or (_NUMBER.match(formula) and not formula.startswith("-")):
         return True
-    m = re.match(r"^[^\W\d]\w*\(", formula)
+    m = _CALL.match(formula)
     if not m or not formula.endswith(")"):
         return False
     depth = 0
-    for k in range(m.end() - 1, len(formula)):
-        depth += {"(": 1, ")": -1}.get(formula[k], 0)
+    for p in _PAREN.finditer(formula, m.end() - 1):  # the call's parenthesis must close last
+        depth += 1 if p.group() == "(" else -1
         if depth == 0:
-            return k == len(formula) - 1
+            return p.end() == len(formula)
     return False
+
+
+_CALL = re.compile(r"^[^\W\d]\w*\(")
+_PAREN = re.compile(r"[()]")
 
 
 def _factor(formula: str) -> str:

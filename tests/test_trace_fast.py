@@ -252,3 +252,25 @@ def test_a_finite_product_of_two_numbers_is_the_careful_product():
                 assert (got == want or (math.isnan(got) and math.isnan(want))) and math.copysign(
                     1, got
                 ) == math.copysign(1, want)
+
+
+def _atomic_before(formula: str) -> bool:
+    if explain._SIMPLE.match(formula) or (explain._NUMBER.match(formula) and not formula.startswith("-")):
+        return True
+    m = re.match(r"^[^\W\d]\w*\(", formula)
+    if not m or not formula.endswith(")"):
+        return False
+    depth = 0
+    for k in range(m.end() - 1, len(formula)):
+        depth += {"(": 1, ")": -1}.get(formula[k], 0)
+        if depth == 0:
+            return k == len(formula) - 1
+    return False
+
+
+def test_a_formula_is_atomic_as_before():
+    rng = random.Random(11)
+    parts = ["cos", "(", ")", "v1", "·", "2", "-", " ", "x", "sin(", "1.5", "e-3"]
+    formulas = ["".join(rng.choice(parts) for _ in range(rng.randint(0, 9))) for _ in range(5000)]
+    for f in formulas + ["cos(v1)", "cos(v1)·sin(v2)", "f((a))", "f(a)(b)", "f(a))"]:
+        assert explain._atomic(f) == _atomic_before(f), f
