@@ -188,22 +188,30 @@ def trace_table(
     nodes = g.nodes
     ids = g.rows()
     outs = output_labels(g)
-    refs = [g.ref(i) for i in range(len(nodes))]  # each node's reference, written once
+    # each node's reference (g.ref), written once
+    refs = [g.ref(i) if n.op.constant else (n.name or f"#{i}") for i, n in enumerate(nodes)]
     shown = [nodes[i] for i in ids]
     vals = values.vals
     return TraceTable(
         nodes=ids,
         names=[n.name or "" for n in shown],
-        # g.definition(i) of each node, from the references written once
-        definitions=[
-            "input" if n.is_input else format_template(n.op.show, [refs[a] for a in n.args], n, g) for n in shown
-        ],
+        definitions=[_definition(n, refs, g) for n in shown],
         values=[vals[i] for i in ids],
         outputs=[outs.get(i, "") for i in ids],
         # each direction's list read once: a PerDirection builds it on every read
         adjoints=None if adjoints is None else [[0.0 if a[i] is None else a[i] for i in ids] for a in adjoints],
         tangents=None if tangents is None else [[0.0 if t[i] is None else t[i] for i in ids] for t in tangents],
     )
+
+
+def _definition(node: Any, refs: list[str], g: Graph) -> str:
+    """A trace row's definition: g.definition of the node, from the references given."""
+    if node.is_input:
+        return "input"
+    show = node.op.show
+    if "{c" in show or "{ans" in show:
+        return format_template(show, [refs[a] for a in node.args], node, g)
+    return show.format(*[refs[a] for a in node.args])  # what format_template gives a template of arguments only
 
 
 def trace_rows(

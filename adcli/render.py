@@ -308,11 +308,13 @@ def _columns_layout(
     columns: Sequence[Sequence[str]],
     right: set[int],
     styles: dict[int, dict[str, str]] | None = None,
+    texts: Sequence[str | None] | None = None,
 ) -> tuple[str, int]:
     """The plain layout of a table given column by column (each as long as the
     others): a column whose every character takes one cell is measured and
-    padded in bulk, only the others cell by cell."""
-    widths, simple, pad = _measure(headers, columns, right, styles)
+    padded in bulk, only the others cell by cell. ``texts``: each column's cells
+    joined, where the caller has them."""
+    widths, simple, pad = _measure(headers, columns, right, styles, texts)
     padded = []
     for k, col in enumerate(columns):
         w = widths[k]
@@ -337,6 +339,7 @@ def _measure(
     columns: Sequence[Sequence[str]],
     right: set[int],
     styles: dict[int, dict[str, str]] | None,
+    texts: Sequence[str | None] | None = None,
 ) -> tuple[list[int], list[bool], Callable[[int, str, int], str]]:
     """Column widths, which columns take one cell a character, and the padding of one cell."""
     from rich.cells import cell_len as rich_len
@@ -368,7 +371,8 @@ def _measure(
     widths = [cell_len(h) for h in headers]
     simple = []
     for k, col in enumerate(columns):
-        simple.append(one_cell_each("".join(col)))
+        text = texts[k] if texts is not None else None
+        simple.append(one_cell_each("".join(col) if text is None else text))
         n = max(map(len, col), default=0) if simple[k] else max(map(cell_len, col), default=0)
         if n > widths[k]:
             widths[k] = n
@@ -388,10 +392,16 @@ def columns_text(headers: list[str], columns: list[list[str]], right: set[int]) 
     if not columns or len(columns[0]) <= _RICH_ROWS:
         return table_text(headers, list(zip(*columns)), right)
     headers = [for_stdout(h) for h in headers]
-    columns = [
-        c if (t := "".join(c)).isascii() or can_show(sys.stdout, t) else [for_stdout(x) for x in c] for c in columns
-    ]
-    plain, widest = _columns_layout(headers, columns, right)
+    columns = list(columns)
+    texts: list[str | None] = []  # each column's text, read once
+    for k, c in enumerate(columns):
+        t = "".join(c)
+        if t.isascii() or can_show(sys.stdout, t):
+            texts.append(t)
+        else:
+            columns[k] = [for_stdout(x) for x in c]
+            texts.append(None)
+    plain, widest = _columns_layout(headers, columns, right, texts=texts)
     if widest > _width():
         return _vertical(headers, list(zip(*columns)), None)
     return plain
