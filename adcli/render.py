@@ -97,12 +97,17 @@ def grad_lines(result, digits: int) -> list[tuple[str, str]]:
     names = result.problem.inputs
     f = output_names(result.problem.graph)[0]
     rows = [(f, fmt_value(result.value, digits))]
-    rows += [(f"∂{f}/∂{names[k]}", fmt_value(g, digits)) for k, g in zip(result.wrt, result.gradient)]
+    pairs = list(zip(result.wrt, result.gradient))
+    numbers = fmt_values([g for _, g in pairs], digits)  # every partial formatted at once
+    rows += [(f"∂{f}/∂{names[k]}", num) for (k, _), num in zip(pairs, numbers)]
     return rows
 
 
+_INT_PART = re.compile(r"[-+]?(\d+|inf|NaN)")
+
+
 def _int_width(num: str) -> int:
-    m = re.match(r"[-+]?(\d+|inf|NaN)", num)
+    m = _INT_PART.match(num)
     return len(m.group(0)) if m else 0
 
 
@@ -111,8 +116,9 @@ def aligned(rows: list[tuple[str, str]]) -> str:
     if not rows:
         return ""
     w1 = max(len(a) for a, _ in rows)
-    wi = max(_int_width(b) for _, b in rows)
-    return "\n".join(f"{a:<{w1}}  {' ' * (wi - _int_width(b))}{b}".rstrip() for a, b in rows)
+    ints = [_int_width(b) for _, b in rows]  # each number's integer part, measured once
+    wi = max(ints)
+    return "\n".join(f"{a:<{w1}}  {' ' * (wi - n)}{b}".rstrip() for (a, b), n in zip(rows, ints))
 
 
 def grad_text(result, digits: int) -> str:
