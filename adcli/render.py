@@ -208,8 +208,9 @@ def table_text(
     width = width or _width()
     system = colour_system() if styles else None
     # Rich lays a table out in time that grows faster than its rows (minutes at
-    # 10^5 rows); a long one is laid out the same way by _plain_table, line by line.
-    if len(rows) <= _RICH_ROWS:
+    # 10^5 rows); a long one (or a wide one: a forward trace has a column per
+    # input) is laid out the same way by _plain_table, a column at a time.
+    if len(rows) <= _RICH_ROWS and len(rows) * len(headers) <= _RICH_CELLS:
         plain = _rich_table(headers, rows, right, None, None)
         widest = _widest(plain)
     else:
@@ -271,6 +272,7 @@ def _rich_table(headers, rows, right, styles, system: Any) -> str:
 
 
 _RICH_ROWS = 500  # tables longer than this are laid out without Rich
+_RICH_CELLS = 5 * _RICH_ROWS  # and tables of more cells than this, when they have no styles
 
 
 def _plain_table(
@@ -395,7 +397,7 @@ def columns_text(headers: list[str], columns: list[list[str]], right: set[int]) 
     tables are built: laid out without turning it into rows and back."""
     from .stdio import can_show, for_stdout
 
-    if not columns or len(columns[0]) <= _RICH_ROWS:
+    if not columns or (len(columns[0]) <= _RICH_ROWS and len(columns[0]) * len(columns) <= _RICH_CELLS):
         return table_text(headers, list(zip(*columns)), right)
     headers = [for_stdout(h) for h in headers]
     columns = list(columns)

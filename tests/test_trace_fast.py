@@ -84,6 +84,19 @@ def test_long_tables_given_by_columns_are_laid_out_as_rich_lays_them_out(monkeyp
         assert columns_text(headers, columns, right) == expected
 
 
+def test_wide_tables_are_laid_out_as_rich_lays_them_out():
+    rng = random.Random(15)
+    for nrow, ncol in ((30, 90), (60, 45), (3, 900)):  # past _RICH_CELLS with fewer than _RICH_ROWS rows
+        pools = [rng.sample(_CELLS, rng.randint(1, 4)) for _ in range(ncol)]
+        columns = [["".join(rng.choice(pool) for _ in range(rng.randint(0, 2))) for _ in range(nrow)] for pool in pools]
+        headers = [rng.choice(["node", "v̄ (∂/∂x1)", "", "value", "漢"]) for _ in range(ncol)]
+        right = {k for k in range(ncol) if rng.random() < 0.5}
+        rows = [list(r) for r in zip(*columns)]
+        assert nrow * ncol > render._RICH_CELLS
+        expected = _rich_table(headers, rows, right, None, None)
+        assert table_text(headers, rows, right, width=1 << 20) == expected
+
+
 def test_a_long_table_too_wide_goes_vertical_as_before(monkeypatch):
     monkeypatch.setenv("COLUMNS", "30")
     columns = [[f"v{k}" for k in range(600)], [f"sin(v{k})·cos(v{k + 1})·exp(v{k})" for k in range(600)]]
