@@ -456,6 +456,10 @@ def times(a: Any, p: Any, careful: bool = True) -> Any:
         if isinstance(a, Dual) or isinstance(p, Dual):
             return dual_times(a, p, plain_times)  # plain products on each part, no operator dispatch
         return a * p
+    if type(a) is np.float64 and (type(p) is np.float64 or type(p) is float):
+        r = a * p
+        if math.isfinite(r):
+            return r  # a finite product of two numbers: what _times_split gives it
     if type(a) is Omega:
         return a.times(p)
     if isinstance(a, Dual) or isinstance(p, Dual):

@@ -3,17 +3,18 @@ knows how things look; the CLI and the REPL both print through it."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .errors import AdcliError, Warning_
-from .explain import output_names
+from .explain import fmt_values, output_names
 from .graph import fmt_value
 from .sparsity import summary as sparsity_summary
 from .vectors import by_input, written_inputs
@@ -96,12 +97,17 @@ def grad_lines(result, digits: int) -> list[tuple[str, str]]:
     names = result.problem.inputs
     f = output_names(result.problem.graph)[0]
     rows = [(f, fmt_value(result.value, digits))]
-    rows += [(f"∂{f}/∂{names[k]}", fmt_value(g, digits)) for k, g in zip(result.wrt, result.gradient)]
+    pairs = list(zip(result.wrt, result.gradient))
+    numbers = fmt_values([g for _, g in pairs], digits)  # every partial formatted at once
+    rows += [(f"∂{f}/∂{names[k]}", num) for (k, _), num in zip(pairs, numbers)]
     return rows
 
 
+_INT_PART = re.compile(r"[-+]?(\d+|inf|NaN)")
+
+
 def _int_width(num: str) -> int:
-    m = re.match(r"[-+]?(\d+|inf|NaN)", num)
+    m = _INT_PART.match(num)
     return len(m.group(0)) if m else 0
 
 
@@ -110,8 +116,9 @@ def aligned(rows: list[tuple[str, str]]) -> str:
     if not rows:
         return ""
     w1 = max(len(a) for a, _ in rows)
-    wi = max(_int_width(b) for _, b in rows)
-    return "\n".join(f"{a:<{w1}}  {' ' * (wi - _int_width(b))}{b}".rstrip() for a, b in rows)
+    ints = [_int_width(b) for _, b in rows]  # each number's integer part, measured once
+    wi = max(ints)
+    return "\n".join(f"{a:<{w1}}  {' ' * (wi - n)}{b}".rstrip() for (a, b), n in zip(rows, ints))
 
 
 def grad_text(result, digits: int) -> str:
@@ -184,7 +191,7 @@ def warning_text(w: Warning_) -> str:
 
 def table_text(
     headers: list[str],
-    rows: list[list[str]],
+    rows: Sequence[Sequence[str]],
     right: set[int],
     width: int | None = None,
     styles: dict[int, dict[str, str]] | None = None,
@@ -194,26 +201,48 @@ def table_text(
     block of "header: value" lines per row, so that no number or name is cut.
     ``styles`` colours cells by column and text ({5: {"FAIL": "red"}}) when
     standard output is a colour terminal."""
-    from rich.cells import cell_len
-
     from .stdio import for_stdout
 
     headers = [for_stdout(h) for h in headers]
-    rows = [[for_stdout(c) for c in r] for r in rows]
+    rows = _for_stdout_rows(rows)
     width = width or _width()
     system = colour_system() if styles else None
     # Rich lays a table out in time that grows faster than its rows (minutes at
-    # 10^5 rows); a long one is laid out the same way by _plain_table, line by line.
-    plain = (
-        _rich_table(headers, rows, right, None, None) if len(rows) <= _RICH_ROWS else _plain_table(headers, rows, right)
-    )
-    if max((cell_len(line) for line in plain.splitlines()), default=0) > width:
+    # 10^5 rows); a long one (or a wide one: a forward trace has a column per
+    # input) is laid out the same way by _plain_table, a column at a time.
+    if len(rows) <= _RICH_ROWS and len(rows) * len(headers) <= _RICH_CELLS:
+        plain = _rich_table(headers, rows, right, None, None)
+        widest = _widest(plain)
+    else:
+        plain, widest = _plain_layout(headers, rows, right)
+    if widest > width:
         return _vertical(headers, rows, styles if system else None)
     if system is None:
         return plain
     if len(rows) > _RICH_ROWS:
         return _plain_table(headers, rows, right, styles)
     return _rich_table(headers, rows, right, styles, system)
+
+
+def _for_stdout_rows(rows: Sequence[Sequence[str]]) -> Sequence[Sequence[str]]:
+    """Every cell as :func:`adcli.stdio.for_stdout` gives it: when standard output
+    shows all the cells' text at once (ASCII, or its encoding holds it), as they are."""
+    from .stdio import can_show, for_stdout
+
+    text = "".join(["".join(r) for r in rows])
+    if text.isascii() or can_show(sys.stdout, text):
+        return rows
+    return [[for_stdout(c) for c in r] for r in rows]
+
+
+def _widest(text: str) -> int:
+    """The most terminal cells a line of ``text`` takes."""
+    from rich.cells import cell_len
+
+    return max(
+        (len(line) if line.isascii() and line.isprintable() else cell_len(line) for line in text.splitlines()),
+        default=0,
+    )
 
 
 def _rich_table(headers, rows, right, styles, system: Any) -> str:
@@ -243,27 +272,93 @@ def _rich_table(headers, rows, right, styles, system: Any) -> str:
 
 
 _RICH_ROWS = 500  # tables longer than this are laid out without Rich
+_RICH_CELLS = 5 * _RICH_ROWS  # and tables of more cells than this, when they have no styles
 
 
 def _plain_table(
-    headers: list[str], rows: list[list[str]], right: set[int], styles: dict[int, dict[str, str]] | None = None
+    headers: list[str],
+    rows: Sequence[Sequence[str]],
+    right: set[int],
+    styles: dict[int, dict[str, str]] | None = None,
 ) -> str:
     """What :func:`_rich_table` prints without styles (box SIMPLE_HEAD, no edge):
     cells padded to their column's width, columns three spaces apart, a rule of
     '─' under the header, trailing spaces stripped; linear in the table's size.
     tests/test_deep_fast.py checks it against Rich on random tables. ``styles``
     paints the cells they name (each distinct cell painted once)."""
+    return _plain_layout(headers, rows, right, styles)[0]
+
+
+def _plain_layout(
+    headers: list[str],
+    rows: Sequence[Sequence[str]],
+    right: set[int],
+    styles: dict[int, dict[str, str]] | None = None,
+) -> tuple[str, int]:
+    """:func:`_plain_table`'s text, and the most terminal cells a line of it
+    takes (without styles)."""
+    ncol = len(headers)
+    if rows and ncol and all(len(r) == ncol for r in rows):
+        return _columns_layout(headers, list(zip(*rows)), right, styles)
+    if not rows:
+        return _columns_layout(headers, [() for _ in headers], right, styles)
+    # rows of other lengths than the header (a shorter one ends early): row by row, where
+    # a row longer than the header fails on widths[k], as it always did
+    columns = [[r[k] if k < len(r) else "" for r in rows] for k in range(ncol)]
+    widths, _, pad = _measure(headers, columns, right, styles)
+    body = ["   ".join(pad(k, c, widths[k]) for k, c in enumerate(r)).rstrip() for r in rows]
+    text = "\n".join([*_head_and_rule(headers, widths, pad), *body])
+    return text, _widest(text)
+
+
+def _columns_layout(
+    headers: list[str],
+    columns: Sequence[Sequence[str]],
+    right: set[int],
+    styles: dict[int, dict[str, str]] | None = None,
+    texts: Sequence[str | None] | None = None,
+) -> tuple[str, int]:
+    """The plain layout of a table given column by column (each as long as the
+    others): a column whose every character takes one cell is measured and
+    padded in bulk, only the others cell by cell. ``texts``: each column's cells
+    joined, where the caller has them."""
+    widths, simple, pad = _measure(headers, columns, right, styles, texts)
+    padded = []
+    for k, col in enumerate(columns):
+        w = widths[k]
+        if not simple[k] or (styles and styles.get(k)):
+            padded.append([pad(k, c, w) for c in col])
+        elif k in right:
+            padded.append(list(map(str.rjust, map(str.rstrip, col), itertools.repeat(w))))
+        else:
+            padded.append(list(map(str.ljust, col, itertools.repeat(w))))
+    body = list(map(str.rstrip, map("   ".join, zip(*padded)))) if padded else []
+    head, rule = _head_and_rule(headers, widths, pad)
+    text = "\n".join([head, rule, *body])
+    if all(simple) and not styles:  # a body line takes a cell a character
+        from rich.cells import cell_len
+
+        return text, max(cell_len(head), cell_len(rule), max(map(len, body), default=0))
+    return text, _widest(text)
+
+
+def _measure(
+    headers: list[str],
+    columns: Sequence[Sequence[str]],
+    right: set[int],
+    styles: dict[int, dict[str, str]] | None,
+    texts: Sequence[str | None] | None = None,
+) -> tuple[list[int], list[bool], Callable[[int, str, int], str]]:
+    """Column widths, which columns take one cell a character, and the padding of one cell."""
     from rich.cells import cell_len as rich_len
 
     def cell_len(c: str) -> int:  # printable ASCII is one cell a character (Rich's own shortcut)
         return len(c) if c.isascii() and c.isprintable() else rich_len(c)
 
-    widths = [cell_len(h) for h in headers]
-    for r in rows:
-        for k, c in enumerate(r):
-            n = cell_len(c)
-            if n > widths[k]:
-                widths[k] = n
+    def one_cell_each(text: str) -> bool:  # every character of text one cell wide, as Rich counts
+        if text.isascii():
+            return text.isprintable()
+        return all(c not in "\u200d\ufe0f" and rich_len(c) == 1 for c in set(text))
 
     painted: dict[tuple[str, str], str] = {}
 
@@ -275,21 +370,52 @@ def _plain_table(
             painted[c, style] = paint(c, style)
         return painted[c, style]
 
-    def line(cells: list[str]) -> str:
-        out = []
-        for k, c in enumerate(cells):
-            if k in right:  # Rich strips a right-justified cell's trailing spaces, then pads it
-                c = c.rstrip()
-                out.append(" " * (widths[k] - cell_len(c)) + show(k, c))
-            else:
-                out.append(show(k, c) + " " * (widths[k] - cell_len(c)))
-        return "   ".join(out).rstrip()
+    def pad(k: int, c: str, w: int) -> str:
+        if k in right:  # Rich strips a right-justified cell's trailing spaces, then pads it
+            c = c.rstrip()
+            return " " * (w - cell_len(c)) + show(k, c)
+        return show(k, c) + " " * (w - cell_len(c))
 
-    rule = "─" * max(1, sum(widths) + 3 * (len(widths) - 1))
-    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+    widths = [cell_len(h) for h in headers]
+    simple = []
+    for k, col in enumerate(columns):
+        text = texts[k] if texts is not None else None
+        simple.append(one_cell_each("".join(col) if text is None else text))
+        n = max(map(len, col), default=0) if simple[k] else max(map(cell_len, col), default=0)
+        if n > widths[k]:
+            widths[k] = n
+    return widths, simple, pad
 
 
-def _vertical(headers: list[str], rows: list[list[str]], styles: dict[int, dict[str, str]] | None) -> str:
+def _head_and_rule(headers: list[str], widths: list[int], pad: Callable[[int, str, int], str]) -> tuple[str, str]:
+    head = "   ".join(pad(k, h, widths[k]) for k, h in enumerate(headers)).rstrip()
+    return head, "─" * max(1, sum(widths) + 3 * (len(widths) - 1))
+
+
+def columns_text(headers: list[str], columns: list[list[str]], right: set[int]) -> str:
+    """:func:`table_text` (no styles) of a table given column by column, as long
+    tables are built: laid out without turning it into rows and back."""
+    from .stdio import can_show, for_stdout
+
+    if not columns or (len(columns[0]) <= _RICH_ROWS and len(columns[0]) * len(columns) <= _RICH_CELLS):
+        return table_text(headers, list(zip(*columns)), right)
+    headers = [for_stdout(h) for h in headers]
+    columns = list(columns)
+    texts: list[str | None] = []  # each column's text, read once
+    for k, c in enumerate(columns):
+        t = "".join(c)
+        if t.isascii() or can_show(sys.stdout, t):
+            texts.append(t)
+        else:
+            columns[k] = [for_stdout(x) for x in c]
+            texts.append(None)
+    plain, widest = _columns_layout(headers, columns, right, texts=texts)
+    if widest > _width():
+        return _vertical(headers, list(zip(*columns)), None)
+    return plain
+
+
+def _vertical(headers: list[str], rows: Sequence[Sequence[str]], styles: dict[int, dict[str, str]] | None) -> str:
     """One block per row: its first cell, then "header: value" for the others."""
     blocks = []
     for r in rows:
@@ -343,26 +469,25 @@ def _width() -> int:
 
 
 def trace_text(
-    rows, digits: int, adjoint_headers: list[str] | None = None, tangent_headers: list[str] | None = None
+    table, digits: int, adjoint_headers: list[str] | None = None, tangent_headers: list[str] | None = None
 ) -> str:
-    """The trace table: node, definition, value, and the adjoint or tangent column(s)."""
+    """The trace table (an :class:`adcli.explain.TraceTable`): node, definition,
+    value, and the adjoint or tangent column(s); each column's numbers formatted
+    at once."""
     from .explain import bar, dot
 
+    adjoints = (table.adjoints or []) if table.nodes else []  # (no rows: no columns of them)
+    tangents = (table.tangents or []) if table.nodes else []
+    n_adj, n_tan = len(adjoints), len(tangents)
     headers = ["node", "definition", "value"]
-    first = rows[0] if rows else None
-    n_adj = len(first.adjoints) if first is not None and first.adjoints is not None else 0
-    n_tan = len(first.tangents) if first is not None and first.tangents is not None else 0
     headers += adjoint_headers or [bar("v")] * n_adj
     headers += tangent_headers or [dot("v")] * n_tan
     headers.append("")
-    body = []
-    for r in rows:
-        line = [r.name, r.definition, fmt_value(r.value, digits)]
-        line += [fmt_value(a, digits) for a in (r.adjoints or [])]
-        line += [fmt_value(t, digits) for t in (r.tangents or [])]
-        line.append(f"= {r.output}" if r.output else "")
-        body.append(line)
-    return table_text(headers, body, right=set(range(2, len(headers) - 1)))
+    columns = [table.names, table.definitions, fmt_values(table.values, digits)]
+    columns += [fmt_values(a, digits) for a in adjoints]
+    columns += [fmt_values(t, digits) for t in tangents]
+    columns.append([f"= {o}" if o else "" for o in table.outputs])
+    return columns_text(headers, columns, right=set(range(2, len(headers) - 1)))
 
 
 def trace_json(rows) -> dict:
@@ -1373,7 +1498,10 @@ def _trace_rows(result, columns: tuple):
 
 
 def _trace_table(result, columns: tuple, digits: int) -> str:
-    return trace_text(_trace_rows(result, columns), digits, columns[2], columns[3])
+    from .explain import collector_paused, trace_table
+
+    with collector_paused():
+        return trace_text(trace_table(result.problem.values, columns[0], columns[1]), digits, columns[2], columns[3])
 
 
 def _trace_doc(result, columns: tuple) -> dict:

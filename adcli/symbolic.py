@@ -468,13 +468,20 @@ def local_partial_of(graph, node_id: int, k: int, ans_as_call: bool = True) -> S
     arguments and its own output are opaque atoms (v1, x1, the constant as
     written, exp(v1)), so the formula reads as the rule does."""
     node = graph.nodes[node_id]
-    sg = SymGraph()
-    args = [sg.atom(graph.ref(a)) for a in node.args]
     # a function's own value reads as its call, exp(x), as textbooks write it
     as_call = ans_as_call and node.op.show.startswith(node.op.name + "(")
-    ans = sg.atom(graph.definition(node_id) if as_call else (node.name or ""))
-    extra = (node.param,) if node.op.param else ()
-    p = node.op.d(SymNS, ans, *args, *extra)[k]
+    ans = graph.definition(node_id) if as_call else (node.name or "")
+    return rule_partial(node.op, node.param, k, [graph.ref(a) for a in node.args], ans)
+
+
+def rule_partial(op: Op, param: Any, k: int, args: list[str], ans: str) -> Sym:
+    """∂/∂(argument k) of ``op``'s rule, its arguments and its value the atoms
+    ``args`` and ``ans`` (what :func:`local_partial_of` reads off a node)."""
+    sg = SymGraph()
+    atoms = [sg.atom(a) for a in args]
+    extra = (param,) if op.param else ()
+    rule: Any = op.d
+    p = rule(SymNS, sg.atom(ans), *atoms, *extra)[k]
     return p if isinstance(p, Sym) else sg.const(p)
 
 
