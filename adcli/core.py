@@ -67,6 +67,11 @@ def split_top_level(text: str, sep: str = ",", newlines: bool = False) -> list[t
             out.append((p, off))
             off += len(p) + 1
         return out
+    return split_nested(text, sep, newlines)
+
+
+def split_nested(text: str, sep: str = ",", newlines: bool = False) -> list[tuple[str, int]]:
+    """:func:`split_top_level` a character at a time, counting the brackets."""
     pieces, depth, start = [], 0, 0
     for k, ch in enumerate(text):
         if ch == "(" or ch == "[":

@@ -216,27 +216,13 @@ def test_the_output_letter_is_chosen_as_before(text):
         assert outcome(explain.output_letter, first) == outcome(_letter_before, first)
 
 
-def _split_before(text: str, sep: str = ",", newlines: bool = False) -> list[tuple[str, int]]:
-    pieces, depth, start = [], 0, 0
-    for k, ch in enumerate(text):
-        if ch == "(" or ch == "[":
-            depth += 1
-        elif ch == ")" or ch == "]":
-            depth -= 1
-        elif (ch == sep or (newlines and ch == "\n")) and depth == 0:
-            pieces.append((text[start:k], start))
-            start = k + 1
-    pieces.append((text[start:], start))
-    return pieces
-
-
 def test_split_top_level_without_brackets_splits_as_before():
     rng = random.Random(9)
     for _ in range(2000):
         text = "".join(rng.choice(["x1=1", ",", "\n", " ", "y", "=", "2.5", ";", "", "[", ")"]) for _ in range(12))
         for sep in (",", ";", "\n"):
             for newlines in (False, True):
-                assert core.split_top_level(text, sep, newlines) == _split_before(text, sep, newlines), text
+                assert core.split_top_level(text, sep, newlines) == core.split_nested(text, sep, newlines), text
 
 
 @pytest.mark.parametrize("name", ["_", "a_b", "_x1", "é", "x-1", "1x", "x y", "a.b", "__", "x²"])
