@@ -16,7 +16,7 @@ import numpy as np
 
 from .dual import Dual, dual_times, plain_times, primal
 from .errors import DOMAIN, AdcliError, Warning_
-from .graph import Graph, fmt_value
+from .graph import Graph, fmt_value, point_words
 from .ops import CMP, NumpyNS
 
 
@@ -51,12 +51,11 @@ class Values:
 
     def point_text(self, idx: int | None = None) -> str:
         g = self.graph
-        parts = []
+        pairs = []
         for i in g.inputs:
             v = np.asarray(self.vals[i])
-            v = v.flat[idx] if (idx is not None and v.ndim) else v.flat[0]
-            parts.append(f"{g.nodes[i].name}={fmt_value(v)}")
-        where = ", ".join(parts)
+            pairs.append((g.nodes[i].name or "", v.flat[idx] if (idx is not None and v.ndim) else v.flat[0]))
+        where = point_words(pairs)
         if idx is not None:
             return f"point {idx + 1} ({where})"
         return where

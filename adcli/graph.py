@@ -11,6 +11,7 @@ the reverse sweep one reverse topological order
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import numpy as np
@@ -228,6 +229,46 @@ def fmt_value(v: Any, digits: int = 6) -> str:
         return "inf" if v > 0 else "-inf"
     s = f"{v:.{digits}g}"
     return "0" if s == "-0" else s
+
+
+_COMPONENT = re.compile(r"(.+)\[(\d+)\]\Z")
+POINT_KEEP = 10  # values of a vector written out in a message, and inputs (a vector is one)
+
+
+def point_words(pairs: list[tuple[str, float]], digits: int = 6, focus: str | None = None) -> str:
+    """``x=1, y=2`` for a message; a vector's components ``x[1], x[2]...`` as one
+    list, shortened past a few values (``x=[1, 2, ..., 9, …, 2000] (2,000 values)``),
+    and past ten inputs. ``focus`` (an input the message is about) is named
+    with its value first when the shortening would hide it."""
+    parts: list[tuple[str, list[str]]] = []  # (text, the input names it shows)
+    k = 0
+    while k < len(pairs):
+        name, v = pairs[k]
+        m = _COMPONENT.match(name)
+        if m is None:
+            parts.append((f"{name}={fmt_value(v, digits)}", [name]))
+            k += 1
+            continue
+        base, run = m.group(1), []
+        while k < len(pairs) and (c := _COMPONENT.match(pairs[k][0])) is not None and c.group(1) == base:
+            run.append(pairs[k])
+            k += 1
+        if len(run) > POINT_KEEP:
+            run_shown = run[: POINT_KEEP - 1] + run[-1:]
+            vals = [fmt_value(v, digits) for _, v in run_shown]
+            text = f"{base}=[{', '.join(vals[:-1])}, …, {vals[-1]}] ({len(run):,} values)"
+        else:
+            run_shown = run
+            text = f"{base}=[{', '.join(fmt_value(v, digits) for _, v in run)}]"
+        parts.append((text, [n for n, _ in run_shown]))
+    if len(parts) > POINT_KEEP:
+        parts = [*parts[: POINT_KEEP - 1], (f"… ({len(parts):,} inputs)", [])]
+    text = ", ".join(t for t, _ in parts)
+    if focus is not None and all(focus not in names for _, names in parts):
+        value = dict(pairs).get(focus)
+        if value is not None:
+            text = f"{focus}={fmt_value(value, digits)} of {text}"
+    return text
 
 
 def check_domain(op: Op, vals, extra, graph: Graph, span, where_at: str | None):

@@ -1592,7 +1592,7 @@ def check_failure_line(result, row, digits: int, prefix: str = "") -> str:
     def v(x):
         return fmt_value(x, digits)
 
-    where = result.point_text(row.point_index, digits)
+    where = result.point_text(row.point_index, digits, focus=row.input)
     if result.against == "grad":
         what = f"AD {v(row.ad)} but your formula gives {v(row.expected)}"
     elif result.against == "forward":

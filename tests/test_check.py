@@ -164,6 +164,53 @@ def test_wrong_rule_is_not_rescued_by_the_second_opinion(monkeypatch):
     assert "Ridders" in row["note"]
 
 
+def _rosenbrock_point(tmp_path, n: int) -> str:
+    x = np.random.default_rng(0).uniform(-1, 1, n)
+    f = tmp_path / "x.txt"
+    f.write_text("x=[" + ",".join(repr(float(v)) for v in x) + "]", encoding="utf-8")
+    return f"@{f}"
+
+
+ROSENBROCK = "sum(100*(x[i+1]-x[i]^2)^2 + (1-x[i])^2 for i=1..len(x)-1)"
+
+
+def test_a_large_sum_passes_where_its_differences_carry_rounding(tmp_path):
+    """|f| ~ 10^5 at 2,000 inputs: central differences carry ~1e-6 of rounding, more
+    than rtol allows for a derivative of 0.3; Ridders' estimate says so, and a right
+    gradient passes (it failed twice before). The reference: the gradient by hand."""
+    at = _rosenbrock_point(tmp_path, 2000)
+    code, doc = cli_json("check", ROSENBROCK, "--at", at)
+    assert code == 0, [r for r in doc["rows"] if not r["ok"]][:3]
+    x = np.random.default_rng(0).uniform(-1, 1, 2000)
+    by_hand = np.zeros_like(x)
+    by_hand[:-1] += -400 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2 * (1 - x[:-1])
+    by_hand[1:] += 200 * (x[1:] - x[:-1] ** 2)
+    ad = np.array([r["ad"] for r in doc["rows"]])
+    assert np.allclose(ad, by_hand, rtol=1e-12, atol=1e-10)
+    within = [r for r in doc["rows"] if "within its error estimate" in r.get("note", "")]
+    assert within  # the rows the rule decides: each named, each as close as its estimate
+    for r in within:
+        assert abs(r["ad"] - r["fd"]) <= 2 * float(r["note"].rsplit("(", 1)[1].rstrip(")"))
+
+
+def test_a_wrong_rule_still_fails_in_a_large_sum(monkeypatch, tmp_path):
+    wrong_rule(monkeypatch, "sub")  # x[i+1] - x[i]^2 and 1 - x[i]: every term's partials 1e-4 off
+    code, doc = cli_json("check", ROSENBROCK, "--at", _rosenbrock_point(tmp_path, 2000))
+    assert code == 1
+    failed = [r for r in doc["rows"] if not r["ok"]]
+    assert len(failed) > 1900  # all but those whose derivative is near 0
+
+
+def test_a_failure_at_a_wide_point_names_its_input_and_shortens_the_rest(tmp_path):
+    r = cli("check", "sum(x[i]^3 for i=1..len(x))", "--at", _rosenbrock_point(tmp_path, 2000), "--quiet",
+            "--grad", "[3*x[i]^2 + where(i == 20, 0.001, 0) for i=1..2000]")  # fmt: skip
+    assert r.exit_code == 1
+    (line,) = r.stdout.strip().splitlines()
+    x20 = np.random.default_rng(0).uniform(-1, 1, 2000)[19]
+    assert line.startswith(f"FAIL ∂f/∂x[20] at x[20]={x20:.6g} of x=[")
+    assert "…" in line and "(2,000 values)" in line and len(line) < 400
+
+
 # Every primitive, a point where its derivative is well away from zero.
 _REGISTRY_CASES = {
     "add": ("x + y", "x=0.3,y=0.7"),
