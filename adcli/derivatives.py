@@ -522,11 +522,9 @@ def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) 
     n = len(positions)
     shape = point_shape(problem)
     value, gradient = _full(problem.values.outputs[0], shape), []
-    pattern = None if (record or n < 3) else sparsity.hessian_pattern(problem.graph, positions)
-    colour = None if pattern is None else sparsity.star_colouring(pattern)
-    if colour is not None and max(colour, default=-1) + 1 >= n:
-        colour = None
-    groups = sparsity.groups_of(colour) if colour is not None else sweeps.unit_groups(n)
+    plan = None if (record or n < 3) else sparsity.hessian_plan(problem.graph, positions)
+    colour = None if plan is None else plan.colour
+    groups = plan.groups if plan is not None and plan.groups is not None else sweeps.unit_groups(n)
     dual: list[Any] = []  # the pass on dual numbers, once it has run: (values, adjoints, steps)
     coo = None
 
@@ -548,9 +546,8 @@ def run_hessian(problem: Problem, wrt: str | None = None, record: bool = False) 
         if colour is None:
             rows = _Rows(n, shape, array=B)
         else:
-            assert pattern is not None
-            rec = np.array(sparsity.hessian_recovery(pattern, colour), dtype=np.intp).reshape(-1, 4)
-            i, j, r, c = rec.T
+            assert plan is not None and plan.recovery is not None
+            i, j, r, c = plan.recovery.T
             vals = B[r, c]
             off = i != j  # symmetric: each off-diagonal entry stands for two
             coo = sparsity.Coo(

@@ -24,6 +24,7 @@ primal, so the code that shows a point or an offending value works unchanged.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -122,11 +123,26 @@ class Dual:
     def __rsub__(self, o):
         return DualNS.sub(o, self)
 
+    # A finite non-zero constant factor (a rule's 2.0 * x) of a first-order dual with
+    # plain parts is what DualNS.mul gives, to the bit, without its dispatch, while the
+    # tangent stays finite: then no 0·inf convention applies (it also turns a -0 to 0).
+    def _scaled(self, o: Any, left: bool) -> Dual | None:
+        if type(o) is not float or o == 0.0 or not math.isfinite(o) or isinstance(self.primal, Dual):
+            return None
+        if _has_omega(self):
+            return None
+        t = self.tangent * o
+        if not (np.isfinite(t).all() if type(t) is np.ndarray else math.isfinite(t)):
+            return None
+        return Dual(o * self.primal if left else self.primal * o, t)
+
     def __mul__(self, o):
-        return DualNS.mul(self, o)
+        scaled = self._scaled(o, left=False)
+        return DualNS.mul(self, o) if scaled is None else scaled
 
     def __rmul__(self, o):
-        return DualNS.mul(o, self)
+        scaled = self._scaled(o, left=True)
+        return DualNS.mul(o, self) if scaled is None else scaled
 
     def __truediv__(self, o):
         return DualNS.div(self, o)

@@ -404,7 +404,7 @@ def zero_times(a: Any, p: Any) -> Any:
         if not math.isfinite(r) and (a == 0 or p == 0):
             return np.float64(0.0)
         return r
-    if not np.all(np.isfinite(r)):
+    if not np.isfinite(r).all():  # the method: np.all costs a Python-level dispatch a call
         shape = r.shape
         zero = (np.broadcast_to(a, shape) == 0) | (np.broadcast_to(p, shape) == 0)
         r = np.where(zero, 0.0, r)

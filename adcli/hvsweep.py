@@ -53,13 +53,15 @@ def hvp(values: Values, seeds: dict[int, Any]) -> tuple[list[Any], list[Any]] | 
     tan: list[Any] = [None] * size
     for q, t in seeds.items():
         tan[g.inputs[q]] = t
+    local: list[Any] = [None] * size  # the primal partials the forward pass took, for the reverse one
     with np.errstate(all="ignore"):
         for i, node in enumerate(nodes):
             args = node.args
             if not args or all(tan[a] is None for a in args):
                 continue
             total = None
-            for a, p in zip(args, partials(values, i)):
+            local[i] = fps = partials(values, i)
+            for a, p in zip(args, fps):
                 t = tan[a]
                 if t is not None and not (type(p) is float and p == 0.0):
                     total = _sum(total, _scale(t, p))
@@ -75,7 +77,7 @@ def hvp(values: Values, seeds: dict[int, Any]) -> tuple[list[Any], list[Any]] | 
                 continue
             at = adt[i]
             if tan[i] is None or node.op.curvature == "linear":
-                ps: Any = partials(values, i)
+                ps: Any = local[i] if local[i] is not None else partials(values, i)
                 dps: Any = None
             else:
                 dual = [vals[j] if tan[j] is None else Dual(vals[j], tan[j]) for j in node.args]

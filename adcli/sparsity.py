@@ -206,6 +206,39 @@ def hessian_recovery(nbr: list[set[int]], colour: list[int]) -> list[tuple[int, 
     return out
 
 
+@dataclass(frozen=True)
+class HessianPlan:
+    """What a coloured Hessian needs besides the point: its pattern, a star
+    colouring with fewer colours than columns (else None: the plain sweep), its
+    colour groups and where each entry is read back (i, j, row, group)."""
+
+    pattern: list[set[int]]
+    colour: list[int] | None
+    groups: list[list[int]] | None
+    recovery: np.ndarray | None
+
+
+def hessian_plan(g: Graph, positions: list[int]) -> HessianPlan:
+    """The :class:`HessianPlan` for these wrt columns, made once per graph (it depends
+    on the graph only, as the sweep order does): Hessians at many points of one
+    graph, in a session or a benchmark, colour it once."""
+    key = (len(g.nodes), tuple(g.outputs), tuple(positions))
+    plans = g.__dict__.setdefault("_hessian_plans", {})
+    plan = plans.get(key)
+    if plan is None:
+        pattern = hessian_pattern(g, positions)
+        colour: list[int] | None = star_colouring(pattern)
+        if colour is not None and max(colour, default=-1) + 1 >= len(positions):
+            colour = None
+        if colour is None:
+            plan = HessianPlan(pattern, None, None, None)
+        else:
+            rec = np.array(hessian_recovery(pattern, colour), dtype=np.intp).reshape(-1, 4)
+            plan = HessianPlan(pattern, colour, groups_of(colour), rec)
+        plans[key] = plan
+    return plan
+
+
 def _alone(row: set[int], colour: list[int], j: int) -> bool:
     c = colour[j]
     return all(colour[x] != c for x in row if x != j)
@@ -218,9 +251,11 @@ def summary(kind: str, shape: tuple[int, int], colours: int, instead: int) -> st
 
 
 __all__: list[Any] = [
+    "HessianPlan",
     "colour_columns",
     "groups_of",
     "hessian_pattern",
+    "hessian_plan",
     "hessian_recovery",
     "jacobian_pattern",
     "star_colouring",

@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from budget import examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adcli import core, sweeps
 from adcli.derivatives import _forward_over_reverse, _hessian_fast, run_hessian
@@ -101,3 +104,28 @@ def test_hvp_that_meets_an_infinity_is_redone_on_dual_numbers():
     r = run_hvp(_load("sqrt(x - x) + x^3", {"x": 1.0}), [1.0])
     assert r.dual_values is not None
     assert [float(v) for v in r.hvp] == [6.0]
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    st.sampled_from([2.0, -0.5, 1e-300, 3e300, 0.0, -0.0, float("inf"), float("nan")]),
+    st.lists(
+        st.sampled_from([0.0, 1.5, -2.0, 1e308, float("inf"), float("-inf"), float("nan")]), min_size=4, max_size=4
+    ),
+    st.booleans(),
+)
+def test_a_constant_factor_of_a_dual_is_dualns_mul_to_the_bit(c, parts, nested):
+    """Dual's shortcut for c * d and d * c gives what the registry's lifted mul gives:
+    the same bits, the 0·inf convention wherever c is 0, inf or NaN (a dual of duals
+    takes the lifted mul itself)."""
+    from adcli.dual import Dual, DualNS
+
+    primal, tangent = np.array(parts[:2]), np.array(parts[2:])
+    d = Dual(Dual(primal, tangent), Dual(tangent, primal)) if nested else Dual(primal, tangent)
+
+    def flat(x):
+        return np.concatenate([flat(x.primal), flat(x.tangent)]) if isinstance(x, Dual) else np.asarray(x).ravel()
+
+    with np.errstate(all="ignore"):
+        for got, want in ((c * d, DualNS.mul(c, d)), (d * c, DualNS.mul(d, c))):
+            assert flat(got).tobytes() == flat(want).tobytes()
