@@ -222,7 +222,8 @@ def hessian_plan(g: Graph, positions: list[int]) -> HessianPlan:
     """The :class:`HessianPlan` for these wrt columns, made once per graph (it depends
     on the graph only, as the sweep order does): Hessians at many points of one
     graph, in a session or a benchmark, colour it once."""
-    key = (len(g.nodes), tuple(g.outputs), tuple(positions))
+    # by the wrt inputs' nodes, not their positions: a view in another input order shares the cache
+    key = (len(g.nodes), tuple(g.outputs), tuple(g.inputs[p] for p in positions))
     plans = g.__dict__.setdefault("_hessian_plans", {})
     plan = plans.get(key)
     if plan is None:

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import rosen_hess
 
-from adcli import core, sparsity
+from adcli import core, evaluate, sparsity
 from adcli.derivatives import run_hessian, run_jacobian
 from adcli.parse import parse
 
@@ -176,3 +176,26 @@ def test_pattern_detection_is_linear_in_the_length_of_a_sum():
     t_small = _seconds(lambda: sparsity.hessian_pattern(small, list(range(len(small.inputs)))))
     t_large = _seconds(lambda: sparsity.hessian_pattern(large, list(range(len(large.inputs)))))
     assert t_large < 9 * t_small
+
+
+def test_a_hessian_plan_made_once_serves_a_view_in_another_input_order():
+    """The plan is cached on the graph, and a view in another input order shares that
+    cache: it is keyed by the inputs' nodes, so each order gets its own, right one.
+    The oracle: the Hessian by hand, f = a²b + bc² + d³."""
+    text = "a^2*b + b*c^2 + d^3"
+    p = core.load(text, "a=1,b=2,c=3,d=4")
+    a, b, c, d = 1.0, 2.0, 3.0, 4.0
+    by_hand = np.array([[2 * b, 2 * a, 0, 0], [2 * a, 0, 2 * c, 0], [0, 2 * c, 2 * b, 0], [0, 0, 0, 6 * d]])
+    point = np.array([a, b, c, d])
+
+    def hessian(g, order):
+        values = evaluate.evaluate(g, [np.float64(v) for v in point[order]])
+        h = run_hessian(core.Problem(g, [float(v) for v in point[order]], values))
+        assert h.colours is not None  # coloured: the plan is what is read back
+        return np.array(h.hessian, dtype=float)
+
+    assert np.array_equal(hessian(p.graph, [0, 1, 2, 3]), by_hand)
+    view = p.graph.in_order(["d", "c", "b", "a"])  # made after the plan: it shares the cache
+    assert view is not p.graph and view.__dict__["_hessian_plans"] is p.graph.__dict__["_hessian_plans"]
+    assert np.array_equal(hessian(view, [3, 2, 1, 0]), by_hand[np.ix_([3, 2, 1, 0], [3, 2, 1, 0])])
+    assert np.array_equal(hessian(p.graph, [0, 1, 2, 3]), by_hand)
