@@ -232,12 +232,12 @@ def fmt_value(v: Any, digits: int = 6) -> str:
 
 
 _COMPONENT = re.compile(r"(.+)\[(\d+)\]\Z")
-POINT_KEEP = 10  # values of a vector written out in a message, and inputs (a vector is one)
+POINT_KEEP = 10  # values of a vector written out in a message, and inputs (a long vector is one)
 
 
 def point_words(pairs: list[tuple[str, float]], digits: int = 6, focus: str | None = None) -> str:
-    """``x=1, y=2`` for a message; a vector's components ``x[1], x[2]...`` as one
-    list, shortened past a few values (``x=[1, 2, ..., 9, …, 2000] (2,000 values)``),
+    """``x=1, y=2`` for a message; a vector's components ``x[1]=1, x[2]=2`` as
+    before, but past ten values one shortened list (``x=[1, 2, ..., 9, …, 2000] (2,000 values)``),
     and past ten inputs. ``focus`` (an input the message is about) is named
     with its value first when the shortening would hide it."""
     parts: list[tuple[str, list[str]]] = []  # (text, the input names it shows)
@@ -253,13 +253,12 @@ def point_words(pairs: list[tuple[str, float]], digits: int = 6, focus: str | No
         while k < len(pairs) and (c := _COMPONENT.match(pairs[k][0])) is not None and c.group(1) == base:
             run.append(pairs[k])
             k += 1
-        if len(run) > POINT_KEEP:
-            run_shown = run[: POINT_KEEP - 1] + run[-1:]
-            vals = [fmt_value(v, digits) for _, v in run_shown]
-            text = f"{base}=[{', '.join(vals[:-1])}, …, {vals[-1]}] ({len(run):,} values)"
-        else:
-            run_shown = run
-            text = f"{base}=[{', '.join(fmt_value(v, digits) for _, v in run)}]"
+        if len(run) <= POINT_KEEP:  # a short vector component by component, as always
+            parts.extend((f"{n}={fmt_value(v, digits)}", [n]) for n, v in run)
+            continue
+        run_shown = run[: POINT_KEEP - 1] + run[-1:]
+        vals = [fmt_value(v, digits) for _, v in run_shown]
+        text = f"{base}=[{', '.join(vals[:-1])}, …, {vals[-1]}] ({len(run):,} values)"
         parts.append((text, [n for n, _ in run_shown]))
     if len(parts) > POINT_KEEP:
         parts = [*parts[: POINT_KEEP - 1], (f"… ({len(parts):,} inputs)", [])]

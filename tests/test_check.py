@@ -649,3 +649,14 @@ def test_grad_check_appends_the_table_and_fails_on_a_wrong_rule(monkeypatch):
     wrong_rule(monkeypatch, "sin")
     bad = CliRunner().invoke(app, ["grad", "x^2*sin(x)", "--at", "x=1.3", "--check"])
     assert bad.exit_code == 1
+
+
+def test_a_short_vector_in_a_message_is_written_component_by_component():
+    """Only a vector of more than ten values is shortened to one list; a short one
+    reads as before point_words (v[1]=1, v[2]=-0.5, ...), in check and in domain errors."""
+    r = cli("check", "v[1]^3+x+v[2]", "--at", "x=1,v=[1,-0.5,2]", "--grad", "1, 3*v[1]^2+0.01, 1, 0", "--quiet")
+    assert r.exit_code == 1
+    assert r.stdout.startswith("FAIL ∂f/∂v[1] at x=1, v[1]=1, v[2]=-0.5, v[3]=2: AD 3 ")
+    r = cli("eval", "sqrt(v[2])+x", "--at", "x=1,v=[1,-0.5,2]")
+    assert r.exit_code == 2
+    assert r.stderr.startswith("error: sqrt(v[2]) at x=1, v[1]=1, v[2]=-0.5, v[3]=2: argument is -0.5")
