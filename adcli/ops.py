@@ -102,12 +102,17 @@ def _scalar(r):
     return r[()] if isinstance(r, np.ndarray) else r
 
 
+_FLOATS = (float, np.float64)
+
+
 def _select(cond, a, b):
-    """np.where(cond, a, b); at one point (a numpy bool and two scalars) the branch
-    itself, as a numpy scalar, without np.where's cost (a where(...) nested 10^5
-    deep calls it 10^5 times, and its partials twice as often)."""
-    if cond.__class__ is np.bool_ and not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):
-        return np.float64(a if cond else b)
+    """np.where(cond, a, b); at one point (a numpy bool and two floats) the branch
+    itself, without np.where's cost (a where(...) nested 10^5 deep calls it 10^5
+    times, and its partials twice as often). As np.where gives it: a 0-d float64
+    array, not a numpy scalar, which the reverse sweep would take for a structural
+    zero (isinstance(p, float)) and drop from --steps."""
+    if cond.__class__ is np.bool_ and a.__class__ in _FLOATS and b.__class__ in _FLOATS:
+        return np.array(a if cond else b)
     return np.where(cond, a, b)
 
 

@@ -181,3 +181,18 @@ def test_recorded_steps_are_one_list_per_direction(mode, outputs):
     assert len(list(steps)) == directions
     with pytest.raises(IndexError):
         steps[directions]
+
+
+def test_steps_show_where_s_zero_partials_and_a_zero_where_value_as_a_factor():
+    """where at one point gives its value and partials as np.where did (0-d arrays):
+    the reverse sweep drops only structural zeros (a float 0.0), so these 0 lines stay."""
+    bar = "\u0304"  # the combining macron of the adjoints
+    r = run("grad", "where(x>0, x-x, y)*y + where(x<0, 1, 0)*x", "--at", "x=1,y=2", "--steps")
+    assert r.exit_code == 0
+    lines = [line.replace(bar, "~") for line in r.stdout.splitlines()]
+    assert "  y~ += v~3 · ∂v3/∂y = 1 · v2 = 1 · 0 = 0   (y~ = 0)" in lines
+    assert "  x~ += v~5 · ∂v5/∂x = 1 · v4 = 1 · 0 = 0   (x~ = 0)" in lines
+    assert "  y~ += v~2 · ∂v2/∂y = 2 · where(x > 0, 0, 1) = 2 · 0 = 0   (y~ = 0)" in lines
+    r = run("grad", "where(x>0, 0.5, y^2) + x", "--at", "x=1,y=2", "--steps")
+    lines = [line.replace(bar, "~") for line in r.stdout.splitlines()]
+    assert "  v~1 += v~2 · ∂v2/∂v1 = 1 · where(x > 0, 0, 1) = 1 · 0 = 0   (v~1 = 0)" in lines
