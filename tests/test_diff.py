@@ -267,6 +267,10 @@ def _simplifies_to_zero(d: sp.Expr) -> bool | None:
         e = e.xreplace({f: 0 for f in e.atoms(sp.Float) if abs(f) < 1e-13 * scale})
         if sp.simplify(e) == 0:
             return True
+    if d != 0:  # sin(pi/(y + 1/2)) against sin(3.14.../(y + 0.5)): SymPy merges 1/2 and 0.5 only as one kind
+        floated = given.replace(lambda a: a.is_Rational and not a.is_Integer, lambda a: sp.Float(a))
+        if sp.simplify(floated) == 0:
+            return True
     if d != 0:  # (2 + sin(x))^(x - 1)·(2 + sin(x)) against (2 + sin(x))^x: SymPy combines the powers
         # only for a base it knows is positive, which a real power with such an exponent has
         # (as given: simplify may have spread a base over a sum)
