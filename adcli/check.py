@@ -77,8 +77,8 @@ RIDDERS_SHRINK = 24  # at most 24 divisions by 4 of the step to stay inside the 
 # A difference smaller than twice the extrapolation's own error estimate is one
 # the finite differences cannot resolve (a sum of 2,000 squares, |f| ~ 10^5: its
 # differences carry ~1e-6 of rounding): AD agrees with it, if the estimate itself
-# is sharp, at most 1e-5 (relative, absolute below 1), so a derivative wrong by
-# 1e-4 relative still fails.
+# is sharp, at most 1e-5 of the derivative (plus atol), so a derivative wrong by
+# 1e-4 relative still fails, whatever its size.
 RIDDERS_COVER = 2.0
 RIDDERS_SHARP = 1e-5
 
@@ -846,7 +846,7 @@ class _Checker:
             with np.errstate(all="ignore"):
                 off = np.abs(target[:, todo] - est)
                 ok = off <= self.opts.atol + self.opts.rtol * np.abs(est)
-                sharp = est_err <= RIDDERS_SHARP * np.maximum(1.0, np.abs(est))
+                sharp = est_err <= RIDDERS_SHARP * np.abs(est) + self.opts.atol
                 ok |= sharp & (off <= RIDDERS_COVER * est_err)
             sub_best, sub_err, sub_agree = best[:, todo], err[:, todo], agree[:, todo]
             take = ~sub_agree & (ok | (np.isfinite(est) & ~np.isfinite(sub_best)))
