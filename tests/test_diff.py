@@ -176,7 +176,8 @@ def check_formulas(
     try:
         got, syms = formulas(result)
         symbolic = True
-    except ValueError:  # SymPy could not build a formula (a Max of a condition it met zoo in): read it at the point
+    except (ValueError, AttributeError):  # SymPy could not build a formula (a Max of a condition it met zoo
+        # in; Heaviside in a power, whose own error message then fails): read it at the point instead
         got, syms = formulas(result, at=point)
         symbolic = False
     if sym_f is None:
