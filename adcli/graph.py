@@ -236,10 +236,11 @@ POINT_KEEP = 10  # values of a vector written out in a message, and inputs (a lo
 
 
 def point_words(pairs: list[tuple[str, float]], digits: int = 6, focus: str | None = None) -> str:
-    """``x=1, y=2`` for a message; a vector's components ``x[1]=1, x[2]=2`` as
-    before, but past ten values one shortened list (``x=[1, 2, ..., 9, …, 2000] (2,000 values)``),
-    and past ten inputs. ``focus`` (an input the message is about) is named
-    with its value first when the shortening would hide it."""
+    """``x=1, y=2`` for a message: a vector's components ``x[1]=1, x[2]=2`` one by
+    one up to ten, a longer vector as one shortened list (``x=[0.27, ..., -0.36]
+    (2,000 values)``, nine values and the last), and at most ten inputs. ``focus``
+    (the input a message is about) comes first, with its value, when the
+    shortening would hide it."""
     parts: list[tuple[str, list[str]]] = []  # (text, the input names it shows)
     k = 0
     while k < len(pairs):
