@@ -767,12 +767,16 @@ class _Checker:
 
     # -- comparing ---------------------------------------------------------------------
 
+    def _tolerance(self, aref):
+        """The pass rule's bound at ``|ref|``: atol + rtol·|ref|."""
+        return self.opts.atol + self.opts.rtol * aref
+
     def _compare(self, test, ref):
         with np.errstate(all="ignore"):
             abs_err = np.abs(test - ref)
             aref = np.abs(ref)
             rel_err = np.where(abs_err == 0, 0.0, abs_err / aref)
-            passed = abs_err <= self.opts.atol + self.opts.rtol * aref
+            passed = abs_err <= self._tolerance(aref)
         return abs_err, rel_err, passed
 
     def _note_nonfinite(self, status, notes, test, ref) -> None:
@@ -845,7 +849,7 @@ class _Checker:
             est, est_err = _ridders_select(tab)
             with np.errstate(all="ignore"):
                 off = np.abs(target[:, todo] - est)
-                ok = off <= self.opts.atol + self.opts.rtol * np.abs(est)
+                ok = off <= self._tolerance(np.abs(est))
                 sharp = est_err <= RIDDERS_SHARP * np.abs(est) + self.opts.atol
                 ok |= sharp & (off <= RIDDERS_COVER * est_err)
             sub_best, sub_err, sub_agree = best[:, todo], err[:, todo], agree[:, todo]
@@ -863,7 +867,7 @@ class _Checker:
             if agree[j, e]:
                 status[j, p, kk] = PASS
                 off = abs_err[j, p, kk]
-                within = abs(ad[j, p, kk] - r) > self.opts.atol + self.opts.rtol * abs(r)
+                within = abs(ad[j, p, kk] - r) > self._tolerance(abs(r))
                 agrees = f"agrees within its error estimate ({err[j, e]:.1e})" if within else "agrees"
                 notes[j, p, kk] = (
                     f"{self.opts.method} differences were off by {off:.1e}; {how} {agrees}"

@@ -9,7 +9,6 @@ display. Layout (tables, colour) is :mod:`adcli.render`'s business.
 from __future__ import annotations
 
 import contextlib
-import gc
 import itertools
 import operator
 import re
@@ -104,16 +103,10 @@ def output_letter(g: Graph, first: str = "y") -> str:
     names = list(filter(None, map(operator.attrgetter("name"), g.nodes)))  # ("" is no candidate)
     names += g.input_names
     other = "f" if first == "y" else "y"
-    lines = "\n".join(names)  # one name a line: those starting with c found in one scan
-    if lines.count("\n") == len(names) - 1:
+    lines = "\n".join(names)  # one name a line (a name holds none): those starting with c in one scan
 
-        def taken(c: str) -> bool:
-            return any(rest == "" or rest.isdigit() for rest in re.findall(f"^{re.escape(c)}(.*)$", lines, re.M))
-    else:
-        given = set(names)
-
-        def taken(c: str) -> bool:
-            return c in given or any(n.startswith(c) and n[len(c) :].isdigit() for n in given)
+    def taken(c: str) -> bool:
+        return any(rest == "" or rest.isdigit() for rest in re.findall(f"^{re.escape(c)}(.*)$", lines, re.M))
 
     return next(c for c in (first, other, "out", "_" + first) if not taken(c))
 
@@ -135,21 +128,6 @@ def output_labels(g: Graph) -> dict[int, str]:
     for k, o in enumerate(g.outputs, start=1):
         labels.setdefault(o, f"{y}{k}")
     return labels
-
-
-@contextlib.contextmanager
-def collector_paused():
-    """The cyclic collector off while an explanation is built and laid out. Its
-    rows and lines hold no cycles and are freed (by reference counting) before
-    it is back on, so no collection is missed; at 10^5 rows the collector's
-    passes over them, and over the graph each time, were a seventh of a trace."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 @dataclass

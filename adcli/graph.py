@@ -10,7 +10,9 @@ the reverse sweep one reverse topological order
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import gc
 import re
 from typing import Any
 
@@ -229,6 +231,21 @@ def fmt_value(v: Any, digits: int = 6) -> str:
         return "inf" if v > 0 else "-inf"
     s = f"{v:.{digits}g}"
     return "0" if s == "-0" else s
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """The cyclic collector off while a graph, or an explanation of one, is built:
+    millions of objects with no cycles, freed (by reference counting) as they go,
+    so no collection is missed. The collector's passes over them cost ~8% of a
+    10^5-deep parse and a seventh of a 10^5-row trace."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 _COMPONENT = re.compile(r"(.+)\[(\d+)\]\Z")

@@ -8,7 +8,6 @@ nesting. Lark's exceptions become located :class:`AdcliError` s.
 
 from __future__ import annotations
 
-import gc
 import math
 import os
 import re
@@ -18,7 +17,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
 from .errors import INPUT, NAME, PARSE, AdcliError
-from .graph import Graph
+from .graph import Graph, collector_paused
 from .ops import CMP, CONSTANTS, FUNCTIONS, INFIX, SIGNED, VARIADIC
 from .vectors import REDUCTIONS, Env, Expander, TemplateGraph
 
@@ -608,43 +607,39 @@ def parse(
     if not source.strip() or not re.sub(r"#[^\n]*", "", source).strip():  # blank, or only comments
         raise AdcliError(PARSE, f"empty {label}", source, (0, 0), label=label)
     lark, builder = _parser()
-    collecting = gc.isenabled()
-    gc.disable()  # a deep parse allocates millions of objects; collector passes over them cost ~8% at 10^5 levels
-    try:
-        builder.reset(source, scope, env)
-        lark.parse(source)
-        g = builder.g
-        assert builder.result is not None
-        outs, spans = builder.result
-        if finalize:
-            g.finalize(outs, spans)  # with the collector still off: it rebuilds every node's args
-        else:
-            g.outputs, g.output_spans = outs, spans
-    except VisitError as exc:  # pragma: no cover - callbacks raise AdcliError directly
-        raise exc.orig_exc from None
-    except AdcliError as exc:
-        if exc.source is None or exc.source == source:  # not one raised in a definition it uses
-            exc.label = label
-        raise
-    except UnexpectedCharacters as exc:
-        pos = exc.pos_in_stream or 0
-        ch = source[pos]
-        raise AdcliError(
-            PARSE,
-            f"unexpected character {ch!r}",
-            source,
-            (pos, pos + 1),
-            label=label,
-            hint=_char_hint(ch),
-        ) from None
-    except UnexpectedToken as exc:
-        raise _token_error(exc, source, label) from None
-    except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
-        pos = getattr(exc, "pos_in_stream", None) or len(source)
-        raise AdcliError(PARSE, "cannot parse this", source, (pos, pos + 1), label=label) from None
-    finally:
-        if collecting:
-            gc.enable()
+    with collector_paused():  # a deep parse makes millions of objects and no cycles
+        try:
+            builder.reset(source, scope, env)
+            lark.parse(source)
+            g = builder.g
+            assert builder.result is not None
+            outs, spans = builder.result
+            if finalize:
+                g.finalize(outs, spans)  # with the collector still off: it rebuilds every node's args
+            else:
+                g.outputs, g.output_spans = outs, spans
+        except VisitError as exc:  # pragma: no cover - callbacks raise AdcliError directly
+            raise exc.orig_exc from None
+        except AdcliError as exc:
+            if exc.source is None or exc.source == source:  # not one raised in a definition it uses
+                exc.label = label
+            raise
+        except UnexpectedCharacters as exc:
+            pos = exc.pos_in_stream or 0
+            ch = source[pos]
+            raise AdcliError(
+                PARSE,
+                f"unexpected character {ch!r}",
+                source,
+                (pos, pos + 1),
+                label=label,
+                hint=_char_hint(ch),
+            ) from None
+        except UnexpectedToken as exc:
+            raise _token_error(exc, source, label) from None
+        except UnexpectedInput as exc:  # pragma: no cover - other lark input errors
+            pos = getattr(exc, "pos_in_stream", None) or len(source)
+            raise AdcliError(PARSE, "cannot parse this", source, (pos, pos + 1), label=label) from None
     builder.reset("")  # release the graph held by the shared builder
     return g
 

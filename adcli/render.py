@@ -1498,7 +1498,8 @@ def _trace_rows(result, columns: tuple):
 
 
 def _trace_table(result, columns: tuple, digits: int) -> str:
-    from .explain import collector_paused, trace_table
+    from .explain import trace_table
+    from .graph import collector_paused
 
     with collector_paused():
         return trace_text(trace_table(result.problem.values, columns[0], columns[1]), digits, columns[2], columns[3])
